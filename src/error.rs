@@ -1,0 +1,65 @@
+//! Configuration errors.
+
+use std::fmt;
+
+/// A builder setting that cannot work, returned by `build()` instead of a panic.
+///
+/// The message names the setting and the value that was given:
+///
+/// ```
+/// use hotpool::LocalPool;
+///
+/// let err = LocalPool::builder(String::new).max_idle(4).prefill(10).build().unwrap_err();
+/// assert_eq!(err.to_string(), "invalid configuration: prefill = 10 exceeds max_idle = 4");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A setting that must be at least 1 was 0.
+    Zero {
+        /// The builder method that was given 0.
+        setting: &'static str,
+    },
+    /// A setting was above the largest value the crate supports.
+    TooLarge {
+        /// The builder method that was given the value.
+        setting: &'static str,
+        /// The value given.
+        value: usize,
+        /// The largest accepted value.
+        max: usize,
+    },
+    /// A setting was larger than another setting it must not exceed.
+    Exceeds {
+        /// The builder method that was given the value.
+        setting: &'static str,
+        /// The value given.
+        value: usize,
+        /// The setting it must not exceed.
+        limit_setting: &'static str,
+        /// That setting's value.
+        limit: usize,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid configuration: ")?;
+        match self {
+            Self::Zero { setting } => write!(f, "{setting} = 0, but it must be at least 1"),
+            Self::TooLarge {
+                setting,
+                value,
+                max,
+            } => write!(f, "{setting} = {value} is above the maximum of {max}"),
+            Self::Exceeds {
+                setting,
+                value,
+                limit_setting,
+                limit,
+            } => write!(f, "{setting} = {value} exceeds {limit_setting} = {limit}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}

@@ -1,0 +1,19 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![warn(rust_2018_idioms, unreachable_pub)]
+
+pub mod builder;
+mod error;
+mod guard;
+mod local;
+mod pool;
+pub mod recycle;
+mod stats;
+mod sync;
+
+pub use builder::Builder;
+pub use error::ConfigError;
+pub use local::{LocalOwnedPooled, LocalPool, LocalPooled};
+pub use pool::{OwnedPooled, Pool, Pooled};
+pub use recycle::{Recycle, Recycler, ResetRecycler};
+pub use stats::PoolStats;

@@ -1,0 +1,298 @@
+//! [`LocalPool`]: a pool for one thread, with no atomics and no locks.
+
+mod guard;
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::marker::PhantomData;
+use std::rc::Rc;
+
+pub use guard::{LocalOwnedPooled, LocalPooled};
+
+use crate::builder::{Local, LocalPoolBuilder};
+use crate::error::ConfigError;
+use crate::recycle::{Recycle, Recycler, ResetRecycler};
+use crate::stats::PoolStats;
+
+/// A pool of reusable `T` for one thread.
+///
+/// [`get`](LocalPool::get) hands out an idle object, or makes one with the factory when none is
+/// idle; the guard it returns gives the object back when it drops, even during a panic. Objects
+/// are boxed once and stay in place: handing one out or taking it back moves a pointer, whatever
+/// the size of `T`.
+///
+/// `LocalPool` is neither `Send` nor `Sync`; share objects between threads with
+/// [`Pool`](crate::Pool).
+///
+/// ```
+/// use hotpool::LocalPool;
+///
+/// let pool = LocalPool::new(|| Vec::<u8>::with_capacity(4096));
+/// for line in ["a", "bb", "ccc"] {
+///     let mut buf = pool.get();
+///     buf.extend_from_slice(line.as_bytes());
+///     assert_eq!(buf.len(), line.len()); // always starts empty
+/// } // each buffer goes back here, capacity kept
+/// assert_eq!(pool.stats().created, 1);
+/// ```
+///
+/// ```compile_fail
+/// // A LocalPool cannot move to another thread.
+/// let pool = hotpool::LocalPool::new(String::new);
+/// std::thread::spawn(move || drop(pool));
+/// ```
+///
+/// ```compile_fail
+/// // A guard cannot outlive its pool.
+/// let guard = {
+///     let pool = hotpool::LocalPool::new(String::new);
+///     pool.get()
+/// };
+/// ```
+pub struct LocalPool<T, R = ResetRecycler> {
+    idle: RefCell<Vec<Box<T>>>,
+    factory: Box<dyn Fn() -> T>,
+    recycler: R,
+    max_idle: usize,
+    counters: Counters,
+    // Cells already make the pool !Sync; this also makes it !Send, so a guard and its pool can
+    // never be on different threads.
+    _not_send: PhantomData<*const ()>,
+}
+
+#[derive(Default)]
+struct Counters {
+    created: Cell<u64>,
+    reused: Cell<u64>,
+    returned: Cell<u64>,
+    discarded: Cell<u64>,
+    detached: Cell<u64>,
+    in_use: Cell<usize>,
+    peak_in_use: Cell<usize>,
+}
+
+fn bump(cell: &Cell<u64>) {
+    cell.set(cell.get() + 1);
+}
+
+impl<T: Recycle> LocalPool<T> {
+    /// A pool that makes objects with `factory` and resets returned ones with
+    /// [`Recycle::reset`], with the default settings of [`LocalPool::builder`].
+    pub fn new(factory: impl Fn() -> T + 'static) -> Self {
+        Self::builder(factory)
+            .build()
+            .expect("the default configuration is valid")
+    }
+}
+
+impl<T> LocalPool<T> {
+    /// Starts configuring a pool that makes objects with `factory`.
+    ///
+    /// Types that do not implement [`Recycle`] give their policy with
+    /// [`recycle_with`](crate::Builder::recycle_with).
+    pub fn builder<F: Fn() -> T>(factory: F) -> LocalPoolBuilder<T, F> {
+        LocalPoolBuilder::new(factory)
+    }
+}
+
+impl<T, F: Fn() -> T + 'static, R: Recycler<T>> crate::Builder<Local, T, F, R> {
+    /// Builds the [`LocalPool`], running the factory `prefill` times.
+    ///
+    /// # Errors
+    /// [`ConfigError`] if `max_idle` is 0 or `prefill` exceeds `max_idle`.
+    pub fn build(self) -> Result<LocalPool<T, R>, ConfigError> {
+        self.validate()?;
+        let pool = LocalPool {
+            idle: RefCell::new(Vec::with_capacity(self.prefill)),
+            factory: Box::new(self.factory),
+            recycler: self.recycler,
+            max_idle: self.max_idle,
+            counters: Counters::default(),
+            _not_send: PhantomData,
+        };
+        for _ in 0..self.prefill {
+            let fresh = Box::new((pool.factory)());
+            bump(&pool.counters.created);
+            pool.idle.borrow_mut().push(fresh);
+        }
+        Ok(pool)
+    }
+}
+
+impl<T, R: Recycler<T>> LocalPool<T, R> {
+    /// Hands out an idle object, or a new one from the factory if none is idle.
+    ///
+    /// A panic in the factory propagates and leaves the pool as it was.
+    #[inline]
+    pub fn get(&self) -> LocalPooled<'_, T, R> {
+        LocalPooled::new(self, self.take_or_create())
+    }
+
+    /// Hands out an idle object; `None` if none is idle. Never runs the factory.
+    #[inline]
+    pub fn try_get(&self) -> Option<LocalPooled<'_, T, R>> {
+        self.take_idle().map(|obj| LocalPooled::new(self, obj))
+    }
+
+    /// Like [`get`](LocalPool::get), but the guard holds an `Rc` of the pool instead of a
+    /// borrow, so it can be stored in structures and returned from functions.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use hotpool::{LocalOwnedPooled, LocalPool};
+    ///
+    /// fn scratch(pool: &Rc<LocalPool<String>>) -> LocalOwnedPooled<String> {
+    ///     let mut s = pool.get_owned();
+    ///     s.push_str("kept past this function");
+    ///     s
+    /// }
+    /// let pool = Rc::new(LocalPool::new(String::new));
+    /// assert_eq!(scratch(&pool).len(), 23);
+    /// assert_eq!(pool.stats().idle, 1);
+    /// ```
+    #[inline]
+    pub fn get_owned(self: &Rc<Self>) -> LocalOwnedPooled<T, R> {
+        LocalOwnedPooled::new(Rc::clone(self), self.take_or_create())
+    }
+
+    /// Like [`try_get`](LocalPool::try_get), with an owned guard.
+    #[inline]
+    pub fn try_get_owned(self: &Rc<Self>) -> Option<LocalOwnedPooled<T, R>> {
+        self.take_idle()
+            .map(|obj| LocalOwnedPooled::new(Rc::clone(self), obj))
+    }
+
+    /// Hands `value` to the pool: it is recycled and kept idle for a later `get`.
+    ///
+    /// # Errors
+    /// Gives `value` back (already reset) if the recycle policy refuses it or `max_idle` objects
+    /// are already idle: nothing handed to the pool is dropped behind the caller's back.
+    ///
+    /// ```
+    /// let pool = hotpool::LocalPool::builder(String::new).max_idle(1).build()?;
+    /// assert_eq!(pool.put("first".to_string()), Ok(()));
+    /// assert_eq!(pool.put("second".to_string()), Err(String::new())); // full: handed back, reset
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
+    pub fn put(&self, value: T) -> Result<(), T> {
+        let mut boxed = Box::new(value);
+        if !self.recycler.recycle(&mut boxed) {
+            return Err(*boxed);
+        }
+        self.keep(boxed).map_err(|boxed| *boxed)
+    }
+
+    /// Drops every idle object now; returns how many were dropped.
+    pub fn trim(&self) -> usize {
+        let idle = std::mem::take(&mut *self.idle.borrow_mut());
+        let n = idle.len();
+        self.counters
+            .discarded
+            .set(self.counters.discarded.get() + n as u64);
+        drop(idle); // outside the borrow: a `T::drop` may use the pool
+        n
+    }
+
+    /// A snapshot of the pool's counters.
+    pub fn stats(&self) -> PoolStats {
+        let c = &self.counters;
+        PoolStats {
+            created: c.created.get(),
+            reused: c.reused.get(),
+            returned: c.returned.get(),
+            discarded: c.discarded.get(),
+            detached: c.detached.get(),
+            idle: self.idle.borrow().len(),
+            in_use: c.in_use.get(),
+            peak_in_use: c.peak_in_use.get(),
+        }
+    }
+
+    /// The cap on idle objects.
+    pub fn max_idle(&self) -> usize {
+        self.max_idle
+    }
+
+    #[inline]
+    fn take_idle(&self) -> Option<Box<T>> {
+        let obj = self.idle.borrow_mut().pop()?;
+        bump(&self.counters.reused);
+        self.lend();
+        Some(obj)
+    }
+
+    #[inline]
+    fn take_or_create(&self) -> Box<T> {
+        match self.take_idle() {
+            Some(obj) => obj,
+            None => self.create(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn create(&self) -> Box<T> {
+        // The borrow of `idle` is released: the factory may use this pool.
+        let obj = Box::new((self.factory)());
+        bump(&self.counters.created);
+        self.lend();
+        obj
+    }
+
+    #[inline]
+    fn lend(&self) {
+        let c = &self.counters;
+        let in_use = c.in_use.get() + 1;
+        c.in_use.set(in_use);
+        if in_use > c.peak_in_use.get() {
+            c.peak_in_use.set(in_use);
+        }
+    }
+
+    /// Takes back an object a guard held. Runs the recycle policy; keeps the object if it may,
+    /// drops it otherwise. Counts stay right if the policy or `T::drop` panics.
+    #[inline]
+    pub(crate) fn give_back(&self, mut obj: Box<T>) {
+        let c = &self.counters;
+        c.in_use.set(c.in_use.get() - 1);
+        // Counted as discarded first: if the policy panics, unwinding drops `obj` and the count
+        // is already right.
+        bump(&c.discarded);
+        if self.recycler.recycle(&mut obj) {
+            match self.keep(obj) {
+                Ok(()) => c.discarded.set(c.discarded.get() - 1),
+                // Dropped here, after `keep` released the borrow: `T::drop` may use the pool.
+                Err(full) => drop(full),
+            }
+        }
+    }
+
+    /// Counts a guard's object as taken out of the pool for good.
+    pub(crate) fn note_detached(&self) {
+        let c = &self.counters;
+        c.in_use.set(c.in_use.get() - 1);
+        bump(&c.detached);
+    }
+
+    /// Keeps `obj` idle if fewer than `max_idle` objects are; gives it back otherwise.
+    #[inline]
+    fn keep(&self, obj: Box<T>) -> Result<(), Box<T>> {
+        let mut idle = self.idle.borrow_mut();
+        if idle.len() < self.max_idle {
+            idle.push(obj);
+            bump(&self.counters.returned);
+            Ok(())
+        } else {
+            Err(obj)
+        }
+    }
+}
+
+impl<T, R> fmt::Debug for LocalPool<T, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalPool")
+            .field("idle", &self.idle.borrow().len())
+            .field("max_idle", &self.max_idle)
+            .finish_non_exhaustive()
+    }
+}

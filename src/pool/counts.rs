@@ -1,0 +1,72 @@
+//! Per-thread and depot counters, summed into [`PoolStats`] on demand.
+
+use crate::stats::PoolStats;
+use crate::sync::OwnedCounter;
+
+/// Cumulative counters of one writer: a thread's slot (written only by that thread) or the depot
+/// (written only under its lock). Reading them from elsewhere is always allowed.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    pub(crate) created: OwnedCounter,
+    pub(crate) prefilled: OwnedCounter,
+    pub(crate) reused: OwnedCounter,
+    pub(crate) returned: OwnedCounter,
+    pub(crate) put: OwnedCounter,
+    pub(crate) discarded: OwnedCounter,
+    pub(crate) detached: OwnedCounter,
+    /// Guards that ended (dropped or detached).
+    pub(crate) ended: OwnedCounter,
+}
+
+impl Counts {
+    /// Objects this writer handed out minus guards it saw end; summed over all writers this is
+    /// the pool's in-use count (one writer's share can be negative when objects cross threads).
+    pub(crate) fn lent_balance(&self) -> isize {
+        let lent = (self.created.get() - self.prefilled.get()).wrapping_add(self.reused.get());
+        lent.wrapping_sub(self.ended.get()) as isize
+    }
+}
+
+/// Running sums of [`Counts`] from several writers.
+#[derive(Debug, Default)]
+pub(crate) struct Totals {
+    created: u64,
+    reused: u64,
+    returned: u64,
+    put: u64,
+    discarded: u64,
+    detached: u64,
+    in_use: i64,
+}
+
+impl Totals {
+    pub(crate) fn add(&mut self, c: &Counts) {
+        self.created += c.created.get() as u64;
+        self.reused += c.reused.get() as u64;
+        self.returned += c.returned.get() as u64;
+        self.put += c.put.get() as u64;
+        self.discarded += c.discarded.get() as u64;
+        self.detached += c.detached.get() as u64;
+        self.in_use += c.lent_balance() as i64;
+    }
+
+    /// The snapshot, given the highest in-use count sampled so far. Counters read while other
+    /// threads run may be a moment apart, so levels are clamped to be non-negative; when the pool
+    /// is quiescent they are exact.
+    pub(crate) fn into_stats(self, sampled_peak: usize) -> PoolStats {
+        let in_use = self.in_use.max(0) as u64;
+        // Every object enters by `created` or `put` and leaves by `discarded` or `detached`;
+        // what is left is either in use or idle.
+        let live = (self.created + self.put).saturating_sub(self.discarded + self.detached);
+        PoolStats {
+            created: self.created,
+            reused: self.reused,
+            returned: self.returned,
+            discarded: self.discarded,
+            detached: self.detached,
+            idle: live.saturating_sub(in_use) as usize,
+            in_use: in_use as usize,
+            peak_in_use: sampled_peak.max(in_use as usize),
+        }
+    }
+}

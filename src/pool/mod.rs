@@ -1,0 +1,239 @@
+//! [`Pool`]: a pool of reusable objects shared by threads.
+
+mod cache;
+mod counts;
+mod depot;
+mod guard;
+mod inner;
+mod slots;
+mod thread;
+
+use std::fmt;
+
+pub use guard::{OwnedPooled, Pooled};
+
+use crate::builder::{PoolBuilder, Shared};
+use crate::error::ConfigError;
+use crate::recycle::{Recycle, Recycler, ResetRecycler};
+use crate::stats::PoolStats;
+use crate::sync::Arc;
+use inner::{Inner, Source};
+
+/// A pool of reusable `T` shared by threads.
+///
+/// [`get`](Pool::get) hands out an idle object, or a new one from the factory; the guard gives
+/// it back when it drops, on whichever thread that happens, even during a panic, after the
+/// recycle policy reset it. Three tiers serve a `get`:
+///
+/// 1. the calling thread's cache: no lock and no read-modify-write atomic;
+/// 2. the shared depot, which trades half a cache of objects per lock acquisition;
+/// 3. the factory.
+///
+/// Objects are boxed once and never move: the tiers pass pointers, so a large `T` costs no more
+/// than a small one.
+///
+/// # Memory bounds
+/// Idle objects never exceed `max_idle` (the depot) plus `thread_cache` per live thread that
+/// used the pool. Objects that grew past the recycle policy's cap are dropped. When a thread
+/// exits, its cache moves to the depot (what does not fit is dropped); [`trim`](Pool::trim)
+/// frees idle objects now and [`trim_unused`](Pool::trim_unused) frees what went unused since its
+/// last call. Everything left is dropped with the pool.
+///
+/// ```
+/// use hotpool::Pool;
+/// use std::sync::Arc;
+///
+/// let pool = Arc::new(Pool::new(|| Vec::<u8>::with_capacity(4096)));
+/// let workers: Vec<_> = (0..4)
+///     .map(|_| {
+///         let pool = Arc::clone(&pool);
+///         std::thread::spawn(move || {
+///             for i in 0..100u8 {
+///                 let mut buf = pool.get();
+///                 buf.push(i);
+///                 assert_eq!(buf.len(), 1); // always starts empty
+///             }
+///         })
+///     })
+///     .collect();
+/// for w in workers {
+///     w.join().unwrap();
+/// }
+/// let stats = pool.stats();
+/// assert_eq!(stats.in_use, 0);
+/// assert!(stats.created <= 4); // one buffer per thread at most
+/// ```
+///
+/// A global pool, created on first use:
+///
+/// ```
+/// use hotpool::Pool;
+/// use once_cell::sync::Lazy;
+///
+/// static BUFFERS: Lazy<Pool<Vec<u8>>> = Lazy::new(|| Pool::new(|| Vec::with_capacity(1024)));
+///
+/// fn render(n: u32) -> usize {
+///     let mut buf = BUFFERS.get();
+///     buf.extend_from_slice(n.to_string().as_bytes());
+///     buf.len()
+/// }
+/// assert_eq!(render(1234), 4);
+/// assert_eq!(BUFFERS.stats().created, 1);
+/// ```
+pub struct Pool<T, R = ResetRecycler> {
+    inner: Arc<Inner<T, R>>,
+}
+
+impl<T: Recycle + Send + 'static> Pool<T> {
+    /// A pool that makes objects with `factory` and resets returned ones with
+    /// [`Recycle::reset`], with the default settings of [`Pool::builder`].
+    pub fn new(factory: impl Fn() -> T + Send + Sync + 'static) -> Self {
+        Self::builder(factory)
+            .build()
+            .expect("the default configuration is valid")
+    }
+}
+
+impl<T> Pool<T> {
+    /// Starts configuring a pool that makes objects with `factory`.
+    ///
+    /// Types that do not implement [`Recycle`] give their policy with
+    /// [`recycle_with`](crate::Builder::recycle_with).
+    pub fn builder<F: Fn() -> T>(factory: F) -> PoolBuilder<T, F> {
+        PoolBuilder::new(factory)
+    }
+}
+
+impl<T, F, R> crate::Builder<Shared, T, F, R>
+where
+    T: Send + 'static,
+    F: Fn() -> T + Send + Sync + 'static,
+    R: Recycler<T> + Send + Sync + 'static,
+{
+    /// Builds the [`Pool`], running the factory `prefill` times.
+    ///
+    /// # Errors
+    /// [`ConfigError`] if `max_idle` is 0, `prefill` exceeds `max_idle`, or `thread_cache`
+    /// exceeds [`MAX_THREAD_CACHE`](crate::builder::MAX_THREAD_CACHE).
+    pub fn build(self) -> Result<Pool<T, R>, ConfigError> {
+        self.validate()?;
+        let inner = Inner::new(
+            Box::new(self.factory),
+            self.recycler,
+            self.max_idle,
+            self.thread_cache,
+        );
+        inner.prefill(self.prefill);
+        Ok(Pool {
+            inner: Arc::new(inner),
+        })
+    }
+}
+
+impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
+    /// Hands out an idle object, or a new one from the factory if none is idle.
+    ///
+    /// A panic in the factory propagates and leaves the pool as it was.
+    #[inline]
+    pub fn get(&self) -> Pooled<'_, T, R> {
+        Pooled::new(self, self.acquire())
+    }
+
+    /// Hands out an idle object; `None` if none is idle in this thread's cache or the depot.
+    /// Never runs the factory.
+    #[inline]
+    pub fn try_get(&self) -> Option<Pooled<'_, T, R>> {
+        self.try_acquire().map(|obj| Pooled::new(self, obj))
+    }
+
+    /// Like [`get`](Pool::get), but the guard keeps the pool alive instead of borrowing it: it is
+    /// `'static` and `Send` (when `T` is), so it can move to another thread or live across an
+    /// `.await`. Works on a plain `Pool` and, through auto-deref, on an `Arc<Pool>`.
+    #[inline]
+    pub fn get_owned(&self) -> OwnedPooled<T, R> {
+        OwnedPooled::new(Arc::clone(&self.inner), self.acquire())
+    }
+
+    /// Like [`try_get`](Pool::try_get), with an owned guard.
+    #[inline]
+    pub fn try_get_owned(&self) -> Option<OwnedPooled<T, R>> {
+        self.try_acquire()
+            .map(|obj| OwnedPooled::new(Arc::clone(&self.inner), obj))
+    }
+
+    /// Hands `value` to the pool: it is recycled and kept idle for a later `get`.
+    ///
+    /// # Errors
+    /// Gives `value` back (already reset) if the recycle policy refuses it or there is no room
+    /// (this thread's cache and the depot are full): nothing handed to the pool is dropped
+    /// behind the caller's back.
+    ///
+    /// ```
+    /// let pool = hotpool::Pool::builder(String::new).max_idle(1).thread_cache(0).build()?;
+    /// assert_eq!(pool.put("first".to_string()), Ok(()));
+    /// assert_eq!(pool.put("second".to_string()), Err(String::new())); // full: handed back, reset
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
+    pub fn put(&self, value: T) -> Result<(), T> {
+        self.inner
+            .recycle_and_keep(Box::new(value), Source::Put)
+            .map_err(|boxed| *boxed)
+    }
+
+    /// Drops every idle object in the shared depot and in the calling thread's cache now;
+    /// returns how many were dropped. Other threads' caches (at most `thread_cache` each) are
+    /// left to them: they drain when those threads exit.
+    pub fn trim(&self) -> usize {
+        self.inner.trim()
+    }
+
+    /// Drops the objects that stayed idle in the shared depot since the previous call, and
+    /// returns how many. Objects taken out and put back in between count as used.
+    ///
+    /// Call it periodically (say, once a second): after a burst the pool shrinks back to what is
+    /// really used, while a steadily busy pool loses nothing. The first call only starts the
+    /// first period.
+    ///
+    /// ```
+    /// let pool = hotpool::Pool::builder(Vec::<u8>::new).thread_cache(0).prefill(100).build()?;
+    /// pool.trim_unused(); // starts a period
+    /// let in_use: Vec<_> = (0..10).map(|_| pool.get()).collect(); // 10 used...
+    /// drop(in_use); // ...and returned
+    /// assert_eq!(pool.trim_unused(), 90); // the 90 nobody touched
+    /// assert_eq!(pool.stats().idle, 10);
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
+    pub fn trim_unused(&self) -> usize {
+        self.inner.trim_unused()
+    }
+
+    /// A snapshot of the pool's counters, summed over every thread. Reading them takes the depot
+    /// lock briefly and never slows down other threads' hits.
+    pub fn stats(&self) -> PoolStats {
+        self.inner.stats()
+    }
+
+    #[inline]
+    fn try_acquire(&self) -> Option<Box<T>> {
+        match self.inner.take_cached() {
+            Some(obj) => Some(obj),
+            None => self.inner.take_slow(),
+        }
+    }
+
+    #[inline]
+    fn acquire(&self) -> Box<T> {
+        match self.try_acquire() {
+            Some(obj) => obj,
+            None => self.inner.create(),
+        }
+    }
+}
+
+impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> fmt::Debug for Pool<T, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("depot_idle", &self.inner.depot_idle())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,42 @@
+//! What a pool holds and has done.
+
+/// A snapshot of a pool's counters, from [`LocalPool::stats`](crate::LocalPool::stats) or
+/// [`Pool::stats`](crate::Pool::stats).
+///
+/// The counters are cumulative since the pool was built; `idle`, `in_use` and `peak_in_use` are
+/// levels. Every object the pool ever held is created once and ends exactly once: discarded,
+/// detached, dropped with the pool, or still idle or in use.
+///
+/// ```
+/// use hotpool::LocalPool;
+///
+/// let pool = LocalPool::new(Vec::<u8>::new);
+/// drop(pool.get()); // created, then returned
+/// let g = pool.get(); // reused
+/// let s = pool.stats();
+/// assert_eq!((s.created, s.reused, s.returned, s.in_use, s.idle), (1, 1, 1, 1, 0));
+/// # drop(g);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// Objects made by the factory (including `prefill`).
+    pub created: u64,
+    /// `get`s served by an idle object instead of the factory.
+    pub reused: u64,
+    /// Objects that came back (guard dropped, or `put`) and were kept idle.
+    pub returned: u64,
+    /// Objects the pool dropped: the recycle policy refused them, the idle cap was full, or a
+    /// trim freed them.
+    pub discarded: u64,
+    /// Objects taken out of the pool for good with `detach`.
+    pub detached: u64,
+    /// Objects idle in the pool now, ready for reuse.
+    pub idle: usize,
+    /// Objects handed out by `get` and not yet back or detached.
+    pub in_use: usize,
+    /// The highest `in_use` seen. Exact for `LocalPool`; for `Pool` it is sampled whenever a
+    /// thread's cache trades with the shared depot, so it may read low by up to the thread-cache
+    /// size per thread.
+    pub peak_in_use: usize,
+}

@@ -1,0 +1,160 @@
+//! The one door to concurrency primitives.
+//!
+//! Every atomic, `Mutex`, `UnsafeCell` and `thread_local!` the crate uses comes from here, so
+//! that building with `RUSTFLAGS="--cfg loom"` swaps them all for [loom]'s model-checked
+//! versions at once. Nothing else in the crate may import them from `std` or `core`.
+//!
+//! [loom]: https://docs.rs/loom
+
+#[cfg(loom)]
+pub(crate) use loom::{
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering},
+    thread_local,
+};
+
+#[cfg(not(loom))]
+pub(crate) use std::{
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering},
+    thread_local,
+};
+
+/// `Arc` and `Weak` are std's in both builds: loom 0.7 has no `Weak`, which the thread-exit
+/// hooks need so that a thread does not keep a dropped pool alive. std's reference counting is
+/// not ours to verify; everything the pool itself synchronizes (depot lock, slot tables,
+/// counters) still goes through loom.
+pub(crate) use std::sync::{Arc, Weak};
+
+/// Declares a lazily initialised global: `once_cell::sync::Lazy` normally, loom's per-execution
+/// `lazy_static!` under loom (a plain static would leak loom objects from one model run into the
+/// next).
+#[cfg(loom)]
+macro_rules! global {
+    ($(#[$attr:meta])* static $name:ident: $ty:ty = $init:expr;) => {
+        loom::lazy_static! { $(#[$attr])* static ref $name: $ty = $init; }
+    };
+}
+
+/// Declares a lazily initialised global: `once_cell::sync::Lazy` normally, loom's per-execution
+/// `lazy_static!` under loom (a plain static would leak loom objects from one model run into the
+/// next).
+#[cfg(not(loom))]
+macro_rules! global {
+    ($(#[$attr:meta])* static $name:ident: $ty:ty = $init:expr;) => {
+        $(#[$attr])*
+        static $name: once_cell::sync::Lazy<$ty> = once_cell::sync::Lazy::new(|| $init);
+    };
+}
+pub(crate) use global;
+
+/// A mutex whose `lock` ignores poisoning.
+///
+/// The crate never runs user code (factories, recycle closures, `Drop` of `T`) while holding one
+/// of its locks, so a panic can never leave the protected state half-updated and poisoning carries
+/// no information worth failing on.
+#[derive(Debug, Default)]
+pub(crate) struct Mutex<T> {
+    #[cfg(loom)]
+    inner: loom::sync::Mutex<T>,
+    #[cfg(not(loom))]
+    inner: std::sync::Mutex<T>,
+}
+
+/// Guard of [`Mutex`].
+#[cfg(loom)]
+pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+/// Guard of [`Mutex`].
+#[cfg(not(loom))]
+pub(crate) type MutexGuard<'a, T> = std::sync::MutexGuard<'a, T>;
+
+impl<T> Mutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self {
+            #[cfg(loom)]
+            inner: loom::sync::Mutex::new(value),
+            #[cfg(not(loom))]
+            inner: std::sync::Mutex::new(value),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// `UnsafeCell` with loom's closure-based API, so loom can track every access.
+#[cfg(loom)]
+pub(crate) use loom::cell::UnsafeCell;
+
+/// `UnsafeCell` with loom's closure-based API, so loom can track every access.
+#[cfg(not(loom))]
+#[derive(Debug, Default)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        Self(std::cell::UnsafeCell::new(value))
+    }
+
+    /// Calls `f` with a mutable pointer to the contents.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
+/// A counter written by one thread and read by any.
+///
+/// The owner bumps it with a plain load + store (no read-modify-write), which compiles to an
+/// ordinary `add` on x86-64 and ARM: statistics stay on in release builds without a locked
+/// instruction on the hot path. Readers may see a slightly stale value, never a torn one.
+#[derive(Debug, Default)]
+pub(crate) struct OwnedCounter(AtomicUsize);
+
+impl OwnedCounter {
+    /// Adds `n`. Only the owning thread may call this (or callers that hold `&mut` of the owner).
+    #[inline(always)]
+    pub(crate) fn add(&self, n: usize) {
+        let v = self.0.load(Ordering::Relaxed);
+        self.0.store(v.wrapping_add(n), Ordering::Relaxed);
+    }
+
+    /// Reads the value from any thread.
+    #[inline(always)]
+    pub(crate) fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A level (current or peak value) written by one thread and read by any; the companion of
+/// [`OwnedCounter`] for values that go down as well as up. Same rules: only the owning thread
+/// stores, with a plain relaxed store.
+#[derive(Debug, Default)]
+pub(crate) struct OwnedGauge(AtomicUsize);
+
+impl OwnedGauge {
+    /// Sets the value. Only the owning thread may call this.
+    #[inline(always)]
+    pub(crate) fn set(&self, n: usize) {
+        self.0.store(n, Ordering::Relaxed);
+    }
+
+    /// Reads the value from any thread.
+    #[inline(always)]
+    pub(crate) fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Declares a lazily initialized `static`. Under loom it is re-created for every model
+/// execution (loom objects cannot outlive one), so the same declaration serves both builds.
+macro_rules! lazy_static {
+    ($(#[$attr:meta])* static ref $name:ident: $ty:ty = $init:expr;) => {
+        #[cfg(loom)]
+        loom::lazy_static! { $(#[$attr])* static ref $name: $ty = $init; }
+        #[cfg(not(loom))]
+        $(#[$attr])*
+        static $name: once_cell::sync::Lazy<$ty> = once_cell::sync::Lazy::new(|| $init);
+    };
+}
+pub(crate) use lazy_static;
