@@ -24,6 +24,33 @@ pub(crate) use std::{
 /// counters) still goes through loom.
 pub(crate) use std::sync::{Arc, Weak};
 
+/// Makes the synchronization std's `Arc` performs on its last drop visible to loom.
+///
+/// std's `Arc` orders every use of the value before its destruction (a release decrement and an
+/// acquire fence), but loom cannot see inside it. Under loom, each holder calls
+/// [`before_release`](ArcDropSync::before_release) just before dropping its `Arc`, and the
+/// value's `Drop` calls [`before_destroy`](ArcDropSync::before_destroy): a release/acquire pair
+/// loom does see. In normal builds both are empty and the type has no size.
+#[derive(Debug, Default)]
+pub(crate) struct ArcDropSync {
+    #[cfg(loom)]
+    releases: AtomicUsize,
+}
+
+impl ArcDropSync {
+    #[inline(always)]
+    pub(crate) fn before_release(&self) {
+        #[cfg(loom)]
+        self.releases.fetch_add(1, Ordering::Release);
+    }
+
+    #[inline(always)]
+    pub(crate) fn before_destroy(&self) {
+        #[cfg(loom)]
+        self.releases.load(Ordering::Acquire);
+    }
+}
+
 /// Declares a lazily initialised global: `once_cell::sync::Lazy` normally, loom's per-execution
 /// `lazy_static!` under loom (a plain static would leak loom objects from one model run into the
 /// next).
@@ -45,6 +72,38 @@ macro_rules! global {
     };
 }
 pub(crate) use global;
+
+/// Reads an atomic through exclusive access, without an atomic operation (and, under loom,
+/// without a scheduling point).
+pub(crate) fn atomic_get_mut<A: AtomicGetMut>(atomic: &mut A) -> A::Value {
+    atomic.read_exclusive()
+}
+
+/// Atomics that can be read through `&mut` (std's `get_mut`, loom's `with_mut`).
+pub(crate) trait AtomicGetMut {
+    type Value;
+    fn read_exclusive(&mut self) -> Self::Value;
+}
+
+impl<T> AtomicGetMut for AtomicPtr<T> {
+    type Value = *mut T;
+    fn read_exclusive(&mut self) -> *mut T {
+        #[cfg(loom)]
+        return self.with_mut(|p| *p);
+        #[cfg(not(loom))]
+        return *self.get_mut();
+    }
+}
+
+impl AtomicGetMut for AtomicUsize {
+    type Value = usize;
+    fn read_exclusive(&mut self) -> usize {
+        #[cfg(loom)]
+        return self.with_mut(|v| *v);
+        #[cfg(not(loom))]
+        return *self.get_mut();
+    }
+}
 
 /// A mutex whose `lock` ignores poisoning.
 ///
@@ -117,6 +176,13 @@ impl OwnedCounter {
     pub(crate) fn add(&self, n: usize) {
         let v = self.0.load(Ordering::Relaxed);
         self.0.store(v.wrapping_add(n), Ordering::Relaxed);
+    }
+
+    /// Subtracts `n` (wrapping). Same rule as [`OwnedCounter::add`].
+    #[inline(always)]
+    pub(crate) fn sub(&self, n: usize) {
+        let v = self.0.load(Ordering::Relaxed);
+        self.0.store(v.wrapping_sub(n), Ordering::Relaxed);
     }
 
     /// Reads the value from any thread.

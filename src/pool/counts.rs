@@ -8,22 +8,34 @@ use crate::sync::OwnedCounter;
 #[derive(Debug, Default)]
 pub(crate) struct Counts {
     pub(crate) created: OwnedCounter,
-    pub(crate) prefilled: OwnedCounter,
     pub(crate) reused: OwnedCounter,
     pub(crate) returned: OwnedCounter,
     pub(crate) put: OwnedCounter,
     pub(crate) discarded: OwnedCounter,
     pub(crate) detached: OwnedCounter,
-    /// Guards that ended (dropped or detached).
-    pub(crate) ended: OwnedCounter,
+    /// Objects this writer handed out minus guards it saw end (dropped or detached), wrapping.
+    /// Summed over all writers it is the pool's in-use count; one writer's share is negative when
+    /// it returns objects other threads took. One counter rather than a difference of two, so a
+    /// concurrent reader never sees a lend without the return that preceded it.
+    pub(crate) balance: OwnedCounter,
 }
 
 impl Counts {
-    /// Objects this writer handed out minus guards it saw end; summed over all writers this is
-    /// the pool's in-use count (one writer's share can be negative when objects cross threads).
+    /// [`Counts::balance`] as a signed number.
     pub(crate) fn lent_balance(&self) -> isize {
-        let lent = (self.created.get() - self.prefilled.get()).wrapping_add(self.reused.get());
-        lent.wrapping_sub(self.ended.get()) as isize
+        self.balance.get() as isize
+    }
+
+    /// A `get` handed out an object.
+    #[inline]
+    pub(crate) fn lent(&self) {
+        self.balance.add(1);
+    }
+
+    /// A guard ended: its object came back or was detached.
+    #[inline]
+    pub(crate) fn ended(&self) {
+        self.balance.sub(1);
     }
 }
 

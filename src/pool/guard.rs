@@ -21,10 +21,13 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Lender<T> for Ar
     #[inline]
     fn give_back(&self, obj: Box<T>) {
         Inner::give_back(self, obj);
+        // The guard's last use of the pool: its `Arc` is dropped next.
+        self.drop_sync.before_release();
     }
 
     fn note_detached(&self) {
         Inner::note_detached(self);
+        self.drop_sync.before_release();
     }
 }
 

@@ -13,7 +13,7 @@ use super::slots::{Slot, ThreadSlots};
 use super::thread::{self, ThreadExit, ThreadHandle};
 use crate::recycle::Recycler;
 use crate::stats::PoolStats;
-use crate::sync::{Arc, Mutex, MutexGuard, Weak};
+use crate::sync::{Arc, ArcDropSync, Mutex, MutexGuard, Weak};
 
 pub(crate) type Factory<T> = Box<dyn Fn() -> T + Send + Sync>;
 
@@ -35,6 +35,8 @@ pub(crate) struct Inner<T, R> {
     thread_cache: usize,
     /// Objects moved per trade with the depot.
     batch: usize,
+    /// Lets loom see that every handle's last use precedes the drop (see `sync.rs`).
+    pub(crate) drop_sync: ArcDropSync,
 }
 
 impl<T, R> Inner<T, R> {
@@ -55,6 +57,7 @@ impl<T, R> Inner<T, R> {
             recycler,
             thread_cache,
             batch,
+            drop_sync: ArcDropSync::default(),
         }
     }
 
@@ -86,7 +89,6 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
             let obj = Box::new((self.factory)());
             let mut depot = self.depot();
             depot.counts.created.add(1);
-            depot.counts.prefilled.add(1);
             if depot.put_one(obj).is_err() {
                 unreachable!("`build` checked prefill <= max_idle");
             }
@@ -99,6 +101,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         self.with_slot(|_, slot| {
             let obj = slot.with_cache(|cache| cache.objects.pop()).flatten()?;
             slot.counts.reused.add(1);
+            slot.counts.lent();
             Some(obj)
         })
         .flatten()
@@ -124,6 +127,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
                 via_thread = true;
                 if taken.is_some() {
                     slot.counts.reused.add(1);
+                    slot.counts.lent();
                 }
                 taken
             })
@@ -136,6 +140,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         let taken = depot.take_one();
         if taken.is_some() {
             depot.counts.reused.add(1);
+            depot.counts.lent();
         }
         taken
     }
@@ -145,7 +150,10 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     #[inline(never)]
     pub(crate) fn create(&self) -> Box<T> {
         let obj = Box::new((self.factory)());
-        self.count(|c| c.created.add(1));
+        self.count(|c| {
+            c.created.add(1);
+            c.lent();
+        });
         obj
     }
 
@@ -156,7 +164,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     pub(crate) fn give_back(self: &Arc<Self>, obj: Box<T>) {
         if let Err(refused) = self.recycle_and_keep(obj, Source::Guard) {
             self.count(|c| {
-                c.ended.add(1);
+                c.ended();
                 c.discarded.add(1);
             });
             drop(refused);
@@ -246,7 +254,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// Counts a guard's object as detached.
     pub(crate) fn note_detached(&self) {
         self.count(|c| {
-            c.ended.add(1);
+            c.ended();
             c.detached.add(1);
         });
     }
@@ -302,7 +310,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
 fn count_kept(c: &Counts, source: Source) {
     c.returned.add(1);
     match source {
-        Source::Guard => c.ended.add(1),
+        Source::Guard => c.ended(),
         Source::Put => c.put.add(1),
     }
 }
@@ -320,7 +328,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Drop
         // A `put` object never entered the pool: only a guard's object counts as discarded.
         if self.source == Source::Guard {
             self.inner.count(|c| {
-                c.ended.add(1);
+                c.ended();
                 c.discarded.add(1);
             });
         }
@@ -341,5 +349,13 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> ThreadExit for I
             overflow
         });
         drop(overflow);
+        // The caller drops its upgraded `Arc` next.
+        self.drop_sync.before_release();
+    }
+}
+
+impl<T, R> Drop for Inner<T, R> {
+    fn drop(&mut self) {
+        self.drop_sync.before_destroy();
     }
 }

@@ -230,6 +230,12 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     }
 }
 
+impl<T, R> Drop for Pool<T, R> {
+    fn drop(&mut self) {
+        self.inner.drop_sync.before_release();
+    }
+}
+
 impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> fmt::Debug for Pool<T, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")

@@ -9,7 +9,7 @@ use std::ptr;
 use super::cache::ThreadCache;
 use super::counts::Counts;
 use super::thread::ThreadHandle;
-use crate::sync::{AtomicBool, AtomicPtr, Ordering, UnsafeCell};
+use crate::sync::{atomic_get_mut, AtomicBool, AtomicPtr, AtomicUsize, Ordering, UnsafeCell};
 
 const BUCKETS: usize = usize::BITS as usize;
 
@@ -75,6 +75,8 @@ impl Drop for ReleaseOnDrop<'_> {
 /// The slot table of one pool, indexed by thread id.
 pub(crate) struct ThreadSlots<T> {
     buckets: [AtomicPtr<Slot<T>>; BUCKETS],
+    /// One past the highest bucket allocated so far: scans stop there.
+    used_buckets: AtomicUsize,
 }
 
 /// Bucket and index of thread id `id`: ids `2^b - 1 ..= 2^(b+1) - 2` live in bucket `b`.
@@ -89,6 +91,7 @@ impl<T> ThreadSlots<T> {
     pub(crate) fn new() -> Self {
         Self {
             buckets: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            used_buckets: AtomicUsize::new(0),
         }
     }
 
@@ -107,7 +110,7 @@ impl<T> ThreadSlots<T> {
         // - a non-null bucket pointer was published by `alloc_bucket` and points to `2^bucket`
         //   initialised slots that are freed only by `Drop` (which needs `&mut self`);
         // - `index < 2^bucket` by `locate`.
-        unsafe { &*base.add(index) }
+        unsafe { &*base.wrapping_add(index) }
     }
 
     #[cold]
@@ -124,7 +127,11 @@ impl<T> ThreadSlots<T> {
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {
-            Ok(_) => fresh,
+            Ok(_) => {
+                // Release: a scan that sees the new bound also sees the bucket pointer.
+                self.used_buckets.fetch_max(bucket + 1, Ordering::Release);
+                fresh
+            }
             Err(theirs) => {
                 // SAFETY: `fresh` came from `Box::into_raw` of a `len`-slot boxed slice just
                 // above and was never published, so this is its only owner.
@@ -134,16 +141,17 @@ impl<T> ThreadSlots<T> {
         };
         // SAFETY: `base` is a published bucket of `len` initialised slots (ours or the
         // winner's), freed only by `Drop`; `index < len` by `locate`.
-        unsafe { &*base.add(index) }
+        unsafe { &*base.wrapping_add(index) }
     }
 
     /// Every allocated slot, shared (for reading counters).
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Slot<T>)) {
-        for (bucket, base) in self.buckets.iter().enumerate() {
+        let used = self.used_buckets.load(Ordering::Acquire);
+        for (bucket, base) in self.buckets[..used].iter().enumerate() {
             let base = base.load(Ordering::Acquire);
             for index in 0..if base.is_null() { 0 } else { 1 << bucket } {
                 // SAFETY: as in `get`.
-                f(unsafe { &*base.add(index) });
+                f(unsafe { &*base.wrapping_add(index) });
             }
         }
     }
@@ -154,8 +162,9 @@ impl<T> Drop for ThreadSlots<T> {
         // Take ownership of every bucket first, then drop them together: if a `T::drop` panics,
         // the vector still drops the remaining buckets while unwinding.
         let mut owned: Vec<Box<[Slot<T>]>> = Vec::new();
-        for (bucket, base) in self.buckets.iter().enumerate() {
-            let base = base.load(Ordering::Acquire);
+        let used = atomic_get_mut(&mut self.used_buckets);
+        for (bucket, base) in self.buckets[..used].iter_mut().enumerate() {
+            let base = atomic_get_mut(base);
             if !base.is_null() {
                 let len = 1 << bucket;
                 // SAFETY: `base` was published by `alloc_bucket` from `Box::into_raw` of a

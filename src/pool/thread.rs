@@ -10,7 +10,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::marker::PhantomData;
 
-use crate::sync::{global, thread_local, Mutex, Weak};
+use crate::sync::{global, thread_local, Arc, Mutex, Weak};
 
 /// Something that keeps per-thread state and must release it when a thread exits.
 pub(crate) trait ThreadExit: Send + Sync {
@@ -25,7 +25,9 @@ struct IdAllocator {
 }
 
 global! {
-    static IDS: Mutex<IdAllocator> = Mutex::new(IdAllocator::default());
+    // In an `Arc` so that each handle can release its id without touching the global again: a
+    // thread-local may be destroyed after globals are (loom's are, at the end of a model run).
+    static IDS: Arc<Mutex<IdAllocator>> = Arc::new(Mutex::new(IdAllocator::default()));
 }
 
 /// The calling thread's id and exit hooks.
@@ -34,6 +36,7 @@ global! {
 /// that the code runs on the thread that owns `id`: the slot tables rely on this.
 pub(crate) struct ThreadHandle {
     id: usize,
+    ids: Arc<Mutex<IdAllocator>>,
     exit_hooks: RefCell<Vec<Weak<dyn ThreadExit>>>,
     _not_send: PhantomData<*const ()>,
 }
@@ -51,16 +54,20 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&ThreadHandle) -> R) -> Option<R> {
 
 impl ThreadHandle {
     fn register() -> Self {
-        let mut ids = IDS.lock();
-        let id = match ids.free.pop() {
-            Some(Reverse(id)) => id,
-            None => {
-                ids.next += 1;
-                ids.next - 1
+        let ids = Arc::clone(&IDS);
+        let id = {
+            let mut allocator = ids.lock();
+            match allocator.free.pop() {
+                Some(Reverse(id)) => id,
+                None => {
+                    allocator.next += 1;
+                    allocator.next - 1
+                }
             }
         };
         Self {
             id,
+            ids,
             exit_hooks: RefCell::new(Vec::new()),
             _not_send: PhantomData,
         }
@@ -96,6 +103,6 @@ impl Drop for ThreadHandle {
         }
         // Released last: whoever gets this id next finds every slot of it already flushed. The
         // lock orders the flush before the next owner's first access.
-        IDS.lock().free.push(Reverse(self.id));
+        self.ids.lock().free.push(Reverse(self.id));
     }
 }

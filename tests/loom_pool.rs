@@ -1,0 +1,224 @@
+//! loom models of `Pool`: every test is named after the race it checks. Run with `ci/loom.sh`.
+//!
+//! Objects are tagged with ids and counted with plain std atomics (loom runs the model on one OS
+//! thread, so they only observe; the pool's own synchronization is what loom explores).
+//!
+//! loom's `join` returns before the joined thread's thread-locals are destroyed (std's returns
+//! after), so a thread's exit flush may still be running when `join` returns. Checks that depend
+//! on it wait with `eventually`, which yields to loom's scheduler until the flush has run; a flush
+//! that never happens makes loom fail the model for exceeding its branch limit.
+#![cfg(loom)]
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+use hotpool::{OwnedPooled, Pool, Recycle};
+use loom::sync::Arc;
+use loom::thread;
+
+/// An object that counts its drops in the model's shared counter.
+struct Obj {
+    id: usize,
+    dirty: bool,
+    drops: Arc<AtomicUsize>,
+}
+
+impl Recycle for Obj {
+    fn reset(&mut self) {
+        self.dirty = false;
+    }
+    fn retained_bytes(&self) -> usize {
+        0
+    }
+}
+
+impl Drop for Obj {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, SeqCst);
+    }
+}
+
+struct Model {
+    pool: Arc<Pool<Obj>>,
+    made: Arc<AtomicUsize>,
+    drops: Arc<AtomicUsize>,
+}
+
+fn model(thread_cache: usize, max_idle: usize) -> Model {
+    let made = Arc::new(AtomicUsize::new(0));
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (m, d) = (Arc::clone(&made), Arc::clone(&drops));
+    let pool = Pool::builder(move || Obj {
+        id: m.fetch_add(1, SeqCst),
+        dirty: false,
+        drops: Arc::clone(&d),
+    })
+    .thread_cache(thread_cache)
+    .max_idle(max_idle)
+    .build()
+    .unwrap();
+    Model {
+        pool: Arc::new(pool),
+        made,
+        drops,
+    }
+}
+
+/// Yields to loom's scheduler until `done` holds.
+fn eventually(mut done: impl FnMut() -> bool) {
+    while !done() {
+        thread::yield_now();
+    }
+}
+
+impl Model {
+    /// Drops the pool and checks that every object ever made is dropped exactly once (the last
+    /// handle may be an exiting thread's, so the drops may come a moment later).
+    fn finish(self) {
+        let stats = self.pool.stats();
+        assert_eq!(stats.in_use, 0, "{stats:?}");
+        assert_eq!(stats.created as usize, self.made.load(SeqCst), "{stats:?}");
+        let Model { pool, made, drops } = self;
+        drop(pool);
+        eventually(|| drops.load(SeqCst) >= made.load(SeqCst));
+        assert_eq!(drops.load(SeqCst), made.load(SeqCst));
+    }
+}
+
+/// Uses an object: it must come reset, then is marked dirty for the next user to check.
+fn use_obj(obj: &mut Obj) {
+    assert!(!obj.dirty, "object {} handed out without reset", obj.id);
+    obj.dirty = true;
+}
+
+fn get_and_drop(pool: &Pool<Obj>, n: usize) {
+    for _ in 0..n {
+        use_obj(&mut pool.get());
+    }
+}
+
+#[test]
+fn depot_trade_races_depot_trade() {
+    // Cache of 1: every second operation trades with the depot, on both threads.
+    loom::model(|| {
+        let m = model(1, 2);
+        let pool = Arc::clone(&m.pool);
+        let other = thread::spawn(move || {
+            let a = pool.get();
+            let b = pool.get();
+            drop((a, b));
+        });
+        let a = m.pool.get();
+        let b = m.pool.get();
+        drop((a, b));
+        other.join().unwrap();
+        m.finish();
+    });
+}
+
+#[test]
+fn acquire_here_drop_there_races_get() {
+    loom::model(|| {
+        let m = model(1, 4);
+        let mut guard: OwnedPooled<Obj> = m.pool.get_owned();
+        use_obj(&mut guard);
+        let dropper = thread::spawn(move || drop(guard));
+        get_and_drop(&m.pool, 2);
+        dropper.join().unwrap();
+        m.finish();
+    });
+}
+
+#[test]
+fn thread_exit_flush_races_get() {
+    loom::model(|| {
+        let m = model(2, 4);
+        let pool = Arc::clone(&m.pool);
+        // Leaves two objects in its cache, then exits: they must reach the depot.
+        let exiting = thread::spawn(move || {
+            let a = pool.get();
+            let b = pool.get();
+            drop((a, b));
+        });
+        get_and_drop(&m.pool, 1);
+        exiting.join().unwrap();
+        // Nothing stranded: once the exit flush has run, a trim from this thread reaches every
+        // object the exited thread cached.
+        let created = m.pool.stats().created;
+        let mut trimmed = 0;
+        eventually(|| {
+            trimmed += m.pool.trim() as u64;
+            trimmed == created
+        });
+        assert_eq!(m.pool.stats().idle, 0);
+        m.finish();
+    });
+}
+
+#[test]
+fn trim_races_get_and_put() {
+    loom::model(|| {
+        let m = model(0, 4);
+        get_and_drop(&m.pool, 1);
+        let pool = Arc::clone(&m.pool);
+        let trimmer = thread::spawn(move || {
+            pool.trim();
+            pool.trim_unused();
+        });
+        get_and_drop(&m.pool, 2);
+        trimmer.join().unwrap();
+        m.finish();
+    });
+}
+
+#[test]
+fn owned_guard_outlives_every_pool_handle() {
+    loom::model(|| {
+        let m = model(1, 4);
+        let guard = m.pool.get_owned();
+        let pool = Arc::clone(&m.pool);
+        let holder = thread::spawn(move || drop(guard));
+        get_and_drop(&pool, 1);
+        drop(pool);
+        let Model { pool, made, drops } = m;
+        drop(pool); // maybe the last handle; the guard may still be alive on the other thread
+        holder.join().unwrap();
+        eventually(|| drops.load(SeqCst) >= made.load(SeqCst));
+        assert_eq!(drops.load(SeqCst), made.load(SeqCst));
+    });
+}
+
+#[test]
+fn stats_read_races_get_and_put() {
+    loom::model(|| {
+        let m = model(1, 2);
+        let pool = Arc::clone(&m.pool);
+        let user = thread::spawn(move || get_and_drop(&pool, 2));
+        let stats = m.pool.stats();
+        assert!(stats.in_use <= 1, "{stats:?}");
+        assert!(stats.idle <= 2 + 1 + 1, "{stats:?}");
+        assert!(stats.created <= 1, "{stats:?}");
+        user.join().unwrap();
+        let stats = m.pool.stats();
+        assert_eq!(
+            (stats.in_use, stats.reused + stats.created, stats.returned),
+            (0, 2, 2),
+            "{stats:?}"
+        );
+        m.finish();
+    });
+}
+
+#[test]
+fn slot_table_growth_races_slot_table_growth() {
+    // Thread ids 1 and 2 share bucket 1 of the slot table: both threads race to allocate it.
+    loom::model(|| {
+        let m = model(1, 4);
+        get_and_drop(&m.pool, 1); // the model's main thread takes id 0
+        let spawn = |pool: Arc<Pool<Obj>>| thread::spawn(move || get_and_drop(&pool, 1));
+        let a = spawn(Arc::clone(&m.pool));
+        let b = spawn(Arc::clone(&m.pool));
+        a.join().unwrap();
+        b.join().unwrap();
+        m.finish();
+    });
+}
