@@ -5,6 +5,7 @@
 pub mod builder;
 mod error;
 mod guard;
+pub mod implementation;
 mod local;
 mod pool;
 pub mod recycle;

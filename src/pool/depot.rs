@@ -22,8 +22,9 @@ pub(crate) struct Depot<T> {
     /// Objects in `full`; never above `max_idle`.
     idle: usize,
     max_idle: usize,
-    /// Capacity of new magazines.
-    magazine_capacity: usize,
+    /// Most objects `put_one` gathers in one magazine. Every magazine holds at most a thread
+    /// cache's worth, so a refill never overfills the cache it lands in.
+    magazine_len: usize,
     /// Lowest `idle` since the last `take_unused`: that many objects went unused all along.
     low_water: usize,
     /// Counters of operations that went through the depot (not a thread cache).
@@ -31,21 +32,32 @@ pub(crate) struct Depot<T> {
     /// Sum of the in-use balances published so far, and its highest value.
     in_use_estimate: isize,
     peak_in_use: usize,
+    /// The part of `in_use_estimate` that came from `counts`.
+    own_published_balance: isize,
 }
 
 impl<T> Depot<T> {
-    pub(crate) fn new(max_idle: usize, magazine_capacity: usize) -> Self {
+    pub(crate) fn new(max_idle: usize, magazine_len: usize) -> Self {
         Self {
             full: Vec::new(),
             empty: Vec::new(),
             idle: 0,
             max_idle,
-            magazine_capacity: magazine_capacity.max(1),
+            magazine_len: magazine_len.max(1),
             low_water: 0,
             counts: Counts::default(),
             in_use_estimate: 0,
             peak_in_use: 0,
+            own_published_balance: 0,
         }
+    }
+
+    /// Publishes the balance of the depot's own counters (operations that bypassed the thread
+    /// caches), so that a pool without a thread tier has an exact `peak_in_use`.
+    pub(crate) fn publish_own_balance(&mut self) {
+        let mut published = self.own_published_balance;
+        self.publish_balance(&mut published, self.counts.lent_balance());
+        self.own_published_balance = published;
     }
 
     /// Adds the change of one writer's in-use balance to the estimate behind `peak_in_use`.
@@ -68,7 +80,7 @@ impl<T> Depot<T> {
     fn new_magazine(&mut self) -> Magazine<T> {
         self.empty
             .pop()
-            .unwrap_or_else(|| Vec::with_capacity(self.magazine_capacity))
+            .unwrap_or_else(|| Vec::with_capacity(self.magazine_len))
     }
 
     fn keep_empty(&mut self, magazine: Magazine<T>) {
@@ -139,7 +151,7 @@ impl<T> Depot<T> {
             return Err(obj);
         }
         match self.full.last_mut() {
-            Some(magazine) if magazine.len() < magazine.capacity() => magazine.push(obj),
+            Some(magazine) if magazine.len() < self.magazine_len => magazine.push(obj),
             _ => {
                 let mut magazine = self.new_magazine();
                 magazine.push(obj);

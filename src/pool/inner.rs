@@ -52,7 +52,12 @@ impl<T, R> Inner<T, R> {
         let batch = thread_cache.div_ceil(2).max(1);
         Self {
             slots: ThreadSlots::new(),
-            depot: Mutex::new(Depot::new(max_idle, batch.max(32))),
+            // With a thread tier, depot magazines hold one trade's worth (`batch`); without one,
+            // `put_one` still groups objects so the depot's stack stays short.
+            depot: Mutex::new(Depot::new(
+                max_idle,
+                if thread_cache == 0 { 32 } else { batch },
+            )),
             factory,
             recycler,
             thread_cache,
@@ -79,7 +84,9 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// Moves counters of the calling thread's slot, or the depot's if it has none.
     fn count(&self, f: impl Fn(&Counts)) {
         if self.with_slot(|_, slot| f(&slot.counts)).is_none() {
-            f(&self.depot().counts);
+            let mut depot = self.depot();
+            f(&depot.counts);
+            depot.publish_own_balance();
         }
     }
 
@@ -97,9 +104,14 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
 
     /// An idle object from this thread's cache, without a lock.
     #[inline]
-    pub(crate) fn take_cached(&self) -> Option<Box<T>> {
-        self.with_slot(|_, slot| {
-            let obj = slot.with_cache(|cache| cache.objects.pop()).flatten()?;
+    pub(crate) fn take_cached(self: &Arc<Self>) -> Option<Box<T>> {
+        self.with_slot(|thread, slot| {
+            let obj = slot
+                .with_cache(|cache| {
+                    self.register_exit(thread, &mut cache.registered);
+                    cache.objects.pop()
+                })
+                .flatten()?;
             slot.counts.reused.add(1);
             slot.counts.lent();
             Some(obj)
@@ -113,9 +125,8 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     pub(crate) fn take_slow(self: &Arc<Self>) -> Option<Box<T>> {
         let mut via_thread = false;
         let taken = self
-            .with_slot(|thread, slot| {
+            .with_slot(|_, slot| {
                 let taken = slot.with_cache(|cache| {
-                    self.register_exit(thread, &mut cache.registered);
                     let mut depot = self.depot();
                     depot.publish_balance(
                         &mut cache.published_balance,
@@ -141,6 +152,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         if taken.is_some() {
             depot.counts.reused.add(1);
             depot.counts.lent();
+            depot.publish_own_balance();
         }
         taken
     }
@@ -196,10 +208,11 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
 
     /// Pushes onto this thread's cache if it has room.
     #[inline]
-    fn keep_cached(&self, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
+    fn keep_cached(self: &Arc<Self>, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
         let mut obj = Some(obj);
-        self.with_slot(|_, slot| {
+        self.with_slot(|thread, slot| {
             slot.with_cache(|cache| {
+                self.register_exit(thread, &mut cache.registered);
                 if cache.objects.len() < self.thread_cache {
                     cache.objects.extend(obj.take());
                 }
@@ -219,10 +232,9 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     fn keep_slow(self: &Arc<Self>, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
         let mut obj = Some(obj);
         let mut via_thread = false;
-        self.with_slot(|thread, slot| {
+        self.with_slot(|_, slot| {
             slot.with_cache(|cache| {
                 via_thread = true;
-                self.register_exit(thread, &mut cache.registered);
                 let mut depot = self.depot();
                 depot.publish_balance(
                     &mut cache.published_balance,
@@ -246,6 +258,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
                 let mut depot = self.depot();
                 depot.put_one(obj)?;
                 count_kept(&depot.counts, source);
+                depot.publish_own_balance();
                 Ok(())
             }
         }
@@ -259,12 +272,21 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         });
     }
 
+    /// Makes sure this thread's cache is flushed when the thread exits: registered on the
+    /// slot's first use by each thread, before any object can be cached in it.
+    #[inline]
     fn register_exit(self: &Arc<Self>, thread: &ThreadHandle, registered: &mut bool) {
         if !*registered {
-            *registered = true;
-            let weak: Weak<Self> = Arc::downgrade(self);
-            thread.on_exit(weak);
+            self.register_exit_slow(thread, registered);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn register_exit_slow(self: &Arc<Self>, thread: &ThreadHandle, registered: &mut bool) {
+        *registered = true;
+        let weak: Weak<Self> = Arc::downgrade(self);
+        thread.on_exit(weak);
     }
 
     /// Drops every idle object in the depot and in the calling thread's cache; returns how many.
