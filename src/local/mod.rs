@@ -5,6 +5,7 @@ mod guard;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem;
 use std::rc::Rc;
 
 pub use guard::{LocalOwnedPooled, LocalPooled};
@@ -73,6 +74,15 @@ struct Counters {
 
 fn bump(cell: &Cell<u64>) {
     cell.set(cell.get() + 1);
+}
+
+/// Bumps a counter when dropped; forgotten on the path that must not count.
+struct CountOnDrop<'a>(&'a Cell<u64>);
+
+impl Drop for CountOnDrop<'_> {
+    fn drop(&mut self) {
+        bump(self.0);
+    }
 }
 
 impl<T: Recycle> LocalPool<T> {
@@ -255,16 +265,22 @@ impl<T, R: Recycler<T>> LocalPool<T, R> {
     pub(crate) fn give_back(&self, mut obj: Box<T>) {
         let c = &self.counters;
         c.in_use.set(c.in_use.get() - 1);
-        // Counted as discarded first: if the policy panics, unwinding drops `obj` and the count
-        // is already right.
-        bump(&c.discarded);
-        if self.recycler.recycle(&mut obj) {
+        // If the policy panics, unwinding drops `obj`: count it as discarded then. (A guard, not
+        // an increment undone on success: that made the hit path pay a store-forwarding stall.)
+        let unwinding = CountOnDrop(&c.discarded);
+        let keep = self.recycler.recycle(&mut obj);
+        mem::forget(unwinding);
+        let refused = if keep {
             match self.keep(obj) {
-                Ok(()) => c.discarded.set(c.discarded.get() - 1),
-                // Dropped here, after `keep` released the borrow: `T::drop` may use the pool.
-                Err(full) => drop(full),
+                Ok(()) => return,
+                Err(full) => full,
             }
-        }
+        } else {
+            obj
+        };
+        bump(&c.discarded);
+        // Dropped here, after `keep` released the borrow: `T::drop` may use the pool.
+        drop(refused);
     }
 
     /// Counts a guard's object as taken out of the pool for good.

@@ -128,10 +128,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
             .with_slot(|_, slot| {
                 let taken = slot.with_cache(|cache| {
                     let mut depot = self.depot();
-                    depot.publish_balance(
-                        &mut cache.published_balance,
-                        slot.counts.lent_balance(),
-                    );
+                    depot.publish_balance(&mut cache.published_balance, slot.counts.lent_balance());
                     depot.refill(&mut cache.objects, &mut cache.spare);
                     cache.objects.pop()
                 })?;
@@ -236,10 +233,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
             slot.with_cache(|cache| {
                 via_thread = true;
                 let mut depot = self.depot();
-                depot.publish_balance(
-                    &mut cache.published_balance,
-                    slot.counts.lent_balance(),
-                );
+                depot.publish_balance(&mut cache.published_balance, slot.counts.lent_balance());
                 if cache.objects.len() >= self.thread_cache {
                     depot.flush(&mut cache.objects, self.batch, &mut cache.spare);
                 }
@@ -329,6 +323,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     }
 }
 
+#[inline(always)]
 fn count_kept(c: &Counts, source: Source) {
     c.returned.add(1);
     match source {
