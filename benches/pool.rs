@@ -1,2 +1,625 @@
-//! Replaced by the comparison benches in a following commit.
-fn main() {}
+//! `hotpool`'s pools against the peer crates a user would pick instead, and against hand-written
+//! free lists that show the floor.
+//!
+//! Every case runs the same round: take a `Vec<u8>` of 4 KiB capacity, write 64 bytes to it, give
+//! it back. Objects always come back cleared: through the pool's own reset hook where it has one,
+//! an explicit `clear()` where it has none (`object_pool`, the free lists, `mutex_vec`). Each case
+//! checks this once before it is measured.
+//!
+//! # Groups
+//!
+//! - `pool/single`: one thread, one round per iteration.
+//! - `pool/single_large`: the same with a 1 KiB `T`, for the pools that keep objects in place
+//!   (`hotpool`, `hotpool_local`) and the free lists that move a pointer (`freelist_box`) or the
+//!   whole object (`freelist_vec`, `mutex_vec`). Compare with `pool/single`: a pointer move costs
+//!   the same whatever `size_of::<T>()` is.
+//! - `pool/threads/2`, `pool/threads/4`: that many threads run rounds on one shared pool at once.
+//!   The time is per round *per thread*, so it compares directly with `pool/single`. The machine's
+//!   core count caps the parallelism: with more threads than cores, the time also counts waiting.
+//! - `pool/cross_thread`: a producer thread takes objects, writes them and sends them in batches
+//!   of 256 through a bounded channel; the consumer (the bench thread) gives them back, so every
+//!   object returns to the pool from another thread than the one that took it. One iteration is
+//!   one batch; criterion reports objects per second. `channel_only` sends plain `usize`s: the
+//!   channel's own cost, which every case pays.
+//! - `pool/burst`: take 256 objects and hold them all, then give them all back; the time is per
+//!   object. A burst drains a thread cache, so it shows the cost of the shared tiers.
+//!
+//! # Cases
+//!
+//! - `hotpool` ([`hotpool::Pool`]), `hotpool_local` ([`hotpool::LocalPool`], one thread only).
+//! - Peer crates: `object_pool` (object-pool), `lockfree_linear`, `lockfree_spinlock`,
+//!   `lockfree_mutex` (lockfree-object-pool), `opool`, `sharded_slab` (`sharded_slab::Pool`, which
+//!   creates with `Default` and resets with `Clear` when a key is cleared).
+//! - What a user writes without a crate: `mutex_vec` (a `Mutex<Vec<T>>`) and `fresh_alloc`
+//!   (`Vec::with_capacity` every time, with the system allocator).
+//! - Floors, no pool around them: `freelist_box` (a local `Vec<Box<T>>`: pop and push a pointer),
+//!   `freelist_vec` (a local `Vec<T>`: moves the whole `T`), `tls_freelist_box` and
+//!   `tls_freelist_vec` (the same in a `thread_local!`).
+//!
+//! # Running
+//!
+//! ```text
+//! cargo bench --bench pool                      # everything, a few minutes
+//! cargo bench --bench pool -- pool/single/      # one group
+//! cargo bench --bench pool -- 'pool/.*/hotpool$' # one case in every group
+//! ```
+//!
+//! Results land in `target/criterion/`; plots are off to keep the run short (add
+//! `--plotting-backend plotters` after the `--` for plots and the HTML report). Timings shift
+//! with the machine's load: compare cases of one run, not runs of different days.
+
+use std::cell::RefCell;
+use std::hint::black_box;
+use std::ops::{Deref, DerefMut};
+use std::sync::{mpsc, Arc, Barrier, Mutex};
+use std::thread::{self, LocalKey};
+use std::time::{Duration, Instant};
+
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use hotpool::{LocalPool, Pool, Recycler};
+use lockfree_object_pool::{LinearObjectPool, MutexObjectPool, SpinLockObjectPool};
+use sharded_slab::pool::{OwnedRefMut, RefMut};
+
+/// Capacity of every buffer.
+const CAPACITY: usize = 4096;
+/// What every round writes.
+const PAYLOAD: [u8; 64] = [7; 64];
+/// Objects per message in `pool/cross_thread`, and held at once in `pool/burst`.
+const BATCH: usize = 256;
+/// Messages the `pool/cross_thread` channel buffers before the producer waits.
+const CHANNEL_BOUND: usize = 4;
+/// Idle cap for bounded pools in `pool/cross_thread` and `opool`'s queue size: above the
+/// `(CHANNEL_BOUND + 2) * BATCH` objects in flight, so no case drops objects it will need again.
+const MAX_IDLE: usize = 4096;
+
+type Group<'c> = BenchmarkGroup<'c, WallTime>;
+
+// ---------------------------------------------------------------------------------------------
+// Objects and the workload
+
+/// An object the benchmark writes to.
+trait Payload: Send + 'static {
+    /// A new object, as the pools' factories make it.
+    fn fresh() -> Self;
+    /// The buffer the round writes to.
+    fn buf(&mut self) -> &mut Vec<u8>;
+    /// Back to empty, keeping capacity: the reset of the cases with no reset hook of their own.
+    fn reset(&mut self) {
+        self.buf().clear();
+    }
+}
+
+fn new_buf() -> Vec<u8> {
+    Vec::with_capacity(CAPACITY)
+}
+
+impl Payload for Vec<u8> {
+    fn fresh() -> Self {
+        new_buf()
+    }
+    fn buf(&mut self) -> &mut Vec<u8> {
+        self
+    }
+}
+
+/// A 1 KiB object: a buffer and inert padding.
+struct Large {
+    buf: Vec<u8>,
+    _pad: [u64; 125],
+}
+
+const _: () = assert!(std::mem::size_of::<Large>() == 1024);
+
+impl Payload for Large {
+    fn fresh() -> Self {
+        Large {
+            buf: new_buf(),
+            _pad: [0; 125],
+        }
+    }
+    fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+}
+
+/// `hotpool`'s recycle policy for [`Large`], which does not implement `hotpool::Recycle`.
+fn clear_and_keep(large: &mut Large) -> bool {
+    large.buf.clear();
+    true
+}
+
+/// sharded-slab makes objects with `Default` and resets them with `Clear`: a buffer that starts
+/// with 4 KiB like the others.
+struct SlabBuf(Vec<u8>);
+
+type SlabPool = sharded_slab::Pool<SlabBuf>;
+
+impl Default for SlabBuf {
+    fn default() -> Self {
+        SlabBuf(new_buf())
+    }
+}
+
+impl sharded_slab::Clear for SlabBuf {
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+impl Payload for SlabBuf {
+    fn fresh() -> Self {
+        Self::default()
+    }
+    fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+}
+
+/// opool's factory and reset hook (it resets when it hands an object out).
+struct OpoolBufs;
+
+impl opool::PoolAllocator<Vec<u8>> for OpoolBufs {
+    fn allocate(&self) -> Vec<u8> {
+        new_buf()
+    }
+    fn reset(&self, buf: &mut Vec<u8>) {
+        buf.clear();
+    }
+}
+
+/// The work done with each object; `black_box` keeps the write from being optimized away.
+#[inline]
+fn work<T: Payload>(obj: &mut T) {
+    obj.buf().extend_from_slice(&PAYLOAD);
+    black_box(obj);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources: how each case takes an object and gives it back
+
+/// Where a case takes its objects from and how it gives them back.
+trait Source<T> {
+    /// An object held by the benchmark.
+    type Item: DerefMut<Target = T>;
+    fn take(&mut self) -> Self::Item;
+    fn give(&mut self, item: Self::Item);
+}
+
+/// A pool with RAII guards, as a closure that gets a guard: dropping the guard gives it back.
+impl<T, G: DerefMut<Target = T>, F: FnMut() -> G> Source<T> for F {
+    type Item = G;
+    #[inline]
+    fn take(&mut self) -> G {
+        self()
+    }
+    #[inline]
+    fn give(&mut self, guard: G) {
+        drop(guard);
+    }
+}
+
+/// An object held by value, with no pool behind it.
+struct Plain<T>(T);
+
+impl<T> From<T> for Plain<T> {
+    fn from(obj: T) -> Self {
+        Plain(obj)
+    }
+}
+
+impl<T> Deref for Plain<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for Plain<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+/// object-pool has no reset hook: this guard clears the buffer before object-pool takes it back.
+struct Cleared<G: DerefMut<Target = Vec<u8>>>(G);
+
+impl<G: DerefMut<Target = Vec<u8>>> Drop for Cleared<G> {
+    fn drop(&mut self) {
+        self.0.clear();
+    }
+}
+
+impl<G: DerefMut<Target = Vec<u8>>> Deref for Cleared<G> {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.0
+    }
+}
+
+impl<G: DerefMut<Target = Vec<u8>>> DerefMut for Cleared<G> {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+}
+
+/// Floor: a free list. `FreeList<Box<T>>` pops and pushes a pointer; `FreeList<Plain<T>>` moves
+/// the whole `T` in and out of the list.
+struct FreeList<S>(Vec<S>);
+
+impl<S> Default for FreeList<S> {
+    fn default() -> Self {
+        FreeList(Vec::new())
+    }
+}
+
+impl<T: Payload, S: DerefMut<Target = T> + From<T>> Source<T> for FreeList<S> {
+    type Item = S;
+    #[inline]
+    fn take(&mut self) -> S {
+        self.0.pop().unwrap_or_else(|| T::fresh().into())
+    }
+    #[inline]
+    fn give(&mut self, mut obj: S) {
+        obj.reset();
+        self.0.push(obj);
+    }
+}
+
+thread_local! {
+    // The box is the point: this floor moves a pointer, not the `Vec`.
+    #[allow(clippy::box_collection)]
+    static TLS_BOXES: RefCell<FreeList<Box<Vec<u8>>>> =
+        const { RefCell::new(FreeList(Vec::new())) };
+    static TLS_VECS: RefCell<FreeList<Plain<Vec<u8>>>> =
+        const { RefCell::new(FreeList(Vec::new())) };
+}
+
+/// Floor: a free list in a `thread_local!`, so each thread has its own.
+struct TlsFreeList<S: 'static>(&'static LocalKey<RefCell<FreeList<S>>>);
+
+impl<S> Clone for TlsFreeList<S> {
+    fn clone(&self) -> Self {
+        TlsFreeList(self.0)
+    }
+}
+
+impl<T: Payload, S: DerefMut<Target = T> + From<T>> Source<T> for TlsFreeList<S> {
+    type Item = S;
+    #[inline]
+    fn take(&mut self) -> S {
+        self.0.with_borrow_mut(|list| list.take())
+    }
+    #[inline]
+    fn give(&mut self, obj: S) {
+        self.0.with_borrow_mut(|list| list.give(obj));
+    }
+}
+
+/// Peer: what one writes without a crate, a `Mutex<Vec<T>>` of idle objects.
+struct MutexVec<T>(Mutex<Vec<T>>);
+
+impl<T> Default for MutexVec<T> {
+    fn default() -> Self {
+        MutexVec(Mutex::new(Vec::new()))
+    }
+}
+
+impl<T: Payload> Source<T> for &MutexVec<T> {
+    type Item = Plain<T>;
+    #[inline]
+    fn take(&mut self) -> Plain<T> {
+        let idle = self.0.lock().unwrap().pop();
+        Plain(idle.unwrap_or_else(T::fresh))
+    }
+    #[inline]
+    fn give(&mut self, Plain(mut obj): Plain<T>) {
+        obj.reset();
+        self.0.lock().unwrap().push(obj);
+    }
+}
+
+/// sharded-slab keeps a created object reachable by its key until `clear(key)`, which resets it
+/// and frees its slot.
+impl<'p> Source<SlabBuf> for &'p SlabPool {
+    type Item = RefMut<'p, SlabBuf>;
+    #[inline]
+    fn take(&mut self) -> Self::Item {
+        self.create().expect("sharded-slab shard is full")
+    }
+    #[inline]
+    fn give(&mut self, obj: Self::Item) {
+        let key = obj.key();
+        drop(obj);
+        self.clear(key);
+    }
+}
+
+/// sharded-slab with owned refs, which can move to another thread and be cleared there.
+#[derive(Clone, Copy)]
+struct OwnedSlab<'p>(&'p Arc<SlabPool>);
+
+impl Source<SlabBuf> for OwnedSlab<'_> {
+    type Item = OwnedRefMut<SlabBuf>;
+    #[inline]
+    fn take(&mut self) -> Self::Item {
+        Arc::clone(self.0)
+            .create_owned()
+            .expect("sharded-slab shard is full")
+    }
+    #[inline]
+    fn give(&mut self, obj: Self::Item) {
+        let key = obj.key();
+        drop(obj);
+        self.0.clear(key);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring
+
+/// Takes an object and does the work with it.
+#[inline]
+fn take_and_work<T: Payload, S: Source<T>>(source: &mut S) -> S::Item {
+    let mut obj = source.take();
+    work(&mut *obj);
+    obj
+}
+
+/// One round: take, write, give back.
+#[inline]
+fn round<T: Payload, S: Source<T>>(source: &mut S) {
+    let obj = take_and_work(source);
+    source.give(obj);
+}
+
+/// Panics unless `source` hands out an empty object after a round wrote to one.
+fn assert_returns_cleared<T: Payload, S: Source<T>>(source: &mut S) {
+    round(source);
+    let mut obj = source.take();
+    assert!(obj.buf().is_empty(), "objects must come back cleared");
+    source.give(obj);
+}
+
+/// `pool/single`: one round per iteration.
+fn bench_single<T: Payload, S: Source<T>>(g: &mut Group<'_>, name: &str, mut source: S) {
+    assert_returns_cleared(&mut source);
+    g.bench_function(name, |b| b.iter(|| round(&mut source)));
+}
+
+/// `pool/burst`: per iteration, takes [`BATCH`] objects and holds them, then gives them all back;
+/// reports the time per object.
+fn bench_burst<T: Payload, S: Source<T>>(g: &mut Group<'_>, name: &str, mut source: S) {
+    assert_returns_cleared(&mut source);
+    let mut held = Vec::with_capacity(BATCH);
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                held.extend((0..BATCH).map(|_| take_and_work(&mut source)));
+                held.drain(..).for_each(|obj| source.give(obj));
+            }
+            start.elapsed() / BATCH as u32
+        });
+    });
+}
+
+/// `pool/threads/N`: `threads` threads, each with its own clone of `source`, run `iters` rounds at
+/// once; reports the slowest thread's time, which is per round and per thread.
+fn bench_threads<T, S>(g: &mut Group<'_>, threads: usize, name: &str, mut source: S)
+where
+    T: Payload,
+    S: Source<T> + Clone + Send,
+{
+    assert_returns_cleared(&mut source);
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let start = Barrier::new(threads);
+            thread::scope(|scope| {
+                let workers: Vec<_> = (0..threads)
+                    .map(|_| {
+                        let (mut source, start) = (source.clone(), &start);
+                        scope.spawn(move || {
+                            start.wait();
+                            let t0 = Instant::now();
+                            (0..iters).for_each(|_| round(&mut source));
+                            t0.elapsed()
+                        })
+                    })
+                    .collect();
+                let times = workers.into_iter().map(|w| w.join().unwrap());
+                times.max().unwrap()
+            })
+        });
+    });
+}
+
+/// `pool/cross_thread`: a producer thread takes and writes objects, the bench thread gives them
+/// back.
+fn bench_handoff<T, S>(g: &mut Group<'_>, name: &str, mut source: S)
+where
+    T: Payload,
+    S: Source<T> + Clone + Send,
+    S::Item: Send,
+{
+    assert_returns_cleared(&mut source);
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let (mut producer, mut consumer) = (source.clone(), source.clone());
+            let produce = move || take_and_work(&mut producer);
+            handoff(iters, produce, |obj| consumer.give(obj))
+        });
+    });
+}
+
+/// Sends `batches` batches of [`BATCH`] items from a new producer thread to this thread, which
+/// consumes them one by one; returns the time from the start until the last one is consumed.
+fn handoff<I: Send>(
+    batches: u64,
+    mut produce: impl FnMut() -> I + Send,
+    mut consume: impl FnMut(I),
+) -> Duration {
+    let (tx, rx) = mpsc::sync_channel::<Vec<I>>(CHANNEL_BOUND);
+    let start = Barrier::new(2);
+    thread::scope(|scope| {
+        let start_producer = &start;
+        scope.spawn(move || {
+            start_producer.wait();
+            for _ in 0..batches {
+                let batch = (0..BATCH).map(|_| produce()).collect();
+                tx.send(batch).unwrap();
+            }
+        });
+        start.wait();
+        let t0 = Instant::now();
+        for batch in rx {
+            batch.into_iter().for_each(&mut consume);
+        }
+        t0.elapsed()
+    })
+}
+
+/// How a case list shared by several groups is measured.
+#[derive(Clone, Copy)]
+enum Mode {
+    Single,
+    Threads(usize),
+    Burst,
+}
+
+impl Mode {
+    fn bench<T, S>(self, g: &mut Group<'_>, name: &str, source: S)
+    where
+        T: Payload,
+        S: Source<T> + Clone + Send,
+    {
+        match self {
+            Mode::Single => bench_single(g, name, source),
+            Mode::Threads(threads) => bench_threads(g, threads, name, source),
+            Mode::Burst => bench_burst(g, name, source),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Groups
+
+fn group<'c>(c: &'c mut Criterion, name: &str, measure: Duration, samples: usize) -> Group<'c> {
+    let mut g = c.benchmark_group(name);
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(measure)
+        .sample_size(samples);
+    g
+}
+
+/// The cases of `pool/single`, `pool/threads/N` and `pool/burst`: pools any thread can use, and
+/// plain allocation.
+fn shared_cases(g: &mut Group<'_>, mode: Mode) {
+    let pool = Pool::new(new_buf);
+    mode.bench(g, "hotpool", || pool.get());
+    let pool = object_pool::Pool::new(0, new_buf);
+    mode.bench(g, "object_pool", || Cleared(pool.pull(new_buf)));
+    let pool = LinearObjectPool::new(new_buf, Vec::clear);
+    mode.bench(g, "lockfree_linear", || pool.pull());
+    let pool = SpinLockObjectPool::new(new_buf, Vec::clear);
+    mode.bench(g, "lockfree_spinlock", || pool.pull());
+    let pool = MutexObjectPool::new(new_buf, Vec::clear);
+    mode.bench(g, "lockfree_mutex", || pool.pull());
+    let pool = opool::Pool::new(MAX_IDLE, OpoolBufs);
+    mode.bench(g, "opool", || pool.get());
+    mode.bench(g, "sharded_slab", &SlabPool::new());
+    mode.bench(g, "mutex_vec", &MutexVec::<Vec<u8>>::default());
+    mode.bench(g, "fresh_alloc", || Plain(new_buf()));
+}
+
+/// The one-thread cases of `pool/single` that `pool/single_large` repeats with a 1 KiB `T`.
+fn local_cases<T: Payload, R: Recycler<T>>(g: &mut Group<'_>, local: &LocalPool<T, R>) {
+    bench_single(g, "hotpool_local", || local.get());
+    bench_single(g, "freelist_box", FreeList::<Box<T>>::default());
+    bench_single(g, "freelist_vec", FreeList::<Plain<T>>::default());
+}
+
+fn single(c: &mut Criterion) {
+    let mut g = group(c, "pool/single", Duration::from_millis(1500), 50);
+    shared_cases(&mut g, Mode::Single);
+    local_cases(&mut g, &LocalPool::new(new_buf));
+    bench_single(&mut g, "tls_freelist_box", TlsFreeList(&TLS_BOXES));
+    bench_single(&mut g, "tls_freelist_vec", TlsFreeList(&TLS_VECS));
+    g.finish();
+}
+
+fn single_large(c: &mut Criterion) {
+    let mut g = group(c, "pool/single_large", Duration::from_millis(1500), 50);
+    let pool = Pool::builder(Large::fresh)
+        .recycle_with(clear_and_keep)
+        .build()
+        .unwrap();
+    bench_single(&mut g, "hotpool", || pool.get());
+    bench_single(&mut g, "mutex_vec", &MutexVec::<Large>::default());
+    let local = LocalPool::builder(Large::fresh)
+        .recycle_with(clear_and_keep)
+        .build()
+        .unwrap();
+    local_cases(&mut g, &local);
+    g.finish();
+}
+
+fn threads(c: &mut Criterion) {
+    for threads in [2, 4] {
+        let name = format!("pool/threads/{threads}");
+        let mut g = group(c, &name, Duration::from_secs(2), 30);
+        shared_cases(&mut g, Mode::Threads(threads));
+        bench_threads(&mut g, threads, "tls_freelist_box", TlsFreeList(&TLS_BOXES));
+        g.finish();
+    }
+}
+
+fn cross_thread(c: &mut Criterion) {
+    let mut g = group(c, "pool/cross_thread", Duration::from_secs(2), 30);
+    g.throughput(Throughput::Elements(BATCH as u64));
+    // `get_owned` works on a plain `Pool` (the guard holds the pool's inner `Arc`); the peers'
+    // owned guards need an `Arc` around the pool. Either way, one refcount change per object.
+    let pool = Pool::builder(new_buf).max_idle(MAX_IDLE).build().unwrap();
+    bench_handoff(&mut g, "hotpool", || pool.get_owned());
+    let pool = Arc::new(object_pool::Pool::new(0, new_buf));
+    bench_handoff(&mut g, "object_pool", || Cleared(pool.pull_owned(new_buf)));
+    let pool = Arc::new(LinearObjectPool::new(new_buf, Vec::clear));
+    bench_handoff(&mut g, "lockfree_linear", || pool.pull_owned());
+    let pool = Arc::new(SpinLockObjectPool::new(new_buf, Vec::clear));
+    bench_handoff(&mut g, "lockfree_spinlock", || pool.pull_owned());
+    let pool = Arc::new(MutexObjectPool::new(new_buf, Vec::clear));
+    bench_handoff(&mut g, "lockfree_mutex", || pool.pull_owned());
+    let pool = Arc::new(opool::Pool::new(MAX_IDLE, OpoolBufs));
+    bench_handoff(&mut g, "opool", || Arc::clone(&pool).get_rc());
+    bench_handoff(
+        &mut g,
+        "sharded_slab",
+        OwnedSlab(&Arc::new(SlabPool::new())),
+    );
+    // No guard: each thread gives objects back through its own handle (a borrow, as the threads
+    // are scoped), so no per-object refcount.
+    bench_handoff(&mut g, "mutex_vec", &MutexVec::<Vec<u8>>::default());
+    bench_handoff(&mut g, "fresh_alloc", || Plain(new_buf()));
+    g.bench_function("channel_only", |b| {
+        b.iter_custom(|iters| handoff(iters, || black_box(0_usize), drop));
+    });
+    g.finish();
+}
+
+fn burst(c: &mut Criterion) {
+    let mut g = group(c, "pool/burst", Duration::from_millis(1500), 50);
+    shared_cases(&mut g, Mode::Burst);
+    let local = LocalPool::new(new_buf);
+    bench_burst(&mut g, "hotpool_local", || local.get());
+    bench_burst(&mut g, "freelist_box", FreeList::<Box<Vec<u8>>>::default());
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    // Plots cost seconds per case, longer than measuring it; the numbers are in the terminal and
+    // in `target/criterion/**/estimates.json`. `-- --plotting-backend plotters` turns them on.
+    config = Criterion::default().without_plots();
+    targets = single, single_large, threads, cross_thread, burst
+}
+criterion_main!(benches);

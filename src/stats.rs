@@ -35,8 +35,10 @@ pub struct PoolStats {
     pub idle: usize,
     /// Objects handed out by `get` and not yet back or detached.
     pub in_use: usize,
-    /// The highest `in_use` seen. Exact for `LocalPool`; for `Pool` it is sampled whenever a
-    /// thread's cache trades with the shared depot, so it may read low by up to the thread-cache
-    /// size per thread.
+    /// The highest `in_use` seen; it never goes down. Exact for `LocalPool`, and for a `Pool`
+    /// without a thread tier. A `Pool` with thread caches keeps no shared counter on its hit path:
+    /// each thread adds its share to the estimate whenever it trades with the shared depot (and
+    /// `stats()` samples the sum), so the peak is accurate to within `thread_cache` per thread, in
+    /// either direction. Use `thread_cache(0)` when an exact peak matters more than speed.
     pub peak_in_use: usize,
 }

@@ -62,11 +62,17 @@ impl Totals {
         self.in_use += c.lent_balance() as i64;
     }
 
+    /// Objects in use: the sum of the balances, clamped at 0 (a snapshot taken while objects
+    /// cross threads can catch a return before the lend it answers).
+    pub(crate) fn in_use(&self) -> usize {
+        self.in_use.max(0) as usize
+    }
+
     /// The snapshot, given the highest in-use count sampled so far. Counters read while other
     /// threads run may be a moment apart, so levels are clamped to be non-negative; when the pool
     /// is quiescent they are exact.
     pub(crate) fn into_stats(self, sampled_peak: usize) -> PoolStats {
-        let in_use = self.in_use.max(0) as u64;
+        let in_use = self.in_use() as u64;
         // Every object enters by `created` or `put` and leaves by `discarded` or `detached`;
         // what is left is either in use or idle.
         let live = (self.created + self.put).saturating_sub(self.discarded + self.detached);

@@ -67,6 +67,11 @@ impl<T> Depot<T> {
         self.peak_in_use = self.peak_in_use.max(self.in_use_estimate.max(0) as usize);
     }
 
+    /// Records an in-use count seen by a `stats()` snapshot.
+    pub(crate) fn observe_in_use(&mut self, in_use: usize) {
+        self.peak_in_use = self.peak_in_use.max(in_use);
+    }
+
     /// The highest in-use count sampled so far.
     pub(crate) fn peak_in_use(&self) -> usize {
         self.peak_in_use

@@ -1,19 +1,18 @@
-//! Guards of [`Pool`] objects.
+//! Guards of [`Pool`](crate::Pool) objects.
 
 use super::inner::Inner;
-use super::Pool;
 use crate::guard::{guard_type, Lender};
 use crate::recycle::Recycler;
 use crate::sync::Arc;
 
-impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Lender<T> for &Pool<T, R> {
+impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Lender<T> for &Inner<T, R> {
     #[inline]
     fn give_back(&self, obj: Box<T>) {
-        self.inner.give_back(obj);
+        Inner::give_back(self, obj);
     }
 
     fn note_detached(&self) {
-        self.inner.note_detached();
+        Inner::note_detached(self);
     }
 }
 
@@ -32,7 +31,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Lender<T> for Ar
 }
 
 guard_type!(
-    /// An object lent by a [`Pool`]; derefs to `T` and goes back to the pool when dropped, on
+    /// An object lent by a [`Pool`](crate::Pool); derefs to `T` and goes back to the pool when dropped, on
     /// whichever thread drops it, including during unwinding.
     ///
     /// ```
@@ -53,12 +52,12 @@ guard_type!(
     ///     pool.get()
     /// };
     /// ```
-    Pooled ['a] holds &'a Pool<T, R> where [T: Send + 'static, R: Recycler<T> + Send + Sync + 'static]
+    Pooled ['a] holds &'a Inner<T, R> where [T: Send + 'static, R: Recycler<T> + Send + Sync + 'static]
 );
 
 guard_type!(
-    /// An object lent by a [`Pool`] that keeps the pool alive: `'static`, and `Send` when `T` is,
-    /// so it can cross threads and `.await` points. See [`Pool::get_owned`].
+    /// An object lent by a [`Pool`](crate::Pool) that keeps the pool alive: `'static`, and `Send` when `T` is,
+    /// so it can cross threads and `.await` points. See [`Pool::get_owned`](crate::Pool::get_owned).
     ///
     /// ```
     /// use hotpool::{OwnedPooled, Pool};

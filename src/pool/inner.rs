@@ -13,7 +13,7 @@ use super::slots::{Slot, ThreadSlots};
 use super::thread::{self, ThreadExit, ThreadHandle};
 use crate::recycle::Recycler;
 use crate::stats::PoolStats;
-use crate::sync::{Arc, ArcDropSync, Mutex, MutexGuard, Weak};
+use crate::sync::{ArcDropSync, Mutex, MutexGuard, Weak};
 
 pub(crate) type Factory<T> = Box<dyn Fn() -> T + Send + Sync>;
 
@@ -27,6 +27,9 @@ pub(crate) enum Source {
 }
 
 pub(crate) struct Inner<T, R> {
+    /// This pool, for registering thread-exit hooks from `&self` (guards borrow `&Inner`
+    /// directly, saving a pointer hop on every return).
+    me: Weak<Inner<T, R>>,
     slots: ThreadSlots<T>,
     depot: Mutex<Depot<T>>,
     factory: Factory<T>,
@@ -41,6 +44,7 @@ pub(crate) struct Inner<T, R> {
 
 impl<T, R> Inner<T, R> {
     pub(crate) fn new(
+        me: Weak<Self>,
         factory: Factory<T>,
         recycler: R,
         max_idle: usize,
@@ -51,6 +55,7 @@ impl<T, R> Inner<T, R> {
         // every operation take the lock.
         let batch = thread_cache.div_ceil(2).max(1);
         Self {
+            me,
             slots: ThreadSlots::new(),
             // With a thread tier, depot magazines hold one trade's worth (`batch`); without one,
             // `put_one` still groups objects so the depot's stack stays short.
@@ -104,7 +109,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
 
     /// An idle object from this thread's cache, without a lock.
     #[inline]
-    pub(crate) fn take_cached(self: &Arc<Self>) -> Option<Box<T>> {
+    pub(crate) fn take_cached(&self) -> Option<Box<T>> {
         self.with_slot(|thread, slot| {
             let obj = slot
                 .with_cache(|cache| {
@@ -122,7 +127,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// An idle object from the depot (refilling this thread's cache), or `None`.
     #[cold]
     #[inline(never)]
-    pub(crate) fn take_slow(self: &Arc<Self>) -> Option<Box<T>> {
+    pub(crate) fn take_slow(&self) -> Option<Box<T>> {
         let mut via_thread = false;
         let taken = self
             .with_slot(|_, slot| {
@@ -170,7 +175,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// policy and the caps allow, and drops it otherwise. A panic in the policy or in `T::drop`
     /// leaves the counts right.
     #[inline]
-    pub(crate) fn give_back(self: &Arc<Self>, obj: Box<T>) {
+    pub(crate) fn give_back(&self, obj: Box<T>) {
         if let Err(refused) = self.recycle_and_keep(obj, Source::Guard) {
             self.count(|c| {
                 c.ended();
@@ -182,13 +187,9 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
 
     /// Recycles `obj` and keeps it; gives it back if the policy refused it or every tier is full.
     #[inline]
-    pub(crate) fn recycle_and_keep(
-        self: &Arc<Self>,
-        mut obj: Box<T>,
-        source: Source,
-    ) -> Result<(), Box<T>> {
+    pub(crate) fn recycle_and_keep(&self, mut obj: Box<T>, source: Source) -> Result<(), Box<T>> {
         let unwinding = CountLostOnUnwind {
-            inner: &**self,
+            inner: self,
             source,
         };
         let keep = self.recycler.recycle(&mut obj);
@@ -205,7 +206,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
 
     /// Pushes onto this thread's cache if it has room.
     #[inline]
-    fn keep_cached(self: &Arc<Self>, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
+    fn keep_cached(&self, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
         let mut obj = Some(obj);
         self.with_slot(|thread, slot| {
             slot.with_cache(|cache| {
@@ -226,7 +227,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// full too.
     #[cold]
     #[inline(never)]
-    fn keep_slow(self: &Arc<Self>, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
+    fn keep_slow(&self, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
         let mut obj = Some(obj);
         let mut via_thread = false;
         self.with_slot(|_, slot| {
@@ -269,7 +270,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// Makes sure this thread's cache is flushed when the thread exits: registered on the
     /// slot's first use by each thread, before any object can be cached in it.
     #[inline]
-    fn register_exit(self: &Arc<Self>, thread: &ThreadHandle, registered: &mut bool) {
+    fn register_exit(&self, thread: &ThreadHandle, registered: &mut bool) {
         if !*registered {
             self.register_exit_slow(thread, registered);
         }
@@ -277,9 +278,9 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
 
     #[cold]
     #[inline(never)]
-    fn register_exit_slow(self: &Arc<Self>, thread: &ThreadHandle, registered: &mut bool) {
+    fn register_exit_slow(&self, thread: &ThreadHandle, registered: &mut bool) {
         *registered = true;
-        let weak: Weak<Self> = Arc::downgrade(self);
+        let weak: Weak<Self> = self.me.clone();
         thread.on_exit(weak);
     }
 
@@ -308,12 +309,14 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         n
     }
 
-    /// A snapshot of the counters of every thread and of the depot.
+    /// A snapshot of the counters of every thread and of the depot. The in-use count it sees is
+    /// recorded as a peak sample too, so `peak_in_use` never goes down between two snapshots.
     pub(crate) fn stats(&self) -> PoolStats {
         let mut totals = Totals::default();
-        let depot = self.depot();
+        let mut depot = self.depot();
         totals.add(&depot.counts);
         self.slots.for_each(|slot| totals.add(&slot.counts));
+        depot.observe_in_use(totals.in_use());
         totals.into_stats(depot.peak_in_use())
     }
 

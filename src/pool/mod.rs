@@ -117,16 +117,17 @@ where
     /// exceeds [`MAX_THREAD_CACHE`](crate::builder::MAX_THREAD_CACHE).
     pub fn build(self) -> Result<Pool<T, R>, ConfigError> {
         self.validate()?;
-        let inner = Inner::new(
-            Box::new(self.factory),
-            self.recycler,
-            self.max_idle,
-            self.thread_cache,
-        );
+        let inner = Arc::new_cyclic(|me| {
+            Inner::new(
+                me.clone(),
+                Box::new(self.factory),
+                self.recycler,
+                self.max_idle,
+                self.thread_cache,
+            )
+        });
         inner.prefill(self.prefill);
-        Ok(Pool {
-            inner: Arc::new(inner),
-        })
+        Ok(Pool { inner })
     }
 }
 
@@ -136,14 +137,14 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     /// A panic in the factory propagates and leaves the pool as it was.
     #[inline]
     pub fn get(&self) -> Pooled<'_, T, R> {
-        Pooled::new(self, self.acquire())
+        Pooled::new(&self.inner, self.acquire())
     }
 
     /// Hands out an idle object; `None` if none is idle in this thread's cache or the depot.
     /// Never runs the factory.
     #[inline]
     pub fn try_get(&self) -> Option<Pooled<'_, T, R>> {
-        self.try_acquire().map(|obj| Pooled::new(self, obj))
+        self.try_acquire().map(|obj| Pooled::new(&self.inner, obj))
     }
 
     /// Like [`get`](Pool::get), but the guard keeps the pool alive instead of borrowing it: it is
