@@ -86,9 +86,22 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         thread::with_current(|thread| f(thread, self.slots.get(thread)))
     }
 
-    /// Moves counters of the calling thread's slot, or the depot's if it has none.
+    /// Moves counters of the calling thread's slot, or the depot's if it has none, and publishes
+    /// the in-use balance (used off the hit paths only: creation, discards, detach). Publishing
+    /// here keeps every thread's unpublished balance within its cache size, which is what bounds
+    /// the error of `peak_in_use`.
     fn count(&self, f: impl Fn(&Counts)) {
-        if self.with_slot(|_, slot| f(&slot.counts)).is_none() {
+        let counted = self.with_slot(|thread, slot| {
+            f(&slot.counts);
+            slot.with_cache(|cache| {
+                self.register_exit(thread, &mut cache.registered);
+                self.depot().publish_balance(
+                    &mut cache.published_balance,
+                    slot.counts.lent_balance(),
+                );
+            });
+        });
+        if counted.is_none() {
             let mut depot = self.depot();
             f(&depot.counts);
             depot.publish_own_balance();

@@ -113,9 +113,10 @@ pub fn assert_idle_bound<T: Send + 'static, R: Recycler<T> + Send + Sync + 'stat
 pub fn assert_quiescent(stats: PoolStats, gets: u64, trimmed: u64) {
     assert_eq!(stats.in_use, 0, "{stats:?}");
     assert_eq!(stats.created + stats.reused, gets, "{stats:?}");
-    assert_eq!(
-        stats.returned + stats.discarded - trimmed,
-        gets,
+    // Every get ended in a return or a discard; threads that exited may also have dropped
+    // cached objects the depot had no room for (discarded, but not a get's end).
+    assert!(
+        stats.returned + stats.discarded - trimmed >= gets,
         "{stats:?}"
     );
     assert_eq!(
