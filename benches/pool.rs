@@ -581,6 +581,15 @@ fn cross_thread(c: &mut Criterion) {
     // owned guards need an `Arc` around the pool. Either way, one refcount change per object.
     let pool = Pool::builder(new_buf).max_idle(MAX_IDLE).build().unwrap();
     bench_handoff(&mut g, "hotpool", || pool.get_owned());
+    // Borrowed guards are `Send` too: with scoped threads no refcount is needed at all. The peers
+    // whose borrowed guards can cross threads run the same way.
+    bench_handoff(&mut g, "hotpool_borrowed", || pool.get());
+    let pool = LinearObjectPool::new(new_buf, Vec::clear);
+    bench_handoff(&mut g, "lockfree_linear_borrowed", || pool.pull());
+    let pool = object_pool::Pool::new(0, new_buf);
+    bench_handoff(&mut g, "object_pool_borrowed", || {
+        Cleared(pool.pull(new_buf))
+    });
     let pool = Arc::new(object_pool::Pool::new(0, new_buf));
     bench_handoff(&mut g, "object_pool", || Cleared(pool.pull_owned(new_buf)));
     let pool = Arc::new(LinearObjectPool::new(new_buf, Vec::clear));

@@ -72,7 +72,7 @@ macro_rules! guard_type {
         where
             $($bounds)*
         {
-            #[inline]
+            #[inline(always)]
             fn drop(&mut self) {
                 if let Some(obj) = self.obj.take() {
                     $crate::guard::Lender::give_back(&self.pool, obj);

@@ -33,7 +33,8 @@ pub struct PoolStats {
     pub detached: u64,
     /// Objects idle in the pool now, ready for reuse.
     pub idle: usize,
-    /// Objects handed out by `get` and not yet back or detached.
+    /// Objects handed out by `get` and not yet back on the idle stack or detached (an object
+    /// counts as in use while the recycle policy runs on it).
     pub in_use: usize,
     /// The highest `in_use` seen; it never goes down. Exact for `LocalPool`, and for a `Pool`
     /// without a thread tier. A `Pool` with thread caches keeps no shared counter on its hit path:

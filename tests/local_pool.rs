@@ -540,8 +540,10 @@ fn recycle_closure_may_use_its_own_pool() {
     drop(pool.get());
     assert_eq!(tracker.created(), 3);
     assert!(!tracker.is_live(1));
+    // Object 0 counts as in use until it is back on the idle stack, so while its policy runs
+    // and object 1 is out, two are in use.
     assert_stats!(pool, {
-        created: 3, returned: 3, discarded: 1, detached: 1, idle: 2, peak_in_use: 1
+        created: 3, returned: 3, discarded: 1, detached: 1, idle: 2, peak_in_use: 2
     });
     finish_rc(pool, &tracker);
 }
@@ -615,9 +617,10 @@ fn recycle_reset_may_use_its_own_pool() {
     g.on_reset = use_every_entry_point;
     drop(g);
     // Inside the return of 0: get makes 1 and returns it; get reuses 1, detach, put it back;
-    // trim drops 1. Then 0 is kept.
+    // trim drops 1. Then 0 is kept. Object 0 counts as in use until it is back on the idle
+    // stack, so with 1 out at the same time the peak is 2.
     assert_stats!(pool, {
-        created: 2, reused: 1, returned: 3, discarded: 1, detached: 1, idle: 1, peak_in_use: 1
+        created: 2, reused: 1, returned: 3, discarded: 1, detached: 1, idle: 1, peak_in_use: 2
     });
     assert!(tracker.is_live(0) && !tracker.is_live(1));
     finish_rc(pool, &tracker);

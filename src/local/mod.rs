@@ -1,8 +1,9 @@
 //! [`LocalPool`]: a pool for one thread, with no atomics and no locks.
 
+mod counters;
 mod guard;
+mod stack;
 
-use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem;
@@ -14,6 +15,8 @@ use crate::builder::{Local, LocalPoolBuilder};
 use crate::error::ConfigError;
 use crate::recycle::{Recycle, Recycler, ResetRecycler};
 use crate::stats::PoolStats;
+use counters::{Change, Counters};
+use stack::IdleStack;
 
 /// A pool of reusable `T` for one thread.
 ///
@@ -51,7 +54,7 @@ use crate::stats::PoolStats;
 /// };
 /// ```
 pub struct LocalPool<T, R = ResetRecycler> {
-    idle: RefCell<Vec<Box<T>>>,
+    idle: IdleStack<T>,
     factory: Box<dyn Fn() -> T>,
     recycler: R,
     max_idle: usize,
@@ -61,27 +64,13 @@ pub struct LocalPool<T, R = ResetRecycler> {
     _not_send: PhantomData<*const ()>,
 }
 
-#[derive(Default)]
-struct Counters {
-    created: Cell<u64>,
-    reused: Cell<u64>,
-    returned: Cell<u64>,
-    discarded: Cell<u64>,
-    detached: Cell<u64>,
-    in_use: Cell<usize>,
-    peak_in_use: Cell<usize>,
-}
+/// Counts an object lost to a panic in the recycle policy (unwinding drops it); forgotten when
+/// the policy returns.
+struct DiscardOnUnwind<'a, T, R: Recycler<T>>(&'a LocalPool<T, R>);
 
-fn bump(cell: &Cell<u64>) {
-    cell.set(cell.get() + 1);
-}
-
-/// Bumps a counter when dropped; forgotten on the path that must not count.
-struct CountOnDrop<'a>(&'a Cell<u64>);
-
-impl Drop for CountOnDrop<'_> {
+impl<T, R: Recycler<T>> Drop for DiscardOnUnwind<'_, T, R> {
     fn drop(&mut self) {
-        bump(self.0);
+        self.0.change(Change::DiscardedOnReturn);
     }
 }
 
@@ -113,7 +102,7 @@ impl<T, F: Fn() -> T + 'static, R: Recycler<T>> crate::Builder<Local, T, F, R> {
     pub fn build(self) -> Result<LocalPool<T, R>, ConfigError> {
         self.validate()?;
         let pool = LocalPool {
-            idle: RefCell::new(Vec::with_capacity(self.prefill)),
+            idle: IdleStack::new(self.max_idle),
             factory: Box::new(self.factory),
             recycler: self.recycler,
             max_idle: self.max_idle,
@@ -122,8 +111,10 @@ impl<T, F: Fn() -> T + 'static, R: Recycler<T>> crate::Builder<Local, T, F, R> {
         };
         for _ in 0..self.prefill {
             let fresh = Box::new((pool.factory)());
-            bump(&pool.counters.created);
-            pool.idle.borrow_mut().push(fresh);
+            if pool.idle.push(fresh).is_err() {
+                unreachable!("`validate` checked prefill <= max_idle");
+            }
+            pool.change(Change::Prefilled);
         }
         Ok(pool)
     }
@@ -189,33 +180,23 @@ impl<T, R: Recycler<T>> LocalPool<T, R> {
         if !self.recycler.recycle(&mut boxed) {
             return Err(*boxed);
         }
-        self.keep(boxed).map_err(|boxed| *boxed)
+        self.keep(boxed).map_err(|boxed| *boxed)?;
+        self.change(Change::Put);
+        Ok(())
     }
 
     /// Drops every idle object now; returns how many were dropped.
     pub fn trim(&self) -> usize {
-        let idle = std::mem::take(&mut *self.idle.borrow_mut());
+        let idle = self.idle.take_all();
         let n = idle.len();
-        self.counters
-            .discarded
-            .set(self.counters.discarded.get() + n as u64);
+        self.change(Change::Trimmed(n));
         drop(idle); // outside the borrow: a `T::drop` may use the pool
         n
     }
 
     /// A snapshot of the pool's counters.
     pub fn stats(&self) -> PoolStats {
-        let c = &self.counters;
-        PoolStats {
-            created: c.created.get(),
-            reused: c.reused.get(),
-            returned: c.returned.get(),
-            discarded: c.discarded.get(),
-            detached: c.detached.get(),
-            idle: self.idle.borrow().len(),
-            in_use: c.in_use.get(),
-            peak_in_use: c.peak_in_use.get(),
-        }
+        self.counters.snapshot(self.idle.len())
     }
 
     /// The cap on idle objects.
@@ -225,9 +206,8 @@ impl<T, R: Recycler<T>> LocalPool<T, R> {
 
     #[inline]
     fn take_idle(&self) -> Option<Box<T>> {
-        let obj = self.idle.borrow_mut().pop()?;
-        bump(&self.counters.reused);
-        self.lend();
+        let (obj, left) = self.idle.pop()?;
+        self.counters.reused(left);
         Some(obj)
     }
 
@@ -244,30 +224,21 @@ impl<T, R: Recycler<T>> LocalPool<T, R> {
     fn create(&self) -> Box<T> {
         // The borrow of `idle` is released: the factory may use this pool.
         let obj = Box::new((self.factory)());
-        bump(&self.counters.created);
-        self.lend();
+        self.change(Change::Created);
         obj
     }
 
-    #[inline]
-    fn lend(&self) {
-        let c = &self.counters;
-        let in_use = c.in_use.get() + 1;
-        c.in_use.set(in_use);
-        if in_use > c.peak_in_use.get() {
-            c.peak_in_use.set(in_use);
-        }
+    /// Records a change of the live population (off the hit paths).
+    fn change(&self, change: Change) {
+        self.counters.change(change, self.idle.len())
     }
 
     /// Takes back an object a guard held. Runs the recycle policy; keeps the object if it may,
     /// drops it otherwise. Counts stay right if the policy or `T::drop` panics.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn give_back(&self, mut obj: Box<T>) {
-        let c = &self.counters;
-        c.in_use.set(c.in_use.get() - 1);
-        // If the policy panics, unwinding drops `obj`: count it as discarded then. (A guard, not
-        // an increment undone on success: that made the hit path pay a store-forwarding stall.)
-        let unwinding = CountOnDrop(&c.discarded);
+        // A kept object moves no counter: `in_use` is derived from the idle count.
+        let unwinding = DiscardOnUnwind(self);
         let keep = self.recycler.recycle(&mut obj);
         mem::forget(unwinding);
         let refused = if keep {
@@ -278,36 +249,27 @@ impl<T, R: Recycler<T>> LocalPool<T, R> {
         } else {
             obj
         };
-        bump(&c.discarded);
+        self.change(Change::DiscardedOnReturn);
         // Dropped here, after `keep` released the borrow: `T::drop` may use the pool.
         drop(refused);
     }
 
     /// Counts a guard's object as taken out of the pool for good.
     pub(crate) fn note_detached(&self) {
-        let c = &self.counters;
-        c.in_use.set(c.in_use.get() - 1);
-        bump(&c.detached);
+        self.change(Change::Detached);
     }
 
     /// Keeps `obj` idle if fewer than `max_idle` objects are; gives it back otherwise.
-    #[inline]
+    #[inline(always)]
     fn keep(&self, obj: Box<T>) -> Result<(), Box<T>> {
-        let mut idle = self.idle.borrow_mut();
-        if idle.len() < self.max_idle {
-            idle.push(obj);
-            bump(&self.counters.returned);
-            Ok(())
-        } else {
-            Err(obj)
-        }
+        self.idle.push(obj)
     }
 }
 
 impl<T, R> fmt::Debug for LocalPool<T, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalPool")
-            .field("idle", &self.idle.borrow().len())
+            .field("idle", &self.idle.len())
             .field("max_idle", &self.max_idle)
             .finish_non_exhaustive()
     }
