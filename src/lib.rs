@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![warn(rust_2018_idioms, unreachable_pub)]
 
+pub mod arena;
 pub mod builder;
 mod error;
 mod guard;

@@ -136,7 +136,9 @@ impl<T> Mutex<T> {
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -211,16 +213,3 @@ impl OwnedGauge {
         self.0.load(Ordering::Relaxed)
     }
 }
-
-/// Declares a lazily initialized `static`. Under loom it is re-created for every model
-/// execution (loom objects cannot outlive one), so the same declaration serves both builds.
-macro_rules! lazy_static {
-    ($(#[$attr:meta])* static ref $name:ident: $ty:ty = $init:expr;) => {
-        #[cfg(loom)]
-        loom::lazy_static! { $(#[$attr])* static ref $name: $ty = $init; }
-        #[cfg(not(loom))]
-        $(#[$attr])*
-        static $name: once_cell::sync::Lazy<$ty> = once_cell::sync::Lazy::new(|| $init);
-    };
-}
-pub(crate) use lazy_static;

@@ -95,10 +95,8 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
             f(&slot.counts);
             slot.with_cache(|cache| {
                 self.register_exit(thread, &mut cache.registered);
-                self.depot().publish_balance(
-                    &mut cache.published_balance,
-                    slot.counts.lent_balance(),
-                );
+                self.depot()
+                    .publish_balance(&mut cache.published_balance, slot.counts.lent_balance());
             });
         });
         if counted.is_none() {

@@ -1,0 +1,559 @@
+//! A record-processing pipeline, run twice: once with hotpool (pooled chunk buffers and
+//! per-thread arenas) and once with plain allocation, then compared side by side.
+//!
+//! ```text
+//! cargo run --release --example pipeline
+//! cargo run --release --example pipeline -- --records 5000000 --threads 4 --chunk-lines 256
+//! cargo run --release --example pipeline -- --input records.csv
+//! ```
+//!
+//! The pipeline is the shape of many log and ETL jobs:
+//!
+//! 1. a reader thread fills chunks of `--chunk-lines` lines (`user_id,region,amount,tags...`),
+//!    generated on the fly or streamed from `--input FILE`;
+//! 2. a bounded channel carries the chunks to `--threads` workers (the bound is the
+//!    back-pressure that keeps memory flat when the workers fall behind);
+//! 3. each worker splits lines into fields, parses them into records, sorts a chunk's records by
+//!    region and adds them to its running totals; the totals are merged at the end.
+//!
+//! The two runs execute the same code and differ only in where memory comes from:
+//!
+//! | what                    | pooled run                                   | plain run           |
+//! |-------------------------|----------------------------------------------|---------------------|
+//! | chunk buffer            | `Pool<String>::get_owned()`, back on drop    | a new `String`      |
+//! | fields of a record      | arena `Vec<&str>` reused for the whole chunk | a new `Vec<&str>`   |
+//! | a chunk's records       | arena `Vec<Record>`, rewound after the chunk | a new `Vec<Record>` |
+//!
+//! Both runs print a checksum of their totals, and the program exits with an error if they
+//! differ. Everything is integer arithmetic, so the totals do not depend on thread timing.
+
+#[allow(dead_code)] // each example uses a different part of the helpers
+mod support;
+
+use std::collections::BTreeMap;
+use std::error::Error;
+use std::fmt::Write as _;
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hotpool::arena::{self, ArenaStats};
+use hotpool::{OwnedPooled, Pool, PoolStats};
+use support::{grouped, mib, Args, LineGenerator, LineSource, Rng};
+
+/// The input of a run: generated records, or the lines of `--input`.
+type Lines = LineSource<Generator>;
+
+// Counts heap allocations, to show how many each run makes per record.
+#[global_allocator]
+static ALLOC: support::CountingAlloc = support::CountingAlloc;
+
+const USAGE: &str = "\
+Usage: cargo run --release --example pipeline -- [OPTIONS]
+
+Runs a parse-and-aggregate pipeline twice, with hotpool (pooled buffers, per-thread arenas)
+and with plain allocation, and compares speed, heap allocations and peak memory.
+
+Options:
+  --records N       records to generate per run (default 2000000; ignored with --input)
+  --threads N       worker threads (default 2)
+  --chunk-lines N   lines per chunk sent to a worker (default 1024)
+  --input FILE      read records from FILE, one per line, instead of generating them
+  -h, --help        print this help";
+
+/// Buffers that grew past this (a chunk with giant lines) are dropped instead of pooled, so one
+/// odd chunk does not pin its memory for the rest of the run.
+const MAX_POOLED_CHUNK_BYTES: usize = 8 << 20;
+
+struct Options {
+    records: u64,
+    threads: usize,
+    chunk_lines: usize,
+    input: Option<PathBuf>,
+}
+
+fn parse_options() -> Options {
+    let mut opts = Options {
+        records: 2_000_000,
+        threads: 2,
+        chunk_lines: 1024,
+        input: None,
+    };
+    let mut args = Args::from_env(USAGE);
+    while let Some(flag) = args.next_flag() {
+        match flag.as_str() {
+            "--records" => opts.records = args.number(&flag),
+            "--threads" => opts.threads = args.positive(&flag),
+            "--chunk-lines" => opts.chunk_lines = args.positive(&flag),
+            "--input" => opts.input = Some(args.readable_file(&flag)),
+            _ => args.unknown(&flag),
+        }
+    }
+    opts
+}
+
+fn main() -> ExitCode {
+    support::exit_status(compare(&parse_options()))
+}
+
+/// Runs both variants and prints the comparison; an error if their results differ.
+fn compare(opts: &Options) -> Result<(), Box<dyn Error>> {
+    let source = match &opts.input {
+        Some(path) => format!("records from {}", path.display()),
+        None => format!("{} generated records", grouped(opts.records)),
+    };
+    println!(
+        "pipeline: {source}, {} worker threads, {} lines per chunk\n",
+        opts.threads, opts.chunk_lines
+    );
+
+    // Buffers flow one way: the reader takes them, the workers return them. A returned buffer
+    // goes to the returning thread's cache first, and reaches the reader only when that cache
+    // overflows into the shared depot; a small cache keeps few buffers parked on the workers.
+    let chunks = Pool::builder(String::new)
+        .thread_cache(4)
+        .max_retained_bytes(MAX_POOLED_CHUNK_BYTES)
+        .build()
+        .expect("a valid pool configuration");
+    // The pooled run goes first: the plain run then starts on a heap the allocator has already
+    // grown, which if anything flatters the plain run.
+    let pooled = run(opts, || chunks.get_owned(), parse_chunk_in_arena)?;
+    let pool_stats = chunks.stats();
+    let arena_stats = arena::global_stats();
+    let plain = run(opts, String::new, parse_chunk_plain)?;
+
+    print_comparison(&pooled, &plain);
+    print_pool_stats(&pool_stats);
+    print_arena_stats(&arena_stats);
+    println!("\n{}", plain.totals.summary());
+
+    if pooled.totals.checksum() != plain.totals.checksum() {
+        return Err("the pooled and plain runs computed different totals".into());
+    }
+    println!("checksums equal: both runs computed the same totals");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the pipeline
+// ---------------------------------------------------------------------------------------------
+
+/// What one run measured and computed.
+struct RunReport {
+    elapsed: Duration,
+    allocations: u64,
+    peak_rss: Option<u64>,
+    totals: Totals,
+}
+
+/// A chunk of input lines on its way to a worker: a pooled `String` in the pooled run, a fresh
+/// one in the plain run. Everything else in the pipeline is the same code for both.
+trait Chunk: Send {
+    fn text(&mut self) -> &mut String;
+}
+
+impl Chunk for String {
+    fn text(&mut self) -> &mut String {
+        self
+    }
+}
+
+impl Chunk for OwnedPooled<String> {
+    fn text(&mut self) -> &mut String {
+        self
+    }
+}
+
+/// Reads the input in chunks made by `new_chunk`, parses them on worker threads with
+/// `parse_chunk`, and measures the whole thing.
+fn run<C: Chunk>(
+    opts: &Options,
+    new_chunk: impl FnMut() -> C,
+    parse_chunk: fn(&str, &mut Totals),
+) -> io::Result<RunReport> {
+    let mut lines = Lines::open(opts.input.as_deref(), || Generator::new(opts.records))?;
+    let rss_reset = support::reset_peak_rss();
+    let allocations_before = support::allocations();
+    let start = Instant::now();
+
+    // Two chunks in flight per worker keep every worker busy while bounding the memory held by
+    // chunks that wait in the channel.
+    let (sender, receiver) = sync_channel::<C>(2 * opts.threads);
+    let receiver = Mutex::new(receiver);
+    let totals = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..opts.threads)
+            .map(|_| s.spawn(|| work(&receiver, parse_chunk)))
+            .collect();
+        let read = read_chunks(&mut lines, new_chunk, opts.chunk_lines, sender);
+        // Join the workers even when reading failed: the sender is gone, so they finish.
+        let mut totals = Totals::default();
+        for worker in workers {
+            totals.merge(worker.join().expect("a worker panicked"));
+        }
+        read.map(|()| totals)
+    })?;
+
+    Ok(RunReport {
+        elapsed: start.elapsed(),
+        allocations: support::allocations() - allocations_before,
+        peak_rss: if rss_reset { support::peak_rss() } else { None },
+        totals,
+    })
+}
+
+/// The reader: fills chunks of `chunk_lines` lines and sends them, until the input ends.
+fn read_chunks<C: Chunk>(
+    lines: &mut Lines,
+    mut new_chunk: impl FnMut() -> C,
+    chunk_lines: usize,
+    sender: SyncSender<C>,
+) -> io::Result<()> {
+    loop {
+        let mut chunk = new_chunk();
+        let mut count = 0;
+        while count < chunk_lines && lines.read_line(chunk.text())? {
+            count += 1;
+        }
+        if count == 0 {
+            return Ok(()); // dropping `sender` tells the workers the input is over
+        }
+        if sender.send(chunk).is_err() {
+            return Ok(()); // every worker is gone; the join reports why
+        }
+    }
+}
+
+/// A worker: parses chunks until the channel closes, and returns its totals.
+fn work<C: Chunk>(receiver: &Mutex<Receiver<C>>, parse_chunk: fn(&str, &mut Totals)) -> Totals {
+    let mut totals = Totals::default();
+    loop {
+        // The lock is held only while receiving (the guard is a temporary of this statement),
+        // so workers parse in parallel.
+        let next = receiver.lock().expect("a worker panicked").recv();
+        let Ok(mut chunk) = next else {
+            return totals;
+        };
+        parse_chunk(chunk.text(), &mut totals);
+        // `chunk` drops here. In the pooled run that returns the buffer to the pool from this
+        // thread; the reader picks it up again through the pool's shared depot.
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing a chunk: the two variants
+// ---------------------------------------------------------------------------------------------
+
+/// The pooled variant: every temporary lives in this thread's arena. Nothing is freed one by
+/// one; the scope rewinds the arena in one step when the chunk is done, and the next chunk reuses
+/// the same memory, so a warm worker makes no heap allocation at all.
+fn parse_chunk_in_arena(text: &str, totals: &mut Totals) {
+    arena::scope(|s| {
+        let mut records = s.vec();
+        let mut fields = s.vec(); // one field list, reused for every line of the chunk
+        for line in text.lines() {
+            fields.clear();
+            fields.extend(line.split(','));
+            match Record::parse(&fields) {
+                Some(record) => records.push(record),
+                None => totals.skipped += 1,
+            }
+        }
+        totals.add_chunk(&mut records);
+    });
+}
+
+/// The plain variant, as straightforward code writes it: a new `Vec` for each line's fields and
+/// for each chunk's records, freed as soon as it is no longer needed.
+fn parse_chunk_plain(text: &str, totals: &mut Totals) {
+    let mut records = Vec::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split(',').collect();
+        match Record::parse(&fields) {
+            Some(record) => records.push(record),
+            None => totals.skipped += 1,
+        }
+    }
+    totals.add_chunk(&mut records);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records and totals (shared by both variants)
+// ---------------------------------------------------------------------------------------------
+
+/// One parsed line: `user_id,region,amount,tag,tag,...`, amount in dollars with up to two
+/// decimals. The region borrows the chunk's text: parsing copies nothing.
+struct Record<'a> {
+    user_id: u64,
+    region: &'a str,
+    cents: u64,
+    tags: u64,
+    vip: bool,
+}
+
+impl<'a> Record<'a> {
+    /// `None` for a malformed line (it is counted as skipped, not fatal).
+    fn parse(fields: &[&'a str]) -> Option<Self> {
+        let [user_id, region, amount, tags @ ..] = fields else {
+            return None;
+        };
+        Some(Record {
+            user_id: user_id.parse().ok()?,
+            region,
+            cents: parse_cents(amount)?,
+            tags: tags.len() as u64,
+            vip: tags.contains(&"vip"),
+        })
+    }
+}
+
+/// `"12.3"` → 1230. Integer cents keep the totals exact and independent of summation order.
+fn parse_cents(amount: &str) -> Option<u64> {
+    let (dollars, fraction) = amount.split_once('.').unwrap_or((amount, ""));
+    let cents = match fraction.len() {
+        0 => 0,
+        1 => fraction.parse::<u64>().ok()? * 10,
+        2 => fraction.parse::<u64>().ok()?,
+        _ => return None,
+    };
+    dollars
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents)
+}
+
+/// Running totals of one region.
+#[derive(Default, Clone, Copy)]
+struct RegionTotals {
+    records: u64,
+    cents: u64,
+    max_cents: u64,
+    tags: u64,
+    vip: u64,
+    user_id_sum: u64,
+}
+
+impl RegionTotals {
+    fn add(&mut self, other: &RegionTotals) {
+        self.records += other.records;
+        self.cents += other.cents;
+        self.max_cents = self.max_cents.max(other.max_cents);
+        self.tags += other.tags;
+        self.vip += other.vip;
+        self.user_id_sum = self.user_id_sum.wrapping_add(other.user_id_sum);
+    }
+
+    fn of(record: &Record<'_>) -> Self {
+        RegionTotals {
+            records: 1,
+            cents: record.cents,
+            max_cents: record.cents,
+            tags: record.tags,
+            vip: u64::from(record.vip),
+            user_id_sum: record.user_id,
+        }
+    }
+}
+
+/// Totals per region, plus the lines that did not parse.
+#[derive(Default)]
+struct Totals {
+    regions: BTreeMap<String, RegionTotals>,
+    skipped: u64,
+}
+
+impl Totals {
+    /// Adds a chunk's records. Sorting them by region first means the map is looked up once per
+    /// region and chunk, not once per record, and a region's name is copied into the map only
+    /// the first time it is seen.
+    fn add_chunk(&mut self, records: &mut [Record<'_>]) {
+        records.sort_unstable_by_key(|r| r.region);
+        let mut rest = &records[..];
+        while let Some(first) = rest.first() {
+            let same_region = rest.iter().take_while(|r| r.region == first.region).count();
+            let mut sum = RegionTotals::default();
+            for record in &rest[..same_region] {
+                sum.add(&RegionTotals::of(record));
+            }
+            self.add_region(first.region, &sum);
+            rest = &rest[same_region..];
+        }
+    }
+
+    fn add_region(&mut self, region: &str, sum: &RegionTotals) {
+        match self.regions.get_mut(region) {
+            Some(totals) => totals.add(sum),
+            None => {
+                self.regions.insert(region.to_owned(), *sum);
+            }
+        }
+    }
+
+    fn merge(&mut self, other: Totals) {
+        for (region, sum) in &other.regions {
+            self.add_region(region, sum);
+        }
+        self.skipped += other.skipped;
+    }
+
+    fn records(&self) -> u64 {
+        self.regions.values().map(|t| t.records).sum()
+    }
+
+    /// FNV-1a over every region and number, in region order.
+    fn checksum(&self) -> u64 {
+        let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+        let mut eat = |bytes: &[u8]| {
+            for &b in bytes {
+                hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        for (region, t) in &self.regions {
+            eat(region.as_bytes());
+            for n in [
+                t.records,
+                t.cents,
+                t.max_cents,
+                t.tags,
+                t.vip,
+                t.user_id_sum,
+            ] {
+                eat(&n.to_le_bytes());
+            }
+        }
+        eat(&self.skipped.to_le_bytes());
+        hash
+    }
+
+    fn summary(&self) -> String {
+        let cents: u64 = self.regions.values().map(|t| t.cents).sum();
+        let vip: u64 = self.regions.values().map(|t| t.vip).sum();
+        format!(
+            "totals: {} records in {} regions, amount {}.{:02}, {} vip, {} lines skipped",
+            grouped(self.records()),
+            self.regions.len(),
+            grouped(cents / 100),
+            cents % 100,
+            grouped(vip),
+            grouped(self.skipped),
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input
+// ---------------------------------------------------------------------------------------------
+
+const REGIONS: [&str; 8] = [
+    "us-east",
+    "us-west",
+    "eu-west",
+    "eu-central",
+    "ap-south",
+    "ap-east",
+    "sa-east",
+    "af-south",
+];
+const TAGS: [&str; 8] = [
+    "new", "vip", "mobile", "web", "promo", "refund", "gift", "bulk",
+];
+
+/// Deterministic pseudo-random records, made on demand: no data file, and the same records for
+/// both runs (each run makes its own generator from the same seed).
+struct Generator {
+    rng: Rng,
+    remaining: u64,
+}
+
+impl Generator {
+    fn new(records: u64) -> Self {
+        Generator {
+            rng: Rng::new(0x5EED),
+            remaining: records,
+        }
+    }
+}
+
+impl LineGenerator for Generator {
+    /// Appends one record line such as `48213,eu-west,172.05,vip,web\n`.
+    fn push_line(&mut self, buf: &mut String) -> bool {
+        if self.remaining == 0 {
+            return false;
+        }
+        self.remaining -= 1;
+        let rng = &mut self.rng;
+        let user_id = rng.below(1_000_000);
+        let region = REGIONS[rng.below(REGIONS.len() as u64) as usize];
+        let cents = rng.below(50_000);
+        // Writing to a `String` cannot fail.
+        let _ = write!(buf, "{user_id},{region},{}.{:02}", cents / 100, cents % 100);
+        for _ in 0..rng.below(5) {
+            buf.push(',');
+            buf.push_str(TAGS[rng.below(TAGS.len() as u64) as usize]);
+        }
+        buf.push('\n');
+        true
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------------------------
+
+fn print_comparison(pooled: &RunReport, plain: &RunReport) {
+    let row = |label: &str, f: &dyn Fn(&RunReport) -> String| {
+        println!("{label:<20}{:>18}{:>18}", f(pooled), f(plain));
+    };
+    println!("{:<20}{:>18}{:>18}", "", "pooled", "plain");
+    row("records", &|r| grouped(r.totals.records()));
+    row("time", &|r| format!("{:.3} s", r.elapsed.as_secs_f64()));
+    row("records/s", &|r| grouped(records_per_second(r)));
+    row("allocations", &|r| grouped(r.allocations));
+    row("allocations/record", &|r| {
+        format!(
+            "{:.4}",
+            r.allocations as f64 / r.totals.records().max(1) as f64
+        )
+    });
+    row("peak RSS", &|r| mib(r.peak_rss));
+    row("checksum", &|r| format!("{:016x}", r.totals.checksum()));
+}
+
+/// What the pool did during the pooled run: a handful of buffers served every chunk.
+fn print_pool_stats(s: &PoolStats) {
+    println!(
+        "\nchunk pool: {} buffers created, {} reuses, {} returns, {} discarded; \
+         {} idle, {} in use, peak {} in use",
+        s.created,
+        grouped(s.reused),
+        grouped(s.returned),
+        s.discarded,
+        s.idle,
+        s.in_use,
+        s.peak_in_use,
+    );
+}
+
+/// What the workers' arenas did during the pooled run: one warm arena per worker, rewound after
+/// every chunk.
+fn print_arena_stats(s: &ArenaStats) {
+    println!(
+        "arenas: {} scopes served by {} arenas; {} dropped as oversized, {} as surplus",
+        grouped(s.scopes_entered),
+        s.arenas_created,
+        s.dropped_oversized,
+        s.dropped_surplus,
+    );
+}
+
+fn records_per_second(report: &RunReport) -> u64 {
+    let secs = report.elapsed.as_secs_f64();
+    if secs > 0.0 {
+        (report.totals.records() as f64 / secs) as u64
+    } else {
+        0
+    }
+}

@@ -1,0 +1,233 @@
+//! A bump that runs the destructors of what was allocated in it: the only unsafe code of
+//! `arena`.
+//!
+//! bumpalo never drops what it holds. [`DroppingBump`] keeps an intrusive list of the slices
+//! whose type needs dropping; the list nodes live in the bump itself, so registering a
+//! destructor costs one small bump allocation and no heap traffic. Types without drop glue never
+//! reach this file: the scope checks `needs_drop` (a constant) first.
+//!
+//! Invariant: every entry of the list describes `len` initialized values inside memory that
+//! `self.bump` handed out and that has not been freed or reused. It holds because the bump is
+//! owned here and only leaves, to be reset by its next owner, through [`DroppingBump::finish`],
+//! which empties the list first.
+
+use std::alloc::Layout;
+use std::any::Any;
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::mem;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr::{self, NonNull};
+
+use bumpalo::Bump;
+
+/// A panic payload caught from a destructor, to be resumed once the arena is back in order.
+pub(super) type Panic = Box<dyn Any + Send + 'static>;
+
+/// One registered slice; stored in the bump it describes.
+struct Entry {
+    /// The entry registered before this one (dropped after it).
+    prev: Option<NonNull<Entry>>,
+    data: NonNull<u8>,
+    /// How many leading values of `data` are initialized; grows as a slice is filled.
+    len: usize,
+    /// `drop_slice::<T>` for the `T` that `data` holds.
+    drop_slice: unsafe fn(NonNull<u8>, usize),
+}
+
+/// Drops `len` values of `T` starting at `data`.
+///
+/// # Safety
+/// - `data` points to `len` initialized, properly aligned values of `T`;
+/// - none of them is used or dropped again afterwards.
+unsafe fn drop_slice<T>(data: NonNull<u8>, len: usize) {
+    let values = ptr::slice_from_raw_parts_mut(data.cast::<T>().as_ptr(), len);
+    // SAFETY:
+    // - `values` covers `len` initialized `T`s (caller);
+    // - they are dropped exactly once (caller).
+    unsafe { ptr::drop_in_place(values) }
+}
+
+/// A [`Bump`] plus the destructors owed for values allocated in it.
+///
+/// The bump is boxed so that handing it between the thread's idle stack and a scope moves one
+/// pointer, not the bump (moving the 24-byte struct cost more than the rest of a scope).
+pub(super) struct DroppingBump {
+    /// `None` only once [`finish`](DroppingBump::finish) handed the bump on.
+    bump: Option<Box<Bump>>,
+    head: Cell<Option<NonNull<Entry>>>,
+}
+
+impl DroppingBump {
+    #[inline]
+    pub(super) fn new(bump: Box<Bump>) -> Self {
+        Self {
+            bump: Some(bump),
+            head: Cell::new(None),
+        }
+    }
+
+    /// The bump itself. Shared access cannot reset it (that takes `&mut`), so it cannot
+    /// invalidate the registered values.
+    #[inline(always)]
+    pub(super) fn bump(&self) -> &Bump {
+        self.bump
+            .as_deref()
+            .expect("a scope's bump is present until it ends")
+    }
+
+    /// Allocates room for `len` values of `T` whose destructors run in [`finish`]; the values
+    /// are written with [`Filling::push`]. `Err` if the bump refused the memory.
+    ///
+    /// [`finish`]: DroppingBump::finish
+    #[inline]
+    pub(super) fn alloc_dropping<T>(&self, len: usize) -> Result<Filling<'_, T>, ()> {
+        debug_assert!(
+            mem::needs_drop::<T>(),
+            "values without drop glue need no entry"
+        );
+        let layout = Layout::array::<T>(len).map_err(drop)?;
+        let bump = self.bump();
+        let entry = bump
+            .try_alloc_layout(Layout::new::<Entry>())
+            .map_err(drop)?;
+        let data = bump.try_alloc_layout(layout).map_err(drop)?;
+        let entry = entry.cast::<Entry>();
+        debug_assert_eq!(entry.as_ptr() as usize % mem::align_of::<Entry>(), 0);
+        debug_assert_eq!(data.as_ptr() as usize % mem::align_of::<T>(), 0);
+        // SAFETY:
+        // - `entry` is fresh bump memory with the size and alignment of an `Entry`, not yet
+        //   reachable from anywhere else.
+        unsafe {
+            entry.as_ptr().write(Entry {
+                prev: self.head.get(),
+                data,
+                len: 0,
+                drop_slice: drop_slice::<T>,
+            });
+        }
+        self.head.set(Some(entry));
+        Ok(Filling {
+            entry,
+            data: data.cast::<T>(),
+            capacity: len,
+            filled: 0,
+            _bump: PhantomData,
+        })
+    }
+
+    /// Runs every registered destructor, newest first, then hands the bump over with nothing
+    /// owed, ready to be reset. A destructor that panics does not stop the others; the first
+    /// payload is returned for the caller to resume once its own bookkeeping is done.
+    ///
+    /// `&mut self` proves that no value handed out by [`alloc_dropping`] is still borrowed.
+    ///
+    /// [`alloc_dropping`]: DroppingBump::alloc_dropping
+    #[inline]
+    pub(super) fn finish(&mut self) -> (Option<Box<Bump>>, Option<Panic>) {
+        let panic = match self.head.get() {
+            Some(_) => self.run_drops(),
+            None => None,
+        };
+        (self.bump.take(), panic)
+    }
+
+    /// The part of [`finish`](DroppingBump::finish) that only scopes holding values with
+    /// destructors reach, kept out of line so that the common scope end stays small.
+    #[cold]
+    #[inline(never)]
+    fn run_drops(&mut self) -> Option<Panic> {
+        let mut first_panic = None;
+        while let Some(entry) = self.head.get() {
+            // SAFETY:
+            // - `entry` was written by `alloc_dropping` into `self.bump`, which still holds it
+            //   (module invariant).
+            let Entry {
+                prev,
+                data,
+                len,
+                drop_slice,
+            } = unsafe { entry.as_ptr().read() };
+            // Unlinked before dropping: a panicking destructor is never run twice.
+            self.head.set(prev);
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                // SAFETY:
+                // - `data` holds `len` initialized values of the type `drop_slice` was made for
+                //   (module invariant; `len` counts only values already written);
+                // - the entry is unlinked, so they are dropped once, and `&mut self` means no
+                //   borrow of them is alive.
+                unsafe { drop_slice(data, len) }
+            }));
+            if let Err(payload) = result {
+                first_panic.get_or_insert(payload);
+            }
+        }
+        first_panic
+    }
+}
+
+impl Drop for DroppingBump {
+    /// Only reached with entries left if `finish` was never called; the owner (`Scope`) always
+    /// calls it, so this is a safety net that keeps "every destructor runs" unconditional.
+    fn drop(&mut self) {
+        if self.head.get().is_some() {
+            let (_, panic) = self.finish();
+            if let Some(payload) = panic {
+                if !std::thread::panicking() {
+                    std::panic::resume_unwind(payload);
+                }
+            }
+        }
+    }
+}
+
+/// Registered, not yet initialized room for `capacity` values of `T`.
+///
+/// Dropping it early (a panic while producing a value) is fine: the entry already counts exactly
+/// the values written so far, and only those are dropped.
+pub(super) struct Filling<'a, T> {
+    entry: NonNull<Entry>,
+    data: NonNull<T>,
+    capacity: usize,
+    filled: usize,
+    // Borrows the bump: the values cannot outlive it, and `finish` (`&mut`) waits for them.
+    _bump: PhantomData<(&'a DroppingBump, &'a mut [T])>,
+}
+
+impl<'a, T> Filling<'a, T> {
+    /// Writes the next value.
+    ///
+    /// # Panics
+    /// If all `capacity` values are already written.
+    #[inline]
+    pub(super) fn push(&mut self, value: T) {
+        assert!(self.filled < self.capacity, "arena slice over-filled");
+        // SAFETY:
+        // - `filled < capacity`, and `data` was allocated for `capacity` values of `T`, so the
+        //   offset stays inside that allocation.
+        let slot = unsafe { self.data.as_ptr().add(self.filled) };
+        // SAFETY:
+        // - `slot` is in bounds and aligned (`Layout::array::<T>`) and not yet initialized.
+        unsafe { slot.write(value) };
+        self.filled += 1;
+        // SAFETY:
+        // - `entry` points to the live `Entry` written by `alloc_dropping`; nothing else
+        //   accesses it until `finish`, which needs `&mut` of the bump this borrows.
+        unsafe { (*self.entry.as_ptr()).len = self.filled };
+    }
+
+    /// The filled slice, valid as long as the bump borrow.
+    ///
+    /// # Panics
+    /// If fewer than `capacity` values were written.
+    #[inline]
+    pub(super) fn into_slice(self) -> &'a mut [T] {
+        assert_eq!(self.filled, self.capacity, "arena slice under-filled");
+        // SAFETY:
+        // - `data` holds `capacity` initialized values (asserted above), inside bump memory that
+        //   lives for `'a`;
+        // - the only other pointer to them is the entry, which is not read before `finish`
+        //   (`&mut`, so after `'a` ends): the slice is unique for `'a`.
+        unsafe { std::slice::from_raw_parts_mut(self.data.as_ptr(), self.capacity) }
+    }
+}

@@ -1,0 +1,166 @@
+//! Each thread's warm arenas: where a scope gets its bump and where it gives it back.
+//!
+//! The state is a `thread_local!` touched once on scope entry and once on exit, never per
+//! allocation (a scope owns its bump while it lives), and never by another thread. Other
+//! threads only read the published counters (see `stats`).
+
+use std::cell::RefCell;
+use std::mem;
+
+use bumpalo::Bump;
+
+use super::config::ArenaConfig;
+use super::stats::{self, ArenaStats, ThreadCounters};
+use crate::error::ConfigError;
+use crate::sync::{thread_local, Arc};
+
+struct ThreadArenas {
+    /// Reset bumps ready for the next scope; the last one is the most recently used (LIFO keeps
+    /// its memory in cache). Boxed: a scope takes and returns a pointer, not a 24-byte struct.
+    #[allow(clippy::vec_box)]
+    idle: Vec<Box<Bump>>,
+    /// Sum of the chunk capacity of `idle`.
+    idle_bytes: usize,
+    config: ArenaConfig,
+    counters: Arc<ThreadCounters>,
+}
+
+thread_local! {
+    static ARENAS: RefCell<ThreadArenas> = RefCell::new(ThreadArenas::new());
+}
+
+impl ThreadArenas {
+    fn new() -> Self {
+        let config = ArenaConfig::default();
+        Self {
+            idle: Vec::with_capacity(config.max_idle_arenas),
+            idle_bytes: 0,
+            config,
+            counters: stats::register(),
+        }
+    }
+
+    #[inline]
+    fn take(&mut self) -> Box<Bump> {
+        self.counters.scopes_entered.add(1);
+        match self.idle.pop() {
+            Some(bump) => {
+                self.idle_bytes -= bump.allocated_bytes();
+                self.publish_levels();
+                bump
+            }
+            None => self.create(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn create(&mut self) -> Box<Bump> {
+        self.counters.arenas_created.add(1);
+        let bump = Box::new(Bump::new());
+        bump.set_allocation_limit(self.config.allocation_limit);
+        bump
+    }
+
+    /// Keeps a reset bump warm if the settings allow; otherwise hands it back to be freed.
+    #[inline]
+    fn put(&mut self, bump: Box<Bump>, used: usize) -> Option<Box<Bump>> {
+        let c = &self.counters;
+        c.bytes_allocated.add(used);
+        if used > c.peak_scope_bytes.get() {
+            c.peak_scope_bytes.set(used);
+        }
+        let capacity = bump.allocated_bytes();
+        if !self.config.may_retain(capacity) {
+            c.dropped_oversized.add(1);
+            return Some(bump);
+        }
+        if self.idle.len() >= self.config.max_idle_arenas {
+            c.dropped_surplus.add(1);
+            return Some(bump);
+        }
+        // The settings may have changed while the scope was alive.
+        bump.set_allocation_limit(self.config.allocation_limit);
+        self.idle_bytes += capacity;
+        self.idle.push(bump);
+        self.publish_levels();
+        None
+    }
+
+    /// Applies `config` to the idle arenas too; returns the old settings and the arenas it no
+    /// longer allows.
+    #[allow(clippy::vec_box)] // the boxes are the idle arenas themselves
+    fn reconfigure(&mut self, config: ArenaConfig) -> (ArenaConfig, Vec<Box<Bump>>) {
+        let old = mem::replace(&mut self.config, config);
+        let mut kept = Vec::with_capacity(config.max_idle_arenas);
+        let mut freed = Vec::new();
+        for bump in mem::take(&mut self.idle) {
+            if kept.len() < config.max_idle_arenas && config.may_retain(bump.allocated_bytes()) {
+                bump.set_allocation_limit(config.allocation_limit);
+                kept.push(bump);
+            } else {
+                freed.push(bump);
+            }
+        }
+        self.idle = kept;
+        self.idle_bytes = self.idle.iter().map(|bump| bump.allocated_bytes()).sum();
+        self.publish_levels();
+        (old, freed)
+    }
+
+    fn publish_levels(&self) {
+        self.counters.retained_bytes.set(self.idle_bytes);
+        self.counters.idle_arenas.set(self.idle.len());
+    }
+}
+
+impl Drop for ThreadArenas {
+    /// The thread is exiting: free its arenas and fold its counters into the global total.
+    fn drop(&mut self) {
+        self.idle.clear();
+        self.idle_bytes = 0;
+        self.publish_levels();
+        stats::retire(&self.counters);
+    }
+}
+
+/// A bump for a new scope: a warm one if the thread has one. During thread teardown (after the
+/// thread's arenas were freed) it is a fresh, unpooled bump.
+#[inline]
+pub(super) fn acquire() -> Box<Bump> {
+    ARENAS
+        .try_with(|arenas| arenas.borrow_mut().take())
+        .unwrap_or_else(|_| Box::new(Bump::new()))
+}
+
+/// Takes back the bump of an ended scope (its destructors already ran): rewinds it and keeps it
+/// warm, or frees it.
+#[inline]
+pub(super) fn release(mut bump: Box<Bump>) {
+    let used = bump.iter_allocated_chunks().map(<[_]>::len).sum();
+    bump.reset();
+    // Freed outside the borrow; if the thread's arenas are gone, the closure's `bump` is freed.
+    let surplus = ARENAS.try_with(|arenas| arenas.borrow_mut().put(bump, used));
+    drop(surplus);
+}
+
+pub(super) fn configure(config: ArenaConfig) -> Result<ArenaConfig, ConfigError> {
+    config.validate()?;
+    let (old, freed) = ARENAS
+        .try_with(|arenas| arenas.borrow_mut().reconfigure(config))
+        .unwrap_or_default();
+    drop(freed);
+    Ok(old)
+}
+
+pub(super) fn config() -> ArenaConfig {
+    ARENAS
+        .try_with(|arenas| arenas.borrow().config)
+        .unwrap_or_default()
+}
+
+pub(super) fn stats() -> ArenaStats {
+    ARENAS
+        .try_with(|arenas| arenas.borrow().counters.snapshot())
+        .unwrap_or_default()
+}

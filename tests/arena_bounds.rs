@@ -1,0 +1,172 @@
+//! Bounds of per-thread arenas: the retained-bytes limit, the idle-arena cap, the allocation
+//! limit and its error, and configuration. Each test runs on its own thread, so its
+//! configuration and counters are its own.
+
+mod common;
+
+use common::{expect_panic, Tracker};
+use hotpool::arena::{self, AllocError, ArenaConfig};
+use hotpool::ConfigError;
+
+#[test]
+fn an_arena_grown_past_the_retained_limit_is_freed_not_kept() {
+    arena::configure(ArenaConfig {
+        max_retained_bytes: 64 * 1024,
+        ..ArenaConfig::default()
+    })
+    .unwrap();
+    arena::scope(|s| {
+        s.alloc_slice_copy(&[1u8; 1024]);
+    });
+    let small = arena::stats();
+    assert_eq!((small.idle_arenas, small.dropped_oversized), (1, 0));
+    arena::scope(|s| {
+        s.bump()
+            .alloc_layout(std::alloc::Layout::new::<[u8; 200 * 1024]>());
+    });
+    let spiked = arena::stats();
+    assert_eq!(spiked.dropped_oversized, 1);
+    assert_eq!(spiked.idle_arenas, 0);
+    assert_eq!(spiked.retained_bytes, 0);
+    assert!(spiked.peak_scope_bytes >= 200 * 1024);
+}
+
+#[test]
+fn warm_arenas_per_thread_are_bounded() {
+    arena::configure(ArenaConfig {
+        max_idle_arenas: 2,
+        ..ArenaConfig::default()
+    })
+    .unwrap();
+    arena::scope(|a| {
+        arena::scope(|b| {
+            arena::scope(|c| {
+                arena::scope(|d| {
+                    for s in [a, b, c, d] {
+                        s.alloc(0u8);
+                    }
+                })
+            })
+        })
+    });
+    let stats = arena::stats();
+    assert_eq!((stats.idle_arenas, stats.dropped_surplus), (2, 2));
+    assert_eq!(stats.arenas_created, 4);
+}
+
+#[test]
+fn the_allocation_limit_makes_try_alloc_fail_and_alloc_panic() {
+    arena::configure(ArenaConfig {
+        allocation_limit: Some(4096),
+        ..ArenaConfig::default()
+    })
+    .unwrap();
+    let tracker = Tracker::new();
+    arena::scope(|s| {
+        let err = s.try_alloc_slice_copy(&[0u64; 1024]).unwrap_err();
+        assert_eq!((err.requested(), err.limit()), (8192, Some(4096)));
+        let big = [(); 10_000].map(|()| 0u8);
+        assert!(s.try_alloc(big).is_err());
+        assert!(s.try_alloc_str(&"x".repeat(10_000)).is_err());
+        assert!(s
+            .try_alloc_slice_fill_iter((0..2000).map(|_| tracker.make()))
+            .is_err());
+        assert_eq!(
+            tracker.created(),
+            0,
+            "the iterator is not advanced on refusal"
+        );
+        // Small allocations still fit.
+        assert_eq!(*s.alloc(5u32), 5);
+        s.alloc(tracker.make());
+    });
+    tracker.assert_all_dropped_once();
+    expect_panic(
+        "arena allocation of 8192 bytes failed: it would exceed the arena's allocation limit of 4096 bytes",
+        || arena::scope(|s| { s.alloc_slice_copy(&[0u64; 1024]); }),
+    );
+    assert_eq!(
+        arena::stats().idle_arenas,
+        1,
+        "the panic did not lose the arena"
+    );
+}
+
+#[test]
+fn alloc_error_names_the_size_and_the_limit() {
+    arena::configure(ArenaConfig {
+        allocation_limit: Some(1000),
+        ..ArenaConfig::default()
+    })
+    .unwrap();
+    let err: AllocError = arena::scope(|s| s.try_alloc_slice_copy(&[0u16; 5000]).unwrap_err());
+    assert_eq!(
+        err.to_string(),
+        "arena allocation of 10000 bytes failed: it would exceed the arena's allocation limit of 1000 bytes"
+    );
+}
+
+#[test]
+fn bad_configuration_is_an_error_and_changes_nothing() {
+    let base = ArenaConfig::default();
+    let cases = [
+        (
+            ArenaConfig {
+                max_retained_bytes: 0,
+                ..base
+            },
+            ConfigError::Zero {
+                setting: "max_retained_bytes",
+            },
+        ),
+        (
+            ArenaConfig {
+                allocation_limit: Some(0),
+                ..base
+            },
+            ConfigError::Zero {
+                setting: "allocation_limit",
+            },
+        ),
+        (
+            ArenaConfig {
+                max_idle_arenas: arena::MAX_IDLE_ARENAS + 1,
+                ..base
+            },
+            ConfigError::TooLarge {
+                setting: "max_idle_arenas",
+                value: arena::MAX_IDLE_ARENAS + 1,
+                max: arena::MAX_IDLE_ARENAS,
+            },
+        ),
+    ];
+    for (config, expected) in cases {
+        assert_eq!(arena::configure(config), Err(expected));
+        assert_eq!(arena::config(), base);
+    }
+}
+
+#[test]
+fn configure_frees_the_idle_arenas_it_no_longer_allows() {
+    arena::scope(|a| {
+        a.alloc(0u8);
+        arena::scope(|b| {
+            b.alloc_slice_copy(&[0u8; 8 * 1024]);
+        });
+    });
+    assert_eq!(arena::stats().idle_arenas, 2);
+    let old = arena::configure(ArenaConfig {
+        max_retained_bytes: 4 * 1024,
+        ..ArenaConfig::default()
+    })
+    .unwrap();
+    assert_eq!(old, ArenaConfig::default());
+    assert_eq!(arena::stats().idle_arenas, 1, "the 8 KiB arena was freed");
+    arena::configure(ArenaConfig {
+        max_idle_arenas: 0,
+        ..ArenaConfig::default()
+    })
+    .unwrap();
+    let stats = arena::stats();
+    assert_eq!((stats.idle_arenas, stats.retained_bytes), (0, 0));
+}
