@@ -16,8 +16,8 @@ if ! command -v valgrind >/dev/null 2>&1; then
 fi
 
 export PROPTEST_CASES="${PROPTEST_CASES:-8}"
-# A separate target dir keeps these (debug) binaries from being rebuilt by other scripts' flags.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/valgrind"
+# The same (debug) build as `cargo test`, so after it nothing is rebuilt.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 
 # --message-format=json: cargo names each test executable it built ("executable":"...").
 mapfile -t binaries < <(
