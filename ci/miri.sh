@@ -16,7 +16,14 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/miri"
 # -Zmiri-strict-provenance: integer-to-pointer casts are errors, so provenance bugs cannot hide.
 base="-Zmiri-strict-provenance"
 
+run() {
+    local flags="$1"
+    # Two invocations: cargo cannot mix --doc with other target selections.
+    MIRIFLAGS="$flags ${MIRIFLAGS:-}" cargo "+$toolchain" miri test --lib --tests
+    MIRIFLAGS="$flags ${MIRIFLAGS:-}" cargo "+$toolchain" miri test --doc
+}
+
 echo "== miri: stacked borrows"
-MIRIFLAGS="$base ${MIRIFLAGS:-}" cargo "+$toolchain" miri test --lib --tests --doc
+run "$base"
 echo "== miri: tree borrows"
-MIRIFLAGS="$base -Zmiri-tree-borrows ${MIRIFLAGS:-}" cargo "+$toolchain" miri test --lib --tests --doc
+run "$base -Zmiri-tree-borrows"
