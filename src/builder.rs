@@ -7,16 +7,74 @@ use crate::error::ConfigError;
 use crate::recycle::{Recycler, ResetRecycler};
 
 /// Default cap on idle objects a pool keeps (the shared depot, for [`Pool`](crate::Pool)).
+///
+/// ```
+/// use hotpool::{builder::DEFAULT_MAX_IDLE, LocalPool};
+///
+/// let pool = LocalPool::new(String::new);
+/// let accepted = (0..2000).filter(|_| pool.put(String::new()).is_ok()).count();
+/// assert_eq!(accepted, DEFAULT_MAX_IDLE); // the rest were handed back
+/// ```
 pub const DEFAULT_MAX_IDLE: usize = 1024;
 /// Default per-thread cache size of [`Pool`](crate::Pool).
+///
+/// ```
+/// use hotpool::{builder::DEFAULT_THREAD_CACHE, Pool};
+///
+/// // Idle objects: at most `max_idle` in the depot plus a cache's worth per thread.
+/// let pool = Pool::builder(String::new).max_idle(1).build()?;
+/// let accepted = (0..100).filter(|_| pool.put(String::new()).is_ok()).count();
+/// assert_eq!(accepted, 1 + DEFAULT_THREAD_CACHE);
+/// # Ok::<(), hotpool::ConfigError>(())
+/// ```
 pub const DEFAULT_THREAD_CACHE: usize = 32;
 /// Largest accepted per-thread cache size: a cache is scanned whole on thread exit and trim.
+///
+/// ```
+/// use hotpool::{builder::MAX_THREAD_CACHE, Pool};
+///
+/// assert!(Pool::builder(String::new).thread_cache(MAX_THREAD_CACHE).build().is_ok());
+/// let too_large = Pool::builder(String::new).thread_cache(MAX_THREAD_CACHE + 1).build();
+/// assert_eq!(
+///     too_large.unwrap_err().to_string(),
+///     "invalid configuration: thread_cache = 65537 is above the maximum of 65536"
+/// );
+/// ```
 pub const MAX_THREAD_CACHE: usize = 1 << 16;
 
 /// Marks a [`Builder`] that builds a [`LocalPool`](crate::LocalPool).
+///
+/// ```
+/// use hotpool::builder::{Builder, Local};
+/// use hotpool::LocalPool;
+///
+/// let builder: Builder<Local, String, _> = LocalPool::builder(String::new).max_idle(4);
+/// let pool: LocalPool<String> = builder.build()?;
+/// assert_eq!(pool.max_idle(), 4);
+/// # Ok::<(), hotpool::ConfigError>(())
+/// ```
+///
+/// ```compile_fail
+/// // A local pool has no thread tier, so its builder has no `thread_cache`.
+/// let _ = hotpool::LocalPool::builder(String::new).thread_cache(8);
+/// ```
 #[derive(Debug)]
 pub enum Local {}
 /// Marks a [`Builder`] that builds a [`Pool`](crate::Pool).
+///
+/// ```
+/// use hotpool::builder::{Builder, Shared};
+/// use hotpool::Pool;
+///
+/// // Settings of the thread tier exist only on `Shared` builders.
+/// fn no_thread_tier<T, F>(builder: Builder<Shared, T, F>) -> Builder<Shared, T, F> {
+///     builder.thread_cache(0)
+/// }
+/// let pool = no_thread_tier(Pool::builder(String::new).max_idle(1)).build()?;
+/// assert_eq!(pool.put(String::new()), Ok(()));
+/// assert!(pool.put(String::new()).is_err()); // depot full, and no thread cache to fall back on
+/// # Ok::<(), hotpool::ConfigError>(())
+/// ```
 #[derive(Debug)]
 pub enum Shared {}
 
@@ -48,8 +106,36 @@ pub struct Builder<K, T, F, R = ResetRecycler> {
 }
 
 /// Builder of a [`LocalPool`](crate::LocalPool).
+///
+/// The name to use when a configured builder is passed around before it is built:
+///
+/// ```
+/// use hotpool::builder::LocalPoolBuilder;
+/// use hotpool::LocalPool;
+///
+/// fn line_buffers() -> LocalPoolBuilder<String, impl Fn() -> String> {
+///     LocalPool::builder(|| String::with_capacity(256)).max_idle(16)
+/// }
+/// let pool = line_buffers().prefill(2).build()?;
+/// assert_eq!((pool.max_idle(), pool.stats().idle), (16, 2));
+/// # Ok::<(), hotpool::ConfigError>(())
+/// ```
 pub type LocalPoolBuilder<T, F, R = ResetRecycler> = Builder<Local, T, F, R>;
 /// Builder of a [`Pool`](crate::Pool).
+///
+/// The name to use when a configured builder is passed around before it is built:
+///
+/// ```
+/// use hotpool::builder::PoolBuilder;
+/// use hotpool::Pool;
+///
+/// fn frame_buffers() -> PoolBuilder<Vec<u8>, impl Fn() -> Vec<u8> + Send + Sync + 'static> {
+///     Pool::builder(|| Vec::with_capacity(1500)).max_idle(64)
+/// }
+/// let pool = frame_buffers().prefill(4).build()?;
+/// assert_eq!(pool.stats().idle, 4);
+/// # Ok::<(), hotpool::ConfigError>(())
+/// ```
 pub type PoolBuilder<T, F, R = ResetRecycler> = Builder<Shared, T, F, R>;
 
 impl<K, T, F: Fn() -> T> Builder<K, T, F> {
@@ -67,6 +153,15 @@ impl<K, T, F: Fn() -> T> Builder<K, T, F> {
     /// Drops returned objects that keep more than `bytes` of heap memory after
     /// [`Recycle::reset`](crate::Recycle::reset) (default
     /// [`DEFAULT_MAX_RETAINED_BYTES`](crate::recycle::DEFAULT_MAX_RETAINED_BYTES)).
+    ///
+    /// ```
+    /// let pool = hotpool::LocalPool::builder(Vec::<u8>::new).max_retained_bytes(1024).build()?;
+    /// pool.get().reserve(100); // small after reset: kept
+    /// pool.get().reserve(4096); // would pin 4 KiB: dropped
+    /// let stats = pool.stats();
+    /// assert_eq!((stats.returned, stats.discarded), (1, 1));
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
     pub fn max_retained_bytes(mut self, bytes: usize) -> Self {
         self.recycler = ResetRecycler::new(bytes);
         self
@@ -76,12 +171,31 @@ impl<K, T, F: Fn() -> T> Builder<K, T, F> {
 impl<K, T, F, R> Builder<K, T, F, R> {
     /// Caps the objects kept idle (default [`DEFAULT_MAX_IDLE`]); must be at least 1. Objects
     /// returned while the pool is full are dropped and counted as `discarded`.
+    ///
+    /// ```
+    /// let pool = hotpool::LocalPool::builder(String::new).max_idle(2).build()?;
+    /// let burst: Vec<_> = (0..3).map(|_| pool.get()).collect();
+    /// drop(burst); // the third object finds the pool full
+    /// let stats = pool.stats();
+    /// assert_eq!((stats.idle, stats.discarded), (2, 1));
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
     pub fn max_idle(mut self, max_idle: usize) -> Self {
         self.max_idle = max_idle;
         self
     }
 
     /// Creates `count` objects when the pool is built (default 0); must not exceed `max_idle`.
+    ///
+    /// ```
+    /// let pool = hotpool::LocalPool::builder(|| Vec::<u8>::with_capacity(4096))
+    ///     .prefill(4)
+    ///     .build()?;
+    /// assert_eq!(pool.stats().created, 4);
+    /// let _buf = pool.get(); // served warm: the factory does not run on the hot path
+    /// assert_eq!((pool.stats().created, pool.stats().reused), (4, 1));
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
     pub fn prefill(mut self, count: usize) -> Self {
         self.prefill = count;
         self
@@ -143,6 +257,15 @@ impl<T, F, R> Builder<Shared, T, F, R> {
     /// Sets how many idle objects each thread caches without synchronization (default
     /// [`DEFAULT_THREAD_CACHE`]; at most [`MAX_THREAD_CACHE`]). `0` turns the thread tier off:
     /// every `get` and return then goes through the shared depot's lock.
+    ///
+    /// ```
+    /// // Idle objects are bounded by `max_idle` (the depot) plus `thread_cache` per thread.
+    /// let pool = hotpool::Pool::builder(String::new).max_idle(2).thread_cache(4).build()?;
+    /// let accepted = (0..10).filter(|_| pool.put(String::new()).is_ok()).count();
+    /// assert_eq!(accepted, 2 + 4);
+    /// assert_eq!(pool.stats().idle, 6);
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
     pub fn thread_cache(mut self, size: usize) -> Self {
         self.thread_cache = size;
         self

@@ -39,6 +39,23 @@ macro_rules! guard_type {
             /// Takes the object out of the pool for good: it is not recycled and the pool forgets
             /// it (counted as `detached`). An associated function, so it never shadows a method
             /// of `T`: call it as `Guard::detach(guard)`.
+            ///
+            /// ```
+            /// use std::rc::Rc;
+            /// use hotpool::{LocalOwnedPooled, LocalPool, LocalPooled, OwnedPooled, Pool, Pooled};
+            ///
+            /// let shared = Pool::new(String::new);
+            /// let local = Rc::new(LocalPool::new(String::new));
+            /// let mut guard = shared.get();
+            /// guard.push_str("not reset");
+            /// let kept: String = Pooled::detach(guard); // not `guard.detach()`
+            /// assert_eq!(kept, "not reset");
+            /// // Every guard type has it:
+            /// let _: String = OwnedPooled::detach(shared.get_owned());
+            /// let _: String = LocalPooled::detach(local.get());
+            /// let _: String = LocalOwnedPooled::detach(local.get_owned());
+            /// assert_eq!((shared.stats().detached, local.stats().detached), (2, 2));
+            /// ```
             pub fn detach(mut guard: Self) -> T {
                 let obj = guard.obj.take().expect("a guard holds its object until dropped");
                 $crate::guard::Lender::note_detached(&guard.pool);

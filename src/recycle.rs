@@ -29,9 +29,27 @@ use std::mem::size_of;
 /// ```
 pub trait Recycle {
     /// Resets the object to its empty state, keeping allocated capacity.
+    ///
+    /// ```
+    /// use hotpool::Recycle;
+    ///
+    /// let mut log = String::with_capacity(128);
+    /// log.push_str("request 1 done");
+    /// log.reset();
+    /// assert!(log.is_empty() && log.capacity() >= 128); // empty, memory kept for reuse
+    /// ```
     fn reset(&mut self);
 
     /// Heap bytes the object keeps allocated (shallow: capacity of its own buffers).
+    ///
+    /// ```
+    /// use hotpool::Recycle;
+    ///
+    /// let mut ids: Vec<u64> = Vec::with_capacity(100);
+    /// ids.push(7);
+    /// ids.reset();
+    /// assert_eq!(ids.retained_bytes(), 800); // capacity survives the reset: 100 × 8 bytes
+    /// ```
     fn retained_bytes(&self) -> usize;
 }
 
@@ -40,8 +58,30 @@ pub trait Recycle {
 ///
 /// Implemented by [`ResetRecycler`] (the default, for `T: Recycle`) and by every closure
 /// `Fn(&mut T) -> bool`, which is what the builders' `recycle_with` takes.
+///
+/// ```
+/// use hotpool::{Recycler, ResetRecycler};
+///
+/// fn kept<R: Recycler<Vec<u8>>>(policy: &R, mut buf: Vec<u8>) -> bool {
+///     policy.recycle(&mut buf)
+/// }
+/// let only_small = |v: &mut Vec<u8>| { v.clear(); v.capacity() <= 64 };
+/// assert!(kept(&only_small, Vec::with_capacity(64)));
+/// assert!(!kept(&only_small, Vec::with_capacity(65)));
+/// assert!(kept(&ResetRecycler::default(), vec![1, 2, 3]));
+/// ```
 pub trait Recycler<T> {
     /// Resets `value` for reuse and returns whether the pool should keep it.
+    ///
+    /// ```
+    /// use hotpool::{Recycler, ResetRecycler};
+    ///
+    /// let policy = ResetRecycler::new(1024);
+    /// let mut buf = b"payload".to_vec();
+    /// assert!(policy.recycle(&mut buf)); // reset, and small enough to keep
+    /// assert!(buf.is_empty());
+    /// assert!(!policy.recycle(&mut Vec::<u8>::with_capacity(4096))); // too big: drop it
+    /// ```
     fn recycle(&self, value: &mut T) -> bool;
 }
 
@@ -53,6 +93,16 @@ impl<T, F: Fn(&mut T) -> bool> Recycler<T> for F {
 }
 
 /// Default retained-size cap of [`ResetRecycler`]: 1 MiB per object.
+///
+/// ```
+/// use hotpool::{recycle::DEFAULT_MAX_RETAINED_BYTES, LocalPool};
+///
+/// let pool = LocalPool::new(|| Vec::<u8>::with_capacity(DEFAULT_MAX_RETAINED_BYTES));
+/// drop(pool.get()); // retains exactly the cap: kept
+/// pool.get().reserve(DEFAULT_MAX_RETAINED_BYTES + 1); // grew past it: dropped
+/// let stats = pool.stats();
+/// assert_eq!((stats.returned, stats.discarded), (1, 1));
+/// ```
 pub const DEFAULT_MAX_RETAINED_BYTES: usize = 1 << 20;
 
 /// The default policy: [`Recycle::reset`], then keep the object only if it retains at most
@@ -60,6 +110,16 @@ pub const DEFAULT_MAX_RETAINED_BYTES: usize = 1 << 20;
 ///
 /// The cap is what stops one oversized request from pinning its buffer in the pool for the life
 /// of the program. Set it with the builders' `max_retained_bytes`.
+///
+/// ```
+/// use hotpool::{LocalPool, ResetRecycler};
+///
+/// let pool: LocalPool<Vec<u8>, ResetRecycler> = LocalPool::new(Vec::new); // the default policy
+/// pool.get().extend_from_slice(b"abc"); // reset on return, and kept
+/// assert!(pool.get().is_empty());
+/// pool.get().reserve(2 << 20); // would keep 2 MiB after reset: dropped
+/// assert_eq!(pool.stats().discarded, 1);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResetRecycler {
     max_retained_bytes: usize,
@@ -67,11 +127,25 @@ pub struct ResetRecycler {
 
 impl ResetRecycler {
     /// A policy that keeps objects retaining at most `max_retained_bytes` after reset.
+    ///
+    /// ```
+    /// use hotpool::{Recycler, ResetRecycler};
+    ///
+    /// const SMALL_BUFFERS: ResetRecycler = ResetRecycler::new(4096);
+    /// assert!(SMALL_BUFFERS.recycle(&mut String::with_capacity(4096)));
+    /// assert!(!SMALL_BUFFERS.recycle(&mut String::with_capacity(4097)));
+    /// ```
     pub const fn new(max_retained_bytes: usize) -> Self {
         Self { max_retained_bytes }
     }
 
     /// The cap this policy applies.
+    ///
+    /// ```
+    /// use hotpool::{recycle::DEFAULT_MAX_RETAINED_BYTES, ResetRecycler};
+    ///
+    /// assert_eq!(ResetRecycler::default().max_retained_bytes(), DEFAULT_MAX_RETAINED_BYTES);
+    /// ```
     pub const fn max_retained_bytes(&self) -> usize {
         self.max_retained_bytes
     }

@@ -5,11 +5,42 @@ use std::fmt;
 use crate::error::ConfigError;
 
 /// Default [`ArenaConfig::max_retained_bytes`]: 1 MiB per arena.
+///
+/// ```
+/// use hotpool::arena::{self, DEFAULT_MAX_RETAINED_BYTES};
+///
+/// arena::scope(|s| {
+///     s.alloc_slice_copy(&vec![0u8; 2 * DEFAULT_MAX_RETAINED_BYTES]); // a spike
+/// });
+/// assert_eq!(arena::stats().dropped_oversized, 1); // freed, not kept warm
+/// ```
 pub const DEFAULT_MAX_RETAINED_BYTES: usize = crate::recycle::DEFAULT_MAX_RETAINED_BYTES;
 /// Default [`ArenaConfig::max_idle_arenas`]: warm arenas a thread keeps between scopes.
+///
+/// ```
+/// use hotpool::arena::{self, DEFAULT_MAX_IDLE_ARENAS};
+///
+/// fn nest(depth: usize) {
+///     if depth > 0 {
+///         arena::scope(|_| nest(depth - 1)); // one arena per nesting level
+///     }
+/// }
+/// nest(DEFAULT_MAX_IDLE_ARENAS + 1);
+/// let stats = arena::stats();
+/// assert_eq!((stats.idle_arenas, stats.dropped_surplus), (DEFAULT_MAX_IDLE_ARENAS, 1));
+/// ```
 pub const DEFAULT_MAX_IDLE_ARENAS: usize = 8;
 /// Largest accepted [`ArenaConfig::max_idle_arenas`]; deeper nesting still works, it just
 /// starts with cold arenas.
+///
+/// ```
+/// use hotpool::arena::{self, ArenaConfig, MAX_IDLE_ARENAS};
+///
+/// let deepest = ArenaConfig { max_idle_arenas: MAX_IDLE_ARENAS, ..ArenaConfig::default() };
+/// assert!(arena::configure(deepest).is_ok());
+/// let too_deep = ArenaConfig { max_idle_arenas: MAX_IDLE_ARENAS + 1, ..deepest };
+/// assert!(arena::configure(too_deep).is_err());
+/// ```
 pub const MAX_IDLE_ARENAS: usize = 64;
 
 /// How the current thread's arenas are bounded; applied with [`configure`](super::configure).
@@ -128,12 +159,34 @@ impl AllocError {
     }
 
     /// Bytes the refused allocation asked for (saturated at `usize::MAX` if the size overflowed).
+    ///
+    /// ```
+    /// use hotpool::arena::{self, ArenaConfig};
+    ///
+    /// arena::configure(ArenaConfig { allocation_limit: Some(1024), ..ArenaConfig::default() })?;
+    /// arena::scope(|s| {
+    ///     let err = s.try_alloc_slice_copy(&[0u32; 500]).unwrap_err();
+    ///     assert_eq!(err.requested(), 2000); // bytes, not elements
+    /// });
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
     pub fn requested(&self) -> usize {
         self.requested
     }
 
     /// The arena's allocation limit when it refused, `None` if it had none (the global
     /// allocator failed).
+    ///
+    /// ```
+    /// use hotpool::arena::{self, ArenaConfig};
+    ///
+    /// arena::configure(ArenaConfig { allocation_limit: Some(4096), ..ArenaConfig::default() })?;
+    /// let s = arena::enter();
+    /// arena::configure(ArenaConfig::default())?; // unbounded, but only for arenas not in use
+    /// let err = s.try_alloc_slice_copy(&[0u8; 8192]).unwrap_err();
+    /// assert_eq!(err.limit(), Some(4096)); // the limit of the arena that refused
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
     pub fn limit(&self) -> Option<usize> {
         self.limit
     }

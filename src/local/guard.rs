@@ -48,5 +48,18 @@ guard_type!(
 guard_type!(
     /// An object lent by a [`LocalPool`] held in an `Rc`; the guard keeps the pool alive, so it
     /// has no lifetime. See [`LocalPool::get_owned`].
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use hotpool::{LocalOwnedPooled, LocalPool};
+    ///
+    /// struct Session { scratch: LocalOwnedPooled<Vec<u8>> } // no lifetime parameter needed
+    ///
+    /// let pool = Rc::new(LocalPool::new(Vec::<u8>::new));
+    /// let session = Session { scratch: pool.get_owned() };
+    /// assert_eq!(Rc::strong_count(&pool), 2); // the guard holds the pool
+    /// drop(session);
+    /// assert_eq!((Rc::strong_count(&pool), pool.stats().idle), (1, 1));
+    /// ```
     LocalOwnedPooled [] holds Rc<LocalPool<T, R>> where [R: Recycler<T>]
 );

@@ -77,6 +77,14 @@ impl<T, R: Recycler<T>> Drop for DiscardOnUnwind<'_, T, R> {
 impl<T: Recycle> LocalPool<T> {
     /// A pool that makes objects with `factory` and resets returned ones with
     /// [`Recycle::reset`], with the default settings of [`LocalPool::builder`].
+    ///
+    /// ```
+    /// let pool = hotpool::LocalPool::new(|| String::with_capacity(64));
+    /// pool.get().push_str("first use");
+    /// let s = pool.get(); // the same string: reset, capacity kept
+    /// assert!(s.is_empty() && s.capacity() >= 64);
+    /// assert_eq!(pool.stats().created, 1);
+    /// ```
     pub fn new(factory: impl Fn() -> T + 'static) -> Self {
         Self::builder(factory)
             .build()
@@ -89,6 +97,18 @@ impl<T> LocalPool<T> {
     ///
     /// Types that do not implement [`Recycle`] give their policy with
     /// [`recycle_with`](crate::Builder::recycle_with).
+    ///
+    /// ```
+    /// struct Conn { healthy: bool }
+    ///
+    /// let pool = hotpool::LocalPool::builder(|| Conn { healthy: true })
+    ///     .max_idle(8)
+    ///     .recycle_with(|c: &mut Conn| c.healthy) // keep only healthy connections
+    ///     .build()?;
+    /// pool.get().healthy = false;
+    /// assert_eq!(pool.stats().discarded, 1);
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
     pub fn builder<F: Fn() -> T>(factory: F) -> LocalPoolBuilder<T, F> {
         LocalPoolBuilder::new(factory)
     }
@@ -99,6 +119,16 @@ impl<T, F: Fn() -> T + 'static, R: Recycler<T>> crate::Builder<Local, T, F, R> {
     ///
     /// # Errors
     /// [`ConfigError`] if `max_idle` is 0 or `prefill` exceeds `max_idle`.
+    ///
+    /// ```
+    /// use hotpool::{ConfigError, LocalPool};
+    ///
+    /// let pool = LocalPool::builder(String::new).prefill(2).build()?;
+    /// assert_eq!(pool.stats().idle, 2);
+    /// let err = LocalPool::builder(String::new).max_idle(0).build().unwrap_err();
+    /// assert_eq!(err, ConfigError::Zero { setting: "max_idle" });
+    /// # Ok::<(), ConfigError>(())
+    /// ```
     pub fn build(self) -> Result<LocalPool<T, R>, ConfigError> {
         self.validate()?;
         let pool = LocalPool {
@@ -124,12 +154,29 @@ impl<T, R: Recycler<T>> LocalPool<T, R> {
     /// Hands out an idle object, or a new one from the factory if none is idle.
     ///
     /// A panic in the factory propagates and leaves the pool as it was.
+    ///
+    /// ```
+    /// let pool = hotpool::LocalPool::new(Vec::<u8>::new);
+    /// let (mut a, b) = (pool.get(), pool.get()); // two at once: both made by the factory
+    /// a.push(1);
+    /// drop((a, b));
+    /// assert!(pool.get().is_empty()); // reused, and reset
+    /// assert_eq!((pool.stats().created, pool.stats().idle), (2, 2));
+    /// ```
     #[inline]
     pub fn get(&self) -> LocalPooled<'_, T, R> {
         LocalPooled::new(self, self.take_or_create())
     }
 
     /// Hands out an idle object; `None` if none is idle. Never runs the factory.
+    ///
+    /// ```
+    /// let pool = hotpool::LocalPool::new(String::new);
+    /// assert!(pool.try_get().is_none()); // nothing idle yet
+    /// drop(pool.get());
+    /// assert!(pool.try_get().is_some());
+    /// assert_eq!(pool.stats().created, 1);
+    /// ```
     #[inline]
     pub fn try_get(&self) -> Option<LocalPooled<'_, T, R>> {
         self.take_idle().map(|obj| LocalPooled::new(self, obj))
@@ -157,6 +204,18 @@ impl<T, R: Recycler<T>> LocalPool<T, R> {
     }
 
     /// Like [`try_get`](LocalPool::try_get), with an owned guard.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use hotpool::{LocalOwnedPooled, LocalPool};
+    ///
+    /// let pool = Rc::new(LocalPool::builder(String::new).prefill(2).build()?);
+    /// let spare: Vec<LocalOwnedPooled<String>> =
+    ///     std::iter::from_fn(|| pool.try_get_owned()).collect();
+    /// assert_eq!(spare.len(), 2); // exactly the idle ones: the factory never ran
+    /// assert_eq!(pool.stats().created, 2);
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
     #[inline]
     pub fn try_get_owned(self: &Rc<Self>) -> Option<LocalOwnedPooled<T, R>> {
         self.take_idle()
@@ -186,6 +245,15 @@ impl<T, R: Recycler<T>> LocalPool<T, R> {
     }
 
     /// Drops every idle object now; returns how many were dropped.
+    ///
+    /// ```
+    /// let pool = hotpool::LocalPool::builder(String::new).prefill(5).build()?;
+    /// let in_use = pool.get();
+    /// assert_eq!(pool.trim(), 4); // objects in use are not touched
+    /// drop(in_use);
+    /// assert_eq!(pool.stats().idle, 1);
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
     pub fn trim(&self) -> usize {
         let idle = self.idle.take_all();
         let n = idle.len();
@@ -195,11 +263,26 @@ impl<T, R: Recycler<T>> LocalPool<T, R> {
     }
 
     /// A snapshot of the pool's counters.
+    ///
+    /// ```
+    /// let pool = hotpool::LocalPool::new(String::new);
+    /// let (a, _b) = (pool.get(), pool.get());
+    /// drop(a);
+    /// let stats = pool.stats();
+    /// assert_eq!((stats.in_use, stats.peak_in_use, stats.idle), (1, 2, 1));
+    /// ```
     pub fn stats(&self) -> PoolStats {
         self.counters.snapshot(self.idle.len())
     }
 
     /// The cap on idle objects.
+    ///
+    /// ```
+    /// let pool = hotpool::LocalPool::builder(String::new).max_idle(3).build()?;
+    /// let accepted = (0..10).filter(|_| pool.put(String::new()).is_ok()).count();
+    /// assert_eq!(accepted, pool.max_idle());
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
     pub fn max_idle(&self) -> usize {
         self.max_idle
     }

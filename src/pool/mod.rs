@@ -87,6 +87,16 @@ pub struct Pool<T, R = ResetRecycler> {
 impl<T: Recycle + Send + 'static> Pool<T> {
     /// A pool that makes objects with `factory` and resets returned ones with
     /// [`Recycle::reset`], with the default settings of [`Pool::builder`].
+    ///
+    /// ```
+    /// let pool = hotpool::Pool::new(Vec::<u8>::new);
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| pool.get().push(1)); // a `&Pool` is enough to share it
+    ///     s.spawn(|| pool.get().push(2));
+    /// });
+    /// let stats = pool.stats();
+    /// assert_eq!((stats.created + stats.reused, stats.in_use), (2, 0));
+    /// ```
     pub fn new(factory: impl Fn() -> T + Send + Sync + 'static) -> Self {
         Self::builder(factory)
             .build()
@@ -99,6 +109,19 @@ impl<T> Pool<T> {
     ///
     /// Types that do not implement [`Recycle`] give their policy with
     /// [`recycle_with`](crate::Builder::recycle_with).
+    ///
+    /// ```
+    /// struct Parser { buf: Vec<u8>, uses: u32 }
+    ///
+    /// let pool = hotpool::Pool::builder(|| Parser { buf: Vec::new(), uses: 0 })
+    ///     .recycle_with(|p: &mut Parser| { p.buf.clear(); p.uses += 1; p.uses < 3 })
+    ///     .build()?;
+    /// for _ in 0..3 {
+    ///     drop(pool.get());
+    /// }
+    /// assert_eq!(pool.stats().discarded, 1); // retired after its third use
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
     pub fn builder<F: Fn() -> T>(factory: F) -> PoolBuilder<T, F> {
         PoolBuilder::new(factory)
     }
@@ -115,6 +138,16 @@ where
     /// # Errors
     /// [`ConfigError`] if `max_idle` is 0, `prefill` exceeds `max_idle`, or `thread_cache`
     /// exceeds [`MAX_THREAD_CACHE`](crate::builder::MAX_THREAD_CACHE).
+    ///
+    /// ```
+    /// use hotpool::{ConfigError, Pool};
+    ///
+    /// let pool = Pool::builder(String::new).prefill(2).build()?;
+    /// assert_eq!(pool.stats().created, 2);
+    /// let err = Pool::builder(String::new).max_idle(4).prefill(5).build().unwrap_err();
+    /// assert!(matches!(err, ConfigError::Exceeds { setting: "prefill", limit: 4, .. }));
+    /// # Ok::<(), ConfigError>(())
+    /// ```
     pub fn build(self) -> Result<Pool<T, R>, ConfigError> {
         self.validate()?;
         let inner = Arc::new_cyclic(|me| {
@@ -135,6 +168,15 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     /// Hands out an idle object, or a new one from the factory if none is idle.
     ///
     /// A panic in the factory propagates and leaves the pool as it was.
+    ///
+    /// ```
+    /// let pool = hotpool::Pool::new(String::new);
+    /// let mut s = pool.get();
+    /// s.push_str("request 1");
+    /// drop(s); // reset, and kept in this thread's cache
+    /// assert!(pool.get().is_empty());
+    /// assert_eq!((pool.stats().created, pool.stats().reused), (1, 1));
+    /// ```
     #[inline]
     pub fn get(&self) -> Pooled<'_, T, R> {
         Pooled::new(&self.inner, self.acquire())
@@ -142,6 +184,14 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
 
     /// Hands out an idle object; `None` if none is idle in this thread's cache or the depot.
     /// Never runs the factory.
+    ///
+    /// ```
+    /// let pool = hotpool::Pool::new(String::new);
+    /// assert!(pool.try_get().is_none()); // nothing idle yet
+    /// drop(pool.get());
+    /// assert!(pool.try_get().is_some());
+    /// assert_eq!(pool.stats().created, 1);
+    /// ```
     #[inline]
     pub fn try_get(&self) -> Option<Pooled<'_, T, R>> {
         self.try_acquire().map(|obj| Pooled::new(&self.inner, obj))
@@ -150,12 +200,33 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     /// Like [`get`](Pool::get), but the guard keeps the pool alive instead of borrowing it: it is
     /// `'static` and `Send` (when `T` is), so it can move to another thread or live across an
     /// `.await`. Works on a plain `Pool` and, through auto-deref, on an `Arc<Pool>`.
+    ///
+    /// ```
+    /// use hotpool::{OwnedPooled, Pool};
+    ///
+    /// struct Job { input: OwnedPooled<Vec<u8>> } // no lifetime: a job can go in any queue
+    ///
+    /// let pool = Pool::new(Vec::<u8>::new);
+    /// let jobs: Vec<Job> = (0..3).map(|_| Job { input: pool.get_owned() }).collect();
+    /// drop(pool); // the guards keep the pool alive
+    /// assert!(jobs.iter().all(|job| job.input.is_empty()));
+    /// ```
     #[inline]
     pub fn get_owned(&self) -> OwnedPooled<T, R> {
         OwnedPooled::new(Arc::clone(&self.inner), self.acquire())
     }
 
     /// Like [`try_get`](Pool::try_get), with an owned guard.
+    ///
+    /// ```
+    /// use hotpool::{OwnedPooled, Pool};
+    ///
+    /// let pool = Pool::builder(String::new).prefill(2).build()?;
+    /// let spare: Vec<OwnedPooled<String>> = std::iter::from_fn(|| pool.try_get_owned()).collect();
+    /// assert_eq!(spare.len(), 2); // exactly the idle ones: the factory never ran
+    /// assert_eq!(pool.stats().created, 2);
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
     #[inline]
     pub fn try_get_owned(&self) -> Option<OwnedPooled<T, R>> {
         self.try_acquire()
@@ -184,6 +255,14 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     /// Drops every idle object in the shared depot and in the calling thread's cache now;
     /// returns how many were dropped. Other threads' caches (at most `thread_cache` each) are
     /// left to them: they drain when those threads exit.
+    ///
+    /// ```
+    /// let pool = hotpool::Pool::builder(String::new).prefill(10).build()?;
+    /// drop(pool.get()); // this thread's cache now holds objects too
+    /// assert_eq!(pool.trim(), 10);
+    /// assert_eq!(pool.stats().idle, 0);
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
     pub fn trim(&self) -> usize {
         self.inner.trim()
     }
@@ -210,6 +289,16 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
 
     /// A snapshot of the pool's counters, summed over every thread. Reading them takes the depot
     /// lock briefly and never slows down other threads' hits.
+    ///
+    /// ```
+    /// let pool = hotpool::Pool::new(String::new);
+    /// let _held = pool.get();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| drop(pool.get())); // counted by the other thread, summed here
+    /// });
+    /// let stats = pool.stats();
+    /// assert_eq!((stats.created, stats.in_use), (2, 1));
+    /// ```
     pub fn stats(&self) -> PoolStats {
         self.inner.stats()
     }
