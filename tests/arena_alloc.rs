@@ -1,66 +1,23 @@
 //! Arenas and the global allocator: zero heap calls per scope once warm, and a thread's arenas
 //! are given back to the allocator when the thread exits.
 //!
-//! The allocator counts calls per thread (so parallel tests cannot disturb each other) and live
-//! bytes globally (for the thread-exit test, which therefore runs alone: see `SERIAL`).
+//! The tests read the counting allocator's (`tests/alloc_support`) per-thread calls (so parallel
+//! tests cannot disturb each other) and global live bytes (for the thread-exit test, which
+//! therefore runs alone: see `SERIAL`).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicIsize, Ordering};
+mod alloc_support;
+
+use std::alloc::Layout;
 use std::sync::Mutex;
 
+use alloc_support::{calls_on_this_thread, live_bytes, CountingAlloc};
 use hotpool::arena;
-
-struct CountingAlloc;
-
-thread_local! {
-    // `const` and without a destructor: usable from the allocator, even during thread teardown.
-    static CALLS: Cell<usize> = const { Cell::new(0) };
-}
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-/// Tests that read `LIVE_BYTES` hold this, and so does every other test, so none overlap.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn record(bytes: isize) {
-    let _ = CALLS.try_with(|c| c.set(c.get() + 1));
-    LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed);
-}
-
-fn size(layout: Layout) -> isize {
-    isize::try_from(layout.size()).expect("a layout's size fits isize")
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so it upholds
-// `GlobalAlloc`'s contract exactly as `System` does; counting touches a thread-local `Cell` and
-// an atomic, neither of which allocates.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        record(size(layout));
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s preconditions.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        record(isize::try_from(new_size).expect("fits isize") - size(layout));
-        // SAFETY: forwarded unchanged; the caller upholds `realloc`'s preconditions.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        record(-size(layout));
-        // SAFETY: forwarded unchanged; the caller upholds `dealloc`'s preconditions.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: CountingAlloc = CountingAlloc;
 
-fn calls_on_this_thread(f: impl FnOnce()) -> usize {
-    let before = CALLS.with(Cell::get);
-    f();
-    CALLS.with(Cell::get) - before
-}
+/// Tests that read [`live_bytes`] hold this, and so does every other test, so none overlap.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 const SCOPES: usize = if cfg!(miri) { 20 } else { 10_000 };
 
@@ -133,7 +90,7 @@ fn nested_warm_scopes_never_call_the_allocator() {
 fn a_thread_frees_its_arenas_when_it_exits() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     const SPIKE: usize = if cfg!(miri) { 16 * 1024 } else { 512 * 1024 };
-    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    let before = live_bytes();
     std::thread::spawn(|| {
         arena::scope(|outer| {
             reserve(outer, SPIKE);
@@ -148,7 +105,7 @@ fn a_thread_frees_its_arenas_when_it_exits() {
     })
     .join()
     .unwrap();
-    let leaked = LIVE_BYTES.load(Ordering::Relaxed) - before;
+    let leaked = live_bytes() - before;
     // Slack for the registry's list, which keeps its capacity; the arenas were 2 × SPIKE.
     assert!(
         leaked < 4096,

@@ -3,50 +3,19 @@
 //! of live objects and the identity of every handed-out object must agree.
 
 mod common;
+mod model_support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use common::{assert_stats, Tracked, Tracker};
 use hotpool::{LocalOwnedPooled, LocalPool, LocalPooled, PoolStats};
+use model_support::{config, mutate, op, Op, MAX_RETAINED};
 use proptest::prelude::*;
 
 const MAX_IDLE: usize = 3;
-const MAX_RETAINED: usize = 64;
 const MAX_OPS: usize = if cfg!(miri) { 24 } else { 64 };
-
-#[derive(Debug, Clone)]
-enum Op {
-    Get,
-    TryGet,
-    GetOwned,
-    /// Drops the guard at `index % guards.len()`.
-    DropGuard(usize),
-    Detach(usize),
-    /// Puts a previously detached value back, or a value made outside the pool.
-    Put,
-    Trim,
-    /// Writes `len` bytes into a guard's object; with `grow`, also reserves past the retained cap.
-    MutateGuard {
-        index: usize,
-        len: usize,
-        grow: bool,
-    },
-}
-
-fn op() -> impl Strategy<Value = Op> {
-    prop_oneof![
-        3 => Just(Op::Get),
-        1 => Just(Op::TryGet),
-        2 => Just(Op::GetOwned),
-        3 => any::<usize>().prop_map(Op::DropGuard),
-        1 => any::<usize>().prop_map(Op::Detach),
-        1 => Just(Op::Put),
-        1 => Just(Op::Trim),
-        2 => (any::<usize>(), 0..16usize, any::<bool>())
-            .prop_map(|(index, len, grow)| Op::MutateGuard { index, len, grow }),
-    ]
-}
+const CASES: u32 = if cfg!(miri) { 8 } else { 256 };
 
 enum Guard<'a> {
     Borrowed(LocalPooled<'a, Tracked>),
@@ -138,7 +107,7 @@ impl<'a> Harness<'a> {
                 Some(g) => self.lent(Guard::Borrowed(g)),
                 None => assert!(self.model.idle.is_empty(), "try_get found nothing idle"),
             },
-            Op::DropGuard(i) if !self.guards.is_empty() => {
+            Op::Drop(i) if !self.guards.is_empty() => {
                 let mut guard = self.guards.swap_remove(i % self.guards.len());
                 let (id, retained) = (guard.get_mut().id, guard.get_mut().data.capacity());
                 drop(guard);
@@ -171,15 +140,12 @@ impl<'a> Harness<'a> {
                 self.model.counts.discarded += self.model.idle.len() as u64;
                 self.model.idle.clear();
             }
-            Op::MutateGuard { index, len, grow } if !self.guards.is_empty() => {
-                let i = index % self.guards.len();
-                let obj = self.guards[i].get_mut();
-                obj.data.extend((0..len).map(|b| b as u8));
-                if grow {
-                    obj.data.reserve(MAX_RETAINED + 1);
-                }
+            Op::Mutate { index, len, grow } if !self.guards.is_empty() => {
+                let n = self.guards.len();
+                mutate(self.guards[index % n].get_mut(), len, grow);
             }
-            Op::DropGuard(_) | Op::Detach(_) | Op::MutateGuard { .. } => {} // no guard
+            Op::Drop(_) | Op::Detach(_) | Op::Mutate { .. } => {} // no guard
+            Op::TrimUnused => unreachable!("not drawn: `LocalPool` has no `trim_unused`"),
         }
     }
 
@@ -210,20 +176,11 @@ impl<'a> Harness<'a> {
     }
 }
 
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: if cfg!(miri) { 8 } else { 256 },
-        // Miri's isolation forbids the file system; the seeds are not worth keeping anyway.
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(config(CASES))]
 
     #[test]
-    fn local_pool_matches_the_model(ops in prop::collection::vec(op(), 0..MAX_OPS)) {
+    fn local_pool_matches_the_model(ops in prop::collection::vec(op(false), 0..MAX_OPS)) {
         let tracker = Tracker::new();
         let pool = std::rc::Rc::new(
             LocalPool::builder(tracker.factory())

@@ -79,9 +79,15 @@ impl Model {
         assert_eq!(stats.created as usize, self.made.load(SeqCst), "{stats:?}");
         let Model { pool, made, drops } = self;
         drop(pool);
-        eventually(|| drops.load(SeqCst) >= made.load(SeqCst));
-        assert_eq!(drops.load(SeqCst), made.load(SeqCst));
+        assert_all_dropped_once(&made, &drops);
     }
+}
+
+/// Checks that every object made is dropped exactly once, waiting for drops that may still be
+/// running on an exiting thread.
+fn assert_all_dropped_once(made: &AtomicUsize, drops: &AtomicUsize) {
+    eventually(|| drops.load(SeqCst) >= made.load(SeqCst));
+    assert_eq!(drops.load(SeqCst), made.load(SeqCst));
 }
 
 /// Uses an object: it must come reset, then is marked dirty for the next user to check.
@@ -96,20 +102,21 @@ fn get_and_drop(pool: &Pool<Obj>, n: usize) {
     }
 }
 
+/// Holds two objects at once, then drops both.
+fn hold_two(pool: &Pool<Obj>) {
+    let a = pool.get();
+    let b = pool.get();
+    drop((a, b));
+}
+
 #[test]
 fn depot_trade_races_depot_trade() {
     // Cache of 1: every second operation trades with the depot, on both threads.
     loom::model(|| {
         let m = model(1, 2);
         let pool = Arc::clone(&m.pool);
-        let other = thread::spawn(move || {
-            let a = pool.get();
-            let b = pool.get();
-            drop((a, b));
-        });
-        let a = m.pool.get();
-        let b = m.pool.get();
-        drop((a, b));
+        let other = thread::spawn(move || hold_two(&pool));
+        hold_two(&m.pool);
         other.join().unwrap();
         m.finish();
     });
@@ -134,11 +141,7 @@ fn thread_exit_flush_races_get() {
         let m = model(2, 4);
         let pool = Arc::clone(&m.pool);
         // Leaves two objects in its cache, then exits: they must reach the depot.
-        let exiting = thread::spawn(move || {
-            let a = pool.get();
-            let b = pool.get();
-            drop((a, b));
-        });
+        let exiting = thread::spawn(move || hold_two(&pool));
         get_and_drop(&m.pool, 1);
         exiting.join().unwrap();
         // Nothing stranded: once the exit flush has run, a trim from this thread reaches every
@@ -182,8 +185,7 @@ fn owned_guard_outlives_every_pool_handle() {
         let Model { pool, made, drops } = m;
         drop(pool); // maybe the last handle; the guard may still be alive on the other thread
         holder.join().unwrap();
-        eventually(|| drops.load(SeqCst) >= made.load(SeqCst));
-        assert_eq!(drops.load(SeqCst), made.load(SeqCst));
+        assert_all_dropped_once(&made, &drops);
     });
 }
 

@@ -2,83 +2,20 @@
 //! touch the allocator, whether objects stay in the thread cache, go through the shared depot
 //! (`thread_cache(0)`), or cross threads in batches larger than the thread cache.
 //!
-//! The counting allocator counts calls made on threads that opted in (a thread-local flag), into
-//! one global counter: every thread taking part in a measured phase opts in, while other tests
-//! running in parallel in this binary (and the test harness) cannot disturb the count.
+//! The tests read the counting allocator's opt-in count (`tests/alloc_support`): calls made on
+//! threads inside `measured`, into one global counter. Every thread taking part in a measured
+//! phase opts in, while other tests running in parallel in this binary (and the test harness)
+//! cannot disturb the count.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod alloc_support;
+
 use std::sync::{Barrier, Mutex};
 
+use alloc_support::{measured, measured_calls, CountingAlloc};
 use hotpool::Pool;
-
-struct CountingAlloc;
-
-static CALLS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    // `const` and free of destructors: touching it never allocates, so the allocator may.
-    static MEASURED: Cell<bool> = const { Cell::new(false) };
-}
-
-fn count() {
-    // `try_with`: the slot is gone during thread teardown, when nothing is measured.
-    if MEASURED.try_with(Cell::get).unwrap_or(false) {
-        CALLS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so it upholds
-// `GlobalAlloc`'s contract exactly as `System` does; counting touches a thread-local `Cell` and
-// an atomic, neither of which allocates.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s preconditions.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s preconditions.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged; the caller upholds `realloc`'s preconditions.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count();
-        // SAFETY: forwarded unchanged; the caller upholds `dealloc`'s preconditions.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: CountingAlloc = CountingAlloc;
-
-/// Serializes the measured phases of the tests in this binary (they share `CALLS`).
-static MEASURING: Mutex<()> = Mutex::new(());
-
-/// Counts allocator calls on the calling thread while it runs `f`.
-fn measured<R>(f: impl FnOnce() -> R) -> R {
-    MEASURED.with(|m| m.set(true));
-    let result = f();
-    MEASURED.with(|m| m.set(false));
-    result
-}
-
-/// Allocator calls made by threads inside [`measured`] while `f` runs.
-fn allocator_calls(f: impl FnOnce()) -> usize {
-    let _serial = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
-    let before = CALLS.load(Ordering::SeqCst);
-    f();
-    CALLS.load(Ordering::SeqCst) - before
-}
 
 const ITERATIONS: usize = if cfg!(miri) { 30 } else { 10_000 };
 
@@ -101,7 +38,7 @@ fn cycle<'p>(pool: &'p Pool<Vec<u8>>, n: usize, guards: &mut Vec<hotpool::Pooled
 
 #[test]
 fn the_counter_sees_allocations() {
-    let calls = allocator_calls(|| {
+    let calls = measured_calls(|| {
         measured(|| drop(std::hint::black_box(Vec::<u8>::with_capacity(16))));
     });
     assert_eq!(calls, 2, "one allocation and one free");
@@ -119,7 +56,7 @@ fn get_and_drop_never_allocate_once_warm_on_one_thread() {
         for _ in 0..3 {
             cycle(&pool, n, &mut guards); // warm-up: objects, cache and magazines
         }
-        let calls = allocator_calls(|| {
+        let calls = measured_calls(|| {
             measured(|| (0..ITERATIONS).for_each(|_| cycle(&pool, n, &mut guards)));
         });
         assert_eq!(calls, 0, "thread_cache {thread_cache}, {n} at once");
@@ -137,7 +74,7 @@ fn try_get_and_owned_guards_never_allocate_once_warm() {
         // depot's list of empty magazines).
         drop(pool.get());
         drop(pool.get());
-        let calls = allocator_calls(|| {
+        let calls = measured_calls(|| {
             measured(|| {
                 for _ in 0..ITERATIONS {
                     let mut g = pool.get_owned();
@@ -171,7 +108,7 @@ fn producer_and_consumer_threads_never_allocate_once_warm() {
     // The hand-off: a preallocated vector, so moving guards through it never allocates.
     let handoff = Mutex::new(Vec::with_capacity(BATCH));
     let (filled, emptied) = (Barrier::new(2), Barrier::new(2));
-    let calls = allocator_calls(|| {
+    let calls = measured_calls(|| {
         std::thread::scope(|s| {
             let producer = s.spawn(|| {
                 after_warm_up(WARM_UP, rounds, |round| {

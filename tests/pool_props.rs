@@ -9,6 +9,7 @@
 //!   drops every object was dropped exactly once.
 
 mod common;
+mod model_support;
 mod pool_support;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -16,57 +17,14 @@ use std::sync::{mpsc, Arc, Mutex};
 
 use common::{assert_stats, Tracked, Tracker};
 use hotpool::{OwnedPooled, Pool, PoolStats, Pooled};
+use model_support::{config, mutate, op, Op, MAX_RETAINED};
 use pool_support::{assert_idle_bound, retaining_pool, NoPeak};
 use proptest::prelude::*;
 
-const MAX_RETAINED: usize = 64;
 const MAX_OPS: usize = if cfg!(miri) { 16 } else { 80 };
 const CASES: u32 = if cfg!(miri) { 4 } else { 192 };
 /// (max_idle, thread_cache) settings tried.
 const CONFIGS: [(usize, usize); 5] = [(2, 0), (3, 1), (2, 2), (1, 4), (4, 3)];
-
-#[derive(Debug, Clone)]
-enum Op {
-    Get,
-    TryGet,
-    GetOwned,
-    /// Drops the guard at `index % guards.len()`.
-    Drop(usize),
-    Detach(usize),
-    /// Puts a detached value back, or a value made outside the pool.
-    Put,
-    Trim,
-    TrimUnused,
-    /// Writes `len` bytes into a guard's object; with `grow`, also reserves past the cap.
-    Mutate {
-        index: usize,
-        len: usize,
-        grow: bool,
-    },
-}
-
-fn op() -> impl Strategy<Value = Op> {
-    prop_oneof![
-        3 => Just(Op::Get),
-        1 => Just(Op::TryGet),
-        2 => Just(Op::GetOwned),
-        4 => any::<usize>().prop_map(Op::Drop),
-        1 => any::<usize>().prop_map(Op::Detach),
-        1 => Just(Op::Put),
-        1 => Just(Op::Trim),
-        2 => Just(Op::TrimUnused),
-        2 => (any::<usize>(), 0..16usize, any::<bool>())
-            .prop_map(|(index, len, grow)| Op::Mutate { index, len, grow }),
-    ]
-}
-
-/// Writes `len` bytes into `obj`, and with `grow` makes it retain more than the cap.
-fn mutate(obj: &mut Tracked, len: usize, grow: bool) {
-    obj.data.extend(std::iter::repeat(0xab).take(len));
-    if grow {
-        obj.data.reserve(MAX_RETAINED + 1);
-    }
-}
 
 fn tracked_pool(tracker: &Arc<Tracker>, (max_idle, thread_cache): (usize, usize)) -> Pool<Tracked> {
     retaining_pool(tracker, max_idle, thread_cache, MAX_RETAINED)
@@ -402,18 +360,12 @@ fn run_threads(config: (usize, usize), lists: Vec<Vec<ThreadOp>>) {
 }
 
 proptest! {
-    // No failure persistence: it needs the file system, which miri's isolation forbids; a
-    // failing case is printed in full instead.
-    #![proptest_config(ProptestConfig {
-        cases: CASES,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(config(CASES))]
 
     #[test]
     fn one_thread_matches_the_model(
         config in prop::sample::select(&CONFIGS[..]),
-        ops in prop::collection::vec(op(), 0..MAX_OPS),
+        ops in prop::collection::vec(op(true), 0..MAX_OPS),
     ) {
         run_model(config, &ops);
     }
