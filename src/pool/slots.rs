@@ -14,6 +14,12 @@ use crate::sync::{atomic_get_mut, AtomicBool, AtomicPtr, AtomicUsize, Ordering, 
 const BUCKETS: usize = usize::BITS as usize;
 
 /// A thread's cache and counters in one pool.
+///
+/// Aligned to 128 bytes (two cache lines, as crossbeam's `CachePadded` does on x86-64, where the
+/// adjacent-line prefetcher pairs lines): slots of different threads sit side by side in a
+/// bucket, and a slot sharing a line with its neighbour would make every hit of one thread
+/// invalidate the other's cache.
+#[repr(align(128))]
 pub(crate) struct Slot<T> {
     cache: UnsafeCell<ThreadCache<T>>,
     /// Set while the owner is inside [`Slot::with_cache`]: a re-entrant call (which the crate
