@@ -9,6 +9,24 @@ pub(crate) trait Lender<T> {
     fn note_detached(&self);
 }
 
+/// Moves the handle and the object out of `guard` without running its `Drop`: what `detach`
+/// needs. `fields` names the two fields; each is read exactly once, and the rest of the guard
+/// has no drop glue.
+#[inline]
+pub(crate) fn into_parts<G, H, T>(
+    guard: G,
+    fields: impl FnOnce(&mut G) -> (&mut H, &mut std::mem::ManuallyDrop<Box<T>>),
+) -> (H, Box<T>) {
+    let mut guard = std::mem::ManuallyDrop::new(guard);
+    let (handle, obj) = fields(&mut guard);
+    // SAFETY: `guard` is never dropped or used again (it is in a `ManuallyDrop` that goes out of
+    // scope here), so reading the handle moves it out exactly once.
+    let handle = unsafe { std::ptr::read(handle) };
+    // SAFETY: the guard's `Drop` never runs, so the object is still there and taken only here.
+    let obj = unsafe { std::mem::ManuallyDrop::take(obj) };
+    (handle, obj)
+}
+
 /// Defines a guard type named `$name` that holds pool handle `$handle`. Both guards of a pool
 /// share every line but the handle, so the code lives once here.
 macro_rules! guard_type {
@@ -23,8 +41,8 @@ macro_rules! guard_type {
             $($bounds)*
         {
             pool: $handle,
-            // `None` only after `detach` took the object; `drop` then has nothing to return.
-            obj: Option<Box<T>>,
+            // Taken exactly once: by `drop`, or by `detach`, which then skips `drop`.
+            obj: ::std::mem::ManuallyDrop<Box<T>>,
         }
 
         impl<$($lt,)? T, R> $name<$($lt,)? T, R>
@@ -33,7 +51,7 @@ macro_rules! guard_type {
         {
             #[inline]
             pub(crate) fn new(pool: $handle, obj: Box<T>) -> Self {
-                Self { pool, obj: Some(obj) }
+                Self { pool, obj: ::std::mem::ManuallyDrop::new(obj) }
             }
 
             /// Takes the object out of the pool for good: it is not recycled and the pool forgets
@@ -56,9 +74,9 @@ macro_rules! guard_type {
             /// let _: String = LocalOwnedPooled::detach(local.get_owned());
             /// assert_eq!((shared.stats().detached, local.stats().detached), (2, 2));
             /// ```
-            pub fn detach(mut guard: Self) -> T {
-                let obj = guard.obj.take().expect("a guard holds its object until dropped");
-                $crate::guard::Lender::note_detached(&guard.pool);
+            pub fn detach(guard: Self) -> T {
+                let (pool, obj) = $crate::guard::into_parts(guard, |g| (&mut g.pool, &mut g.obj));
+                $crate::guard::Lender::note_detached(&pool);
                 *obj
             }
         }
@@ -71,7 +89,7 @@ macro_rules! guard_type {
 
             #[inline]
             fn deref(&self) -> &T {
-                self.obj.as_deref().expect("a guard holds its object until dropped")
+                &self.obj
             }
         }
 
@@ -81,7 +99,7 @@ macro_rules! guard_type {
         {
             #[inline]
             fn deref_mut(&mut self) -> &mut T {
-                self.obj.as_deref_mut().expect("a guard holds its object until dropped")
+                &mut self.obj
             }
         }
 
@@ -91,9 +109,11 @@ macro_rules! guard_type {
         {
             #[inline(always)]
             fn drop(&mut self) {
-                if let Some(obj) = self.obj.take() {
-                    $crate::guard::Lender::give_back(&self.pool, obj);
-                }
+                // SAFETY: `obj` is taken only here and in `detach`, which consumes the guard
+                // without running this `drop` (`into_parts`), so it is still there and is never
+                // used again.
+                let obj = unsafe { ::std::mem::ManuallyDrop::take(&mut self.obj) };
+                $crate::guard::Lender::give_back(&self.pool, obj);
             }
         }
 
