@@ -33,8 +33,8 @@ impl<T> IdleStack<T> {
         self.objects.with_mut(|objects| {
             // SAFETY:
             // - the pointer comes from the live cell owned by `self`;
-            // - `IdleStack` is only used by `LocalPool`, which is `!Sync` and `!Send`'s guards
-            //   stay on its thread, so no other thread can access it;
+            // - `IdleStack` is only used by `LocalPool`, which is neither `Send` nor `Sync` (nor
+            //   are its guards), so no other thread can access it;
             // - every `f` passed here (all in this file) only moves pointers within existing
             //   capacity, so no code that could reach this stack again runs while the `&mut`
             //   is alive: it is unique.
