@@ -89,7 +89,7 @@ fn nested_warm_scopes_never_call_the_allocator() {
 #[test]
 fn a_thread_frees_its_arenas_when_it_exits() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    const SPIKE: usize = if cfg!(miri) { 16 * 1024 } else { 512 * 1024 };
+    const SPIKE: usize = if cfg!(miri) { 64 * 1024 } else { 512 * 1024 };
     let before = live_bytes();
     std::thread::spawn(|| {
         arena::scope(|outer| {
@@ -106,9 +106,12 @@ fn a_thread_frees_its_arenas_when_it_exits() {
     .join()
     .unwrap();
     let leaked = live_bytes() - before;
-    // Slack for the registry's list, which keeps its capacity; the arenas were 2 × SPIKE.
+    // The arenas held at least 2 × SPIKE; if they were not freed, `leaked` is at least that.
+    // The counter is process-wide, so the test harness's own threads (spawning the next test,
+    // reporting results) can allocate inside this window: up to ~8 KiB seen in 60 runs under
+    // load. Half a spike separates the two cases by a wide margin on either side.
     assert!(
-        leaked < 4096,
+        leaked < (SPIKE / 2) as isize,
         "{leaked} bytes still held after the thread exited"
     );
 }
