@@ -139,23 +139,21 @@ impl DroppingBump {
     fn run_drops(&mut self) -> Option<Panic> {
         let mut first_panic = None;
         while let Some(entry) = self.head.get() {
-            // SAFETY:
-            // - `entry` was written by `alloc_dropping` into `self.bump`, which still holds it
-            //   (module invariant).
+            // SAFETY: `entry` was written by `alloc_dropping` into `self.bump`, which still holds
+            // it (module invariant).
+            let entry = unsafe { entry.as_ptr().read() };
             let Entry {
                 prev,
                 data,
                 len,
                 drop_slice,
-            } = unsafe { entry.as_ptr().read() };
+            } = entry;
             // Unlinked before dropping: a panicking destructor is never run twice.
             self.head.set(prev);
             let result = catch_unwind(AssertUnwindSafe(|| {
                 // SAFETY:
-                // - `data` holds `len` initialized values of the type `drop_slice` was made for
-                //   (module invariant; `len` counts only values already written);
-                // - the entry is unlinked, so they are dropped once, and `&mut self` means no
-                //   borrow of them is alive.
+                // - `data` holds `len` written values of `drop_slice`'s type (module invariant);
+                // - the entry is unlinked (dropped once), and `&mut self`: none is borrowed.
                 unsafe { drop_slice(data, len) }
             }));
             if let Err(payload) = result {
@@ -224,10 +222,8 @@ impl<'a, T> Filling<'a, T> {
     pub(super) fn into_slice(self) -> &'a mut [T] {
         assert_eq!(self.filled, self.capacity, "arena slice under-filled");
         // SAFETY:
-        // - `data` holds `capacity` initialized values (asserted above), inside bump memory that
-        //   lives for `'a`;
-        // - the only other pointer to them is the entry, which is not read before `finish`
-        //   (`&mut`, so after `'a` ends): the slice is unique for `'a`.
+        // - `data` holds `capacity` initialized values (asserted above) in memory alive for `'a`;
+        // - the entry, their only other pointer, is not read before `finish`: unique for `'a`.
         unsafe { std::slice::from_raw_parts_mut(self.data.as_ptr(), self.capacity) }
     }
 }

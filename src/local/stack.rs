@@ -31,13 +31,9 @@ impl<T> IdleStack<T> {
     #[inline(always)]
     fn with<R>(&self, f: impl FnOnce(&mut Vec<Box<T>>) -> R) -> R {
         self.objects.with_mut(|objects| {
-            // SAFETY:
-            // - the pointer comes from the live cell owned by `self`;
-            // - `IdleStack` is only used by `LocalPool`, which is neither `Send` nor `Sync` (nor
-            //   are its guards), so no other thread can access it;
-            // - every `f` passed here (all in this file) only moves pointers within existing
-            //   capacity, so no code that could reach this stack again runs while the `&mut`
-            //   is alive: it is unique.
+            // SAFETY: the pointer is from the live cell of `self`; the `&mut` is unique because
+            // - `LocalPool` (the only user) and its guards are neither `Send` nor `Sync`;
+            // - each `f` (all in this file) moves pointers within capacity: nothing re-enters.
             f(unsafe { &mut *objects })
         })
     }

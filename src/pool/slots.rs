@@ -58,11 +58,9 @@ impl<T> Slot<T> {
         self.busy.store(true, Ordering::Relaxed);
         let _release = ReleaseOnDrop(&self.busy);
         let result = self.cache.with_mut(|cache| {
-            // SAFETY:
-            // - only the thread owning this slot gets here (`ThreadSlots::get` hands the slot to
-            //   the holder of its id's `ThreadHandle`), and `busy` rules out a second borrow on
-            //   that thread's stack, so this `&mut` is unique while `f` runs;
-            // - the pointer comes from a live `UnsafeCell` borrowed by `&self`.
+            // SAFETY: the pointer is from the live cell borrowed by `&self`; the `&mut` is unique:
+            // - only the holder of this slot id's `ThreadHandle` gets here (`ThreadSlots::get`);
+            // - `busy` rules out a second borrow on that thread's stack while `f` runs.
             f(unsafe { &mut *cache })
         });
         Some(result)
@@ -113,8 +111,7 @@ impl<T> ThreadSlots<T> {
         }
         debug_assert!(index < 1 << bucket);
         // SAFETY:
-        // - a non-null bucket pointer was published by `alloc_bucket` and points to `2^bucket`
-        //   initialised slots that are freed only by `Drop` (which needs `&mut self`);
+        // - non-null buckets come from `alloc_bucket`: `2^bucket` slots, freed only by `Drop`;
         // - `index < 2^bucket` by `locate`.
         unsafe { &*base.wrapping_add(index) }
     }
