@@ -8,13 +8,13 @@
 
 #[cfg(loom)]
 pub(crate) use loom::{
-    sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering},
+    sync::atomic::{AtomicPtr, AtomicUsize, Ordering},
     thread_local,
 };
 
 #[cfg(not(loom))]
 pub(crate) use std::{
-    sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering},
+    sync::atomic::{AtomicPtr, AtomicUsize, Ordering},
     thread_local,
 };
 
@@ -174,23 +174,27 @@ pub(crate) struct OwnedCounter(AtomicUsize);
 
 impl OwnedCounter {
     /// Adds `n`. Only the owning thread may call this (or callers that hold `&mut` of the owner).
+    ///
+    /// The store is a release (a plain `mov` on x86-64): a reader that sees it with
+    /// [`OwnedCounter::get`] also sees every counter the owner wrote before, so a snapshot that
+    /// reads the counters in the right order never sees an effect without its cause.
     #[inline(always)]
     pub(crate) fn add(&self, n: usize) {
         let v = self.0.load(Ordering::Relaxed);
-        self.0.store(v.wrapping_add(n), Ordering::Relaxed);
+        self.0.store(v.wrapping_add(n), Ordering::Release);
     }
 
     /// Subtracts `n` (wrapping). Same rule as [`OwnedCounter::add`].
     #[inline(always)]
     pub(crate) fn sub(&self, n: usize) {
         let v = self.0.load(Ordering::Relaxed);
-        self.0.store(v.wrapping_sub(n), Ordering::Relaxed);
+        self.0.store(v.wrapping_sub(n), Ordering::Release);
     }
 
-    /// Reads the value from any thread.
+    /// Reads the value from any thread (acquire: see [`OwnedCounter::add`]).
     #[inline(always)]
     pub(crate) fn get(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
+        self.0.load(Ordering::Acquire)
     }
 }
 

@@ -1,15 +1,20 @@
 //! A thread's cache of idle objects in one pool.
+//!
+//! Every method only moves boxes: none drops a `T` or runs other user code, which is what
+//! `Slot::with_cache` requires of the code that runs while a cache is open.
 
 /// Idle objects of one thread, LIFO: the most recently returned (cache-warm) object goes out
-/// first. Only the owning thread touches it (see `slots.rs`).
+/// first. Only the owning thread opens it (see `slots.rs`).
 pub(crate) struct ThreadCache<T> {
-    /// At most `thread_cache` objects.
-    pub(crate) objects: Vec<Box<T>>,
+    /// At most `limit` objects, with room for `limit` reserved when the limit is set.
+    objects: Vec<Box<T>>,
+    /// Most objects this cache may hold: 0 until the thread's exit hook is registered with the
+    /// pool (so an object can only be cached where the exit flush will find it), then the pool's
+    /// `thread_cache`. Folding the registration into the capacity check keeps it off the hit path.
+    limit: usize,
     /// An empty magazine kept ready for the next flush to the depot, so that a flush in steady
     /// state allocates nothing.
-    pub(crate) spare: Option<Vec<Box<T>>>,
-    /// Whether this thread's exit hook is registered with the pool.
-    pub(crate) registered: bool,
+    spare: Option<Vec<Box<T>>>,
     /// This slot's in-use balance last added to the depot's estimate (for `peak_in_use`).
     pub(crate) published_balance: isize,
 }
@@ -18,9 +23,66 @@ impl<T> ThreadCache<T> {
     pub(crate) fn new() -> Self {
         Self {
             objects: Vec::new(),
+            limit: 0,
             spare: None,
-            registered: false,
             published_balance: 0,
         }
+    }
+
+    /// The most recently cached object.
+    #[inline(always)]
+    pub(crate) fn pop(&mut self) -> Option<Box<T>> {
+        self.objects.pop()
+    }
+
+    /// Caches `obj` if there is room; gives it back otherwise.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, obj: Box<T>) -> Result<(), Box<T>> {
+        if self.objects.len() < self.limit {
+            self.objects.push(obj); // within the reserved capacity: never allocates
+            Ok(())
+        } else {
+            Err(obj)
+        }
+    }
+
+    /// Whether the cache is enabled (its thread's exit hook is registered).
+    pub(crate) fn is_enabled(&self) -> bool {
+        self.limit > 0
+    }
+
+    /// Enables the cache with room for `limit` objects (after registering the exit hook).
+    pub(crate) fn enable(&mut self, limit: usize) {
+        self.objects.reserve_exact(limit);
+        self.limit = limit;
+    }
+
+    /// Disables the cache (its thread is exiting) and gives up everything it holds.
+    pub(crate) fn disable(&mut self) -> Vec<Box<T>> {
+        self.limit = 0;
+        self.spare = None;
+        std::mem::take(&mut self.objects)
+    }
+
+    /// Whether the cache is at its limit.
+    pub(crate) fn is_full(&self) -> bool {
+        self.objects.len() >= self.limit
+    }
+
+    /// The objects and the spare magazine, for trading with the depot.
+    pub(crate) fn trade_parts(&mut self) -> (&mut Vec<Box<T>>, &mut Option<Vec<Box<T>>>) {
+        (&mut self.objects, &mut self.spare)
+    }
+
+    /// The objects, to take them all (the pool is being dropped).
+    pub(crate) fn objects_mut(&mut self) -> &mut Vec<Box<T>> {
+        &mut self.objects
+    }
+
+    /// Gives up every cached object, keeping the buffer's capacity.
+    pub(crate) fn take_all(&mut self) -> Vec<Box<T>> {
+        let mut all = Vec::with_capacity(self.objects.len());
+        all.append(&mut self.objects);
+        all
     }
 }

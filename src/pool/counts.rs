@@ -5,6 +5,9 @@ use crate::sync::OwnedCounter;
 
 /// Cumulative counters of one writer: a thread's slot (written only by that thread) or the depot
 /// (written only under its lock). Reading them from elsewhere is always allowed.
+///
+/// A cache hit moves one counter (`reused` on a `get`, `returned` on a return): the in-use
+/// balance is derived from them instead of kept in a counter of its own.
 #[derive(Debug, Default)]
 pub(crate) struct Counts {
     pub(crate) created: OwnedCounter,
@@ -13,29 +16,51 @@ pub(crate) struct Counts {
     pub(crate) put: OwnedCounter,
     pub(crate) discarded: OwnedCounter,
     pub(crate) detached: OwnedCounter,
-    /// Objects this writer handed out minus guards it saw end (dropped or detached), wrapping.
-    /// Summed over all writers it is the pool's in-use count; one writer's share is negative when
-    /// it returns objects other threads took. One counter rather than a difference of two, so a
-    /// concurrent reader never sees a lend without the return that preceded it.
-    pub(crate) balance: OwnedCounter,
+    /// The in-use balance of the slow paths, wrapping: +1 per object created for a `get`, -1 per
+    /// guard whose object was discarded or detached.
+    slow_balance: OwnedCounter,
 }
 
 impl Counts {
-    /// [`Counts::balance`] as a signed number.
+    /// Objects this writer handed out minus guards it saw end (returned, discarded or detached).
+    /// Summed over all writers it is the pool's in-use count; one writer's share is negative when
+    /// it takes back objects other threads handed out.
+    ///
+    /// Counters are read so that a concurrent reader can miss an effect but never see one without
+    /// its cause: `put` before `returned` (a kept `put` moves both), `reused` before `returned`
+    /// (each return answers an earlier lend), with release stores and acquire loads.
     pub(crate) fn lent_balance(&self) -> isize {
-        self.balance.get() as isize
+        self.read().1
     }
 
-    /// A `get` handed out an object.
-    #[inline]
-    pub(crate) fn lent(&self) {
-        self.balance.add(1);
+    /// Every counter, and the balance, each read once in the order [`Counts::lent_balance`] needs.
+    fn read(&self) -> ([u64; 6], isize) {
+        let put = self.put.get();
+        let reused = self.reused.get();
+        let created = self.created.get();
+        let slow_balance = self.slow_balance.get();
+        let detached = self.detached.get();
+        let discarded = self.discarded.get();
+        let returned = self.returned.get();
+        let balance = reused
+            .wrapping_add(slow_balance)
+            .wrapping_sub(returned)
+            .wrapping_add(put) as isize;
+        let counts = [created, reused, returned, put, discarded, detached].map(|c| c as u64);
+        (counts, balance)
     }
 
-    /// A guard ended: its object came back or was detached.
+    /// A `get` handed out a new object.
     #[inline]
-    pub(crate) fn ended(&self) {
-        self.balance.sub(1);
+    pub(crate) fn created_for_get(&self) {
+        self.created.add(1);
+        self.slow_balance.add(1);
+    }
+
+    /// A guard ended without its object coming back (discarded or detached).
+    #[inline]
+    pub(crate) fn ended_slow(&self) {
+        self.slow_balance.sub(1);
     }
 }
 
@@ -53,13 +78,14 @@ pub(crate) struct Totals {
 
 impl Totals {
     pub(crate) fn add(&mut self, c: &Counts) {
-        self.created += c.created.get() as u64;
-        self.reused += c.reused.get() as u64;
-        self.returned += c.returned.get() as u64;
-        self.put += c.put.get() as u64;
-        self.discarded += c.discarded.get() as u64;
-        self.detached += c.detached.get() as u64;
-        self.in_use += c.lent_balance() as i64;
+        let ([created, reused, returned, put, discarded, detached], balance) = c.read();
+        self.created += created;
+        self.reused += reused;
+        self.returned += returned;
+        self.put += put;
+        self.discarded += discarded;
+        self.detached += detached;
+        self.in_use += balance as i64;
     }
 
     /// Objects in use: the sum of the balances, clamped at 0 (a snapshot taken while objects

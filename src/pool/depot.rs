@@ -34,6 +34,9 @@ pub(crate) struct Depot<T> {
     peak_in_use: usize,
     /// The part of `in_use_estimate` that came from `counts`.
     own_published_balance: isize,
+    /// Owned-guard references given back by threads, kept for the next thread that needs a batch
+    /// (see `owned.rs`).
+    pub(crate) refs: usize,
 }
 
 impl<T> Depot<T> {
@@ -49,6 +52,7 @@ impl<T> Depot<T> {
             in_use_estimate: 0,
             peak_in_use: 0,
             own_published_balance: 0,
+            refs: 0,
         }
     }
 

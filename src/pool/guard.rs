@@ -1,9 +1,9 @@
 //! Guards of [`Pool`](crate::Pool) objects.
 
 use super::inner::Inner;
+use super::owned::OwnedRef;
 use crate::guard::{guard_type, Lender};
 use crate::recycle::Recycler;
-use crate::sync::Arc;
 
 impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Lender<T> for &Inner<T, R> {
     #[inline]
@@ -16,17 +16,15 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Lender<T> for &I
     }
 }
 
-impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Lender<T> for Arc<Inner<T, R>> {
-    #[inline]
+impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Lender<T> for OwnedRef<T, R> {
+    #[inline(always)]
     fn give_back(&self, obj: Box<T>) {
-        Inner::give_back(self, obj);
-        // The guard's last use of the pool: its `Arc` is dropped next.
-        self.drop_sync.before_release();
+        // The reference itself is given back when the guard's fields drop, right after.
+        self.inner().give_back(obj);
     }
 
     fn note_detached(&self) {
-        Inner::note_detached(self);
-        self.drop_sync.before_release();
+        self.inner().note_detached();
     }
 }
 
@@ -71,5 +69,5 @@ guard_type!(
     /// }); // dropped there: back to the pool from that thread
     /// assert_eq!(worker.join().unwrap(), 22);
     /// ```
-    OwnedPooled [] holds Arc<Inner<T, R>> where [T: Send + 'static, R: Recycler<T> + Send + Sync + 'static]
+    OwnedPooled [] holds OwnedRef<T, R> where [T: Send + 'static, R: Recycler<T> + Send + Sync + 'static]
 );

@@ -7,10 +7,12 @@
 
 use std::mem;
 
+use super::cache::ThreadCache;
 use super::counts::{Counts, Totals};
 use super::depot::{Depot, Magazine};
+use super::owned::{self, Refs};
 use super::slots::{Slot, ThreadSlots};
-use super::thread::{self, ThreadExit, ThreadHandle};
+use super::thread::{self, drop_all, drop_all_then_resume, ThreadExit, ThreadHandle};
 use crate::recycle::Recycler;
 use crate::stats::PoolStats;
 use crate::sync::{ArcDropSync, Mutex, MutexGuard, Weak};
@@ -26,11 +28,19 @@ pub(crate) enum Source {
     Put,
 }
 
+/// Where a returned object went when the thread tier was asked to keep it.
+enum Kept<T> {
+    /// The thread tier decided: kept (`Ok`) or no room anywhere (`Err`).
+    Decided(Result<(), Box<T>>),
+    /// No thread tier for this thread (exiting): the depot decides.
+    NoCache(Box<T>),
+}
+
 pub(crate) struct Inner<T, R> {
     /// This pool, for registering thread-exit hooks from `&self` (guards borrow `&Inner`
     /// directly, saving a pointer hop on every return).
     me: Weak<Inner<T, R>>,
-    slots: ThreadSlots<T>,
+    pub(super) slots: ThreadSlots<T>,
     depot: Mutex<Depot<T>>,
     factory: Factory<T>,
     recycler: R,
@@ -38,6 +48,8 @@ pub(crate) struct Inner<T, R> {
     thread_cache: usize,
     /// Objects moved per trade with the depot.
     batch: usize,
+    /// Handles and owned-guard references (see `owned.rs`).
+    pub(super) refs: Refs,
     /// Lets loom see that every handle's last use precedes the drop (see `sync.rs`).
     pub(crate) drop_sync: ArcDropSync,
 }
@@ -67,43 +79,80 @@ impl<T, R> Inner<T, R> {
             recycler,
             thread_cache,
             batch,
+            refs: Refs::new(),
             drop_sync: ArcDropSync::default(),
         }
     }
 
-    fn depot(&self) -> MutexGuard<'_, Depot<T>> {
+    pub(super) fn depot(&self) -> MutexGuard<'_, Depot<T>> {
         self.depot.lock()
     }
 }
 
 impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
-    /// Runs `f` with this thread's slot, if the thread tier is on and the thread-local is alive.
-    #[inline]
-    fn with_slot<X>(&self, f: impl FnOnce(&ThreadHandle, &Slot<T>) -> X) -> Option<X> {
-        if self.thread_cache == 0 {
-            return None;
-        }
+    /// Runs `f` with this thread's slot; `None` while this thread-local is being destroyed.
+    #[inline(always)]
+    pub(super) fn with_slot<X>(&self, f: impl FnOnce(&ThreadHandle, &Slot<T>) -> X) -> Option<X> {
         thread::with_current(|thread| f(thread, self.slots.get(thread)))
     }
 
-    /// Moves counters of the calling thread's slot, or the depot's if it has none, and publishes
-    /// the in-use balance (used off the hit paths only: creation, discards, detach). Publishing
-    /// here keeps every thread's unpublished balance within its cache size, which is what bounds
-    /// the error of `peak_in_use`.
+    /// [`Inner::with_slot`] with a value that `none` gets back if there is no slot.
+    #[inline(always)]
+    fn with_slot_or<V, X>(
+        &self,
+        value: V,
+        f: impl FnOnce(&ThreadHandle, &Slot<T>, V) -> X,
+        none: impl FnOnce(V) -> X,
+    ) -> X {
+        thread::with_current_or(
+            value,
+            |thread, v| f(thread, self.slots.get(thread), v),
+            none,
+        )
+    }
+
+    /// Moves counters of the calling thread's slot, or the depot's without a thread tier, and
+    /// publishes the in-use balance (off the hit paths only: creation, discards, detach).
+    /// Publishing here keeps every thread's unpublished balance within its cache size, which is
+    /// what bounds the error of `peak_in_use`.
     fn count(&self, f: impl Fn(&Counts)) {
-        let counted = self.with_slot(|thread, slot| {
-            f(&slot.counts);
-            slot.with_cache(|cache| {
-                self.register_exit(thread, &mut cache.registered);
-                self.depot()
-                    .publish_balance(&mut cache.published_balance, slot.counts.lent_balance());
-            });
-        });
+        let counted = (self.thread_cache > 0)
+            .then(|| {
+                self.with_slot(|thread, slot| {
+                    f(&slot.shared().counts);
+                    slot.with_cache(thread, |cache| {
+                        let mut depot = self.depot();
+                        self.trade_tallies(slot, cache, &mut depot);
+                    });
+                })
+            })
+            .flatten();
         if counted.is_none() {
             let mut depot = self.depot();
             f(&depot.counts);
             depot.publish_own_balance();
         }
+    }
+
+    /// Under the depot lock, on every trade: publishes this thread's in-use balance (for
+    /// `peak_in_use`) and hands its tally of released owned-guard references to the depot.
+    fn trade_tallies(&self, slot: &Slot<T>, cache: &mut ThreadCache<T>, depot: &mut Depot<T>) {
+        let shared = slot.shared();
+        depot.publish_balance(&mut cache.published_balance, shared.counts.lent_balance());
+        owned::collect_released(shared, &mut depot.refs);
+    }
+
+    /// Enables this thread's cache (registering its exit flush) if it is not yet; `false` if
+    /// the thread is exiting and the cache must stay off.
+    fn enable_cache(&self, thread: &ThreadHandle, cache: &mut ThreadCache<T>) -> bool {
+        if !cache.is_enabled() {
+            let weak: Weak<Self> = self.me.clone();
+            if !thread.on_exit(weak) {
+                return false;
+            }
+            cache.enable(self.thread_cache);
+        }
+        true
     }
 
     /// Creates `n` idle objects (the builder's `prefill`).
@@ -118,18 +167,12 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         }
     }
 
-    /// An idle object from this thread's cache, without a lock.
-    #[inline]
+    /// An idle object from this thread's cache, without a lock: the hit path.
+    #[inline(always)]
     pub(crate) fn take_cached(&self) -> Option<Box<T>> {
         self.with_slot(|thread, slot| {
-            let obj = slot
-                .with_cache(|cache| {
-                    self.register_exit(thread, &mut cache.registered);
-                    cache.objects.pop()
-                })
-                .flatten()?;
-            slot.counts.reused.add(1);
-            slot.counts.lent();
+            let obj = slot.with_cache(thread, ThreadCache::pop)?;
+            slot.shared().counts.reused.add(1);
             Some(obj)
         })
         .flatten()
@@ -139,32 +182,32 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     #[cold]
     #[inline(never)]
     pub(crate) fn take_slow(&self) -> Option<Box<T>> {
-        let mut via_thread = false;
-        let taken = self
-            .with_slot(|_, slot| {
-                let taken = slot.with_cache(|cache| {
+        if self.thread_cache > 0 {
+            let via_thread = self.with_slot(|thread, slot| {
+                let taken = slot.with_cache(thread, |cache| {
+                    if !self.enable_cache(thread, cache) {
+                        return None;
+                    }
                     let mut depot = self.depot();
-                    depot.publish_balance(&mut cache.published_balance, slot.counts.lent_balance());
-                    depot.refill(&mut cache.objects, &mut cache.spare);
-                    cache.objects.pop()
+                    self.trade_tallies(slot, cache, &mut depot);
+                    let (objects, spare) = cache.trade_parts();
+                    depot.refill(objects, spare);
+                    Some(cache.pop())
                 })?;
-                via_thread = true;
                 if taken.is_some() {
-                    slot.counts.reused.add(1);
-                    slot.counts.lent();
+                    slot.shared().counts.reused.add(1);
                 }
-                taken
-            })
-            .flatten();
-        if via_thread {
-            return taken;
+                Some(taken)
+            });
+            if let Some(Some(taken)) = via_thread {
+                return taken;
+            }
         }
         // No thread tier here: take one object straight from the depot.
         let mut depot = self.depot();
         let taken = depot.take_one();
         if taken.is_some() {
             depot.counts.reused.add(1);
-            depot.counts.lent();
             depot.publish_own_balance();
         }
         taken
@@ -175,29 +218,33 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     #[inline(never)]
     pub(crate) fn create(&self) -> Box<T> {
         let obj = Box::new((self.factory)());
-        self.count(|c| {
-            c.created.add(1);
-            c.lent();
-        });
+        self.count(Counts::created_for_get);
         obj
     }
 
-    /// Takes back an object a guard held (or one given to `put`): recycles it, keeps it if the
-    /// policy and the caps allow, and drops it otherwise. A panic in the policy or in `T::drop`
-    /// leaves the counts right.
-    #[inline]
+    /// Takes back an object a guard held: recycles it, keeps it if the policy and the caps
+    /// allow, and drops it otherwise. A panic in the policy or in `T::drop` leaves the counts
+    /// right.
+    #[inline(always)]
     pub(crate) fn give_back(&self, obj: Box<T>) {
         if let Err(refused) = self.recycle_and_keep(obj, Source::Guard) {
-            self.count(|c| {
-                c.ended();
-                c.discarded.add(1);
-            });
-            drop(refused);
+            self.discard_refused(refused);
         }
     }
 
+    /// Counts and drops a guard's object that the policy refused or no tier had room for.
+    #[cold]
+    #[inline(never)]
+    fn discard_refused(&self, refused: Box<T>) {
+        self.count(|c| {
+            c.ended_slow();
+            c.discarded.add(1);
+        });
+        drop(refused);
+    }
+
     /// Recycles `obj` and keeps it; gives it back if the policy refused it or every tier is full.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn recycle_and_keep(&self, mut obj: Box<T>, source: Source) -> Result<(), Box<T>> {
         let unwinding = CountLostOnUnwind {
             inner: self,
@@ -208,59 +255,61 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         if !keep {
             return Err(obj);
         }
-        let obj = match self.keep_cached(obj, source) {
-            Ok(()) => return Ok(()),
-            Err(obj) => obj,
-        };
-        self.keep_slow(obj, source)
+        match self.keep_cached(obj, source) {
+            Ok(()) => Ok(()),
+            Err(obj) => self.keep_slow(obj, source),
+        }
     }
 
-    /// Pushes onto this thread's cache if it has room.
-    #[inline]
+    /// Pushes onto this thread's cache if it has room: the return half of the hit path.
+    #[inline(always)]
     fn keep_cached(&self, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
-        let mut obj = Some(obj);
-        self.with_slot(|thread, slot| {
-            slot.with_cache(|cache| {
-                self.register_exit(thread, &mut cache.registered);
-                if cache.objects.len() < self.thread_cache {
-                    cache.objects.extend(obj.take());
-                }
-            });
-            if obj.is_none() {
-                count_kept(&slot.counts, source);
-            }
-        });
-        obj.map_or(Ok(()), Err)
+        self.with_slot_or(
+            obj,
+            |thread, slot, obj| {
+                slot.with_cache(thread, |cache| cache.push(obj))?;
+                count_kept(&slot.shared().counts, source);
+                Ok(())
+            },
+            Err,
+        )
     }
 
-    /// Flushes half of this thread's full cache to the depot to make room, or keeps the object in
-    /// the depot directly when there is no thread tier. Gives the object back if the depot is
-    /// full too.
+    /// Flushes half of this thread's full cache to the depot to make room (enabling the cache
+    /// first if this is the thread's first return), or keeps the object in the depot directly
+    /// when there is no thread tier. Gives the object back if the depot is full too.
     #[cold]
     #[inline(never)]
     fn keep_slow(&self, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
-        let mut obj = Some(obj);
-        let mut via_thread = false;
-        self.with_slot(|_, slot| {
-            slot.with_cache(|cache| {
-                via_thread = true;
-                let mut depot = self.depot();
-                depot.publish_balance(&mut cache.published_balance, slot.counts.lent_balance());
-                if cache.objects.len() >= self.thread_cache {
-                    depot.flush(&mut cache.objects, self.batch, &mut cache.spare);
-                }
-                if cache.objects.len() < self.thread_cache {
-                    cache.objects.extend(obj.take());
-                }
-            });
-            if obj.is_none() {
-                count_kept(&slot.counts, source);
-            }
-        });
-        match obj {
-            None => Ok(()),
-            Some(obj) if via_thread => Err(obj),
-            Some(obj) => {
+        let kept = if self.thread_cache == 0 {
+            Kept::NoCache(obj)
+        } else {
+            self.with_slot_or(
+                obj,
+                |thread, slot, obj| {
+                    let kept = slot.with_cache(thread, |cache| {
+                        if !self.enable_cache(thread, cache) {
+                            return Kept::NoCache(obj);
+                        }
+                        let mut depot = self.depot();
+                        self.trade_tallies(slot, cache, &mut depot);
+                        if cache.is_full() {
+                            let (objects, spare) = cache.trade_parts();
+                            depot.flush(objects, self.batch, spare);
+                        }
+                        Kept::Decided(cache.push(obj))
+                    });
+                    if let Kept::Decided(Ok(())) = kept {
+                        count_kept(&slot.shared().counts, source);
+                    }
+                    kept
+                },
+                Kept::NoCache,
+            )
+        };
+        match kept {
+            Kept::Decided(result) => result,
+            Kept::NoCache(obj) => {
                 let mut depot = self.depot();
                 depot.put_one(obj)?;
                 count_kept(&depot.counts, source);
@@ -273,50 +322,33 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// Counts a guard's object as detached.
     pub(crate) fn note_detached(&self) {
         self.count(|c| {
-            c.ended();
+            c.ended_slow();
             c.detached.add(1);
         });
     }
 
-    /// Makes sure this thread's cache is flushed when the thread exits: registered on the
-    /// slot's first use by each thread, before any object can be cached in it.
-    #[inline]
-    fn register_exit(&self, thread: &ThreadHandle, registered: &mut bool) {
-        if !*registered {
-            self.register_exit_slow(thread, registered);
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn register_exit_slow(&self, thread: &ThreadHandle, registered: &mut bool) {
-        *registered = true;
-        let weak: Weak<Self> = self.me.clone();
-        thread.on_exit(weak);
-    }
-
     /// Drops every idle object in the depot and in the calling thread's cache; returns how many.
     pub(crate) fn trim(&self) -> usize {
-        let from_cache = self
-            .with_slot(|_, slot| slot.with_cache(|cache| mem::take(&mut cache.objects)))
+        let from_cache = (self.thread_cache > 0)
+            .then(|| self.with_slot(|thread, slot| slot.with_cache(thread, ThreadCache::take_all)))
             .flatten()
             .unwrap_or_default();
         let magazines = self.depot().take_all();
-        self.discard(from_cache.len(), magazines, from_cache)
+        self.discard(magazines, from_cache)
     }
 
     /// Drops the depot objects that stayed idle since the previous call; returns how many.
     pub(crate) fn trim_unused(&self) -> usize {
         let magazines = self.depot().take_unused();
-        self.discard(0, magazines, Vec::new())
+        self.discard(magazines, Vec::new())
     }
 
-    /// Counts, then drops (outside every lock), objects the pool gives up.
-    fn discard(&self, extra: usize, magazines: Vec<Magazine<T>>, more: Vec<Box<T>>) -> usize {
-        let n = extra + magazines.iter().map(Vec::len).sum::<usize>();
+    /// Counts, then drops (outside every lock, each exactly once even if some `T::drop`s
+    /// panic), objects the pool gives up.
+    fn discard(&self, magazines: Vec<Magazine<T>>, more: Vec<Box<T>>) -> usize {
+        let n = more.len() + magazines.iter().map(Vec::len).sum::<usize>();
         self.depot().counts.discarded.add(n);
-        // If a `T::drop` panics, the vectors still drop the rest while unwinding.
-        drop((magazines, more));
+        drop_all_then_resume(magazines.into_iter().flatten().chain(more));
         n
     }
 
@@ -326,7 +358,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         let mut totals = Totals::default();
         let mut depot = self.depot();
         totals.add(&depot.counts);
-        self.slots.for_each(|slot| totals.add(&slot.counts));
+        self.slots.for_each(|shared| totals.add(&shared.counts));
         depot.observe_in_use(totals.in_use());
         totals.into_stats(depot.peak_in_use())
     }
@@ -339,11 +371,10 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
 
 #[inline(always)]
 fn count_kept(c: &Counts, source: Source) {
-    c.returned.add(1);
-    match source {
-        Source::Guard => c.ended(),
-        Source::Put => c.put.add(1),
+    if source == Source::Put {
+        c.put.add(1); // before `returned`: see `Counts::lent_balance`
     }
+    c.returned.add(1);
 }
 
 /// Counts an object lost to a panic in the recycle policy (unwinding drops it).
@@ -359,7 +390,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Drop
         // A `put` object never entered the pool: only a guard's object counts as discarded.
         if self.source == Source::Guard {
             self.inner.count(|c| {
-                c.ended();
+                c.ended_slow();
                 c.discarded.add(1);
             });
         }
@@ -369,24 +400,33 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Drop
 impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> ThreadExit for Inner<T, R> {
     fn thread_exited(&self, thread: &ThreadHandle) {
         let slot = self.slots.get(thread);
-        let overflow = slot.with_cache(|cache| {
-            cache.registered = false;
-            let objects = mem::take(&mut cache.objects);
-            cache.spare = None;
+        let overflow = slot.with_cache(thread, |cache| {
+            let objects = cache.disable();
             let mut depot = self.depot();
-            depot.publish_balance(&mut cache.published_balance, slot.counts.lent_balance());
+            self.trade_tallies(slot, cache, &mut depot);
+            self.spare_refs_at_thread_exit(slot.shared(), &mut depot.refs);
             let overflow = depot.adopt(objects);
             depot.counts.discarded.add(overflow.len());
             overflow
         });
-        drop(overflow);
+        // Runs inside a thread-local destructor: every object is dropped even if one panics, and
+        // the first panic goes to `ThreadHandle::drop`, which stops it there.
+        let dropped = drop_all(overflow);
         // The caller drops its upgraded `Arc` next.
         self.drop_sync.before_release();
+        if let Err(panic) = dropped {
+            std::panic::resume_unwind(panic);
+        }
     }
 }
 
 impl<T, R> Drop for Inner<T, R> {
     fn drop(&mut self) {
         self.drop_sync.before_destroy();
+        // Every object at once, each dropped exactly once even if some `T::drop`s panic; the
+        // first panic goes on to whoever dropped the last handle (or guard).
+        let mut objects: Vec<Box<T>> = self.depot.lock().take_all().into_iter().flatten().collect();
+        objects.extend(self.slots.take_cached_objects());
+        drop_all_then_resume(objects);
     }
 }

@@ -5,6 +5,7 @@ mod counts;
 mod depot;
 mod guard;
 mod inner;
+mod owned;
 mod slots;
 mod thread;
 
@@ -213,7 +214,8 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     /// ```
     #[inline]
     pub fn get_owned(&self) -> OwnedPooled<T, R> {
-        OwnedPooled::new(Arc::clone(&self.inner), self.acquire())
+        let obj = self.acquire();
+        OwnedPooled::new(self.inner.new_owned_ref(&self.inner), obj)
     }
 
     /// Like [`try_get`](Pool::try_get), with an owned guard.
@@ -230,7 +232,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     #[inline]
     pub fn try_get_owned(&self) -> Option<OwnedPooled<T, R>> {
         self.try_acquire()
-            .map(|obj| OwnedPooled::new(Arc::clone(&self.inner), obj))
+            .map(|obj| OwnedPooled::new(self.inner.new_owned_ref(&self.inner), obj))
     }
 
     /// Hands `value` to the pool: it is recycled and kept idle for a later `get`.
@@ -320,8 +322,30 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     }
 }
 
+impl<T, R> Clone for Pool<T, R> {
+    /// Another handle to the same pool: objects, caches, settings and statistics are shared, and
+    /// the pool lives until its last handle and its last owned guard are gone. No need to wrap a
+    /// `Pool` in an `Arc`.
+    ///
+    /// ```
+    /// let pool = hotpool::Pool::new(String::new);
+    /// let handle = pool.clone();
+    /// std::thread::spawn(move || drop(handle.get())).join().unwrap();
+    /// assert_eq!(pool.stats().created, 1); // made through the other handle
+    /// ```
+    fn clone(&self) -> Self {
+        self.inner.refs.add_handle();
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
 impl<T, R> Drop for Pool<T, R> {
     fn drop(&mut self) {
+        if self.inner.refs.drop_handle() {
+            owned::last_handle_dropped(&self.inner);
+        }
         self.inner.drop_sync.before_release();
     }
 }

@@ -1,15 +1,20 @@
-//! One slot per thread id, found without a lock; a slot's cache is touched only by its thread.
+//! One slot per thread id, found without a lock; a slot's cache is opened only by its thread.
 //!
-//! This file and nothing else in `pool` holds `unsafe` code. The table is a fixed array of
-//! buckets where bucket `b` holds `2^b` slots, allocated on first use and never moved or freed
-//! before the table drops, so a `&Slot` stays valid for as long as the table is borrowed.
+//! One of the crate's few files with `unsafe` code. The table is a fixed array of buckets where
+//! bucket `b` holds `2^b` slots, allocated on first use and never moved or freed before the table
+//! drops, so a `&Slot` stays valid for as long as the table is borrowed.
+//!
+//! Ownership is a type rule: [`Slot::with_cache`] takes the caller's `&ThreadHandle`, which only
+//! the thread that owns the id can hold (`ThreadHandle` is `!Send + !Sync` and lives in a
+//! thread-local), and asserts in debug builds that it is the slot's owner. Other threads reach a
+//! slot only through [`ThreadSlots::for_each`], which shows its [`Shared`] part: atomics.
 
 use std::ptr;
 
 use super::cache::ThreadCache;
 use super::counts::Counts;
 use super::thread::ThreadHandle;
-use crate::sync::{atomic_get_mut, AtomicBool, AtomicPtr, AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{atomic_get_mut, AtomicPtr, AtomicUsize, Mutex, Ordering, UnsafeCell};
 
 const BUCKETS: usize = usize::BITS as usize;
 
@@ -22,57 +27,103 @@ const BUCKETS: usize = usize::BITS as usize;
 #[repr(align(128))]
 pub(crate) struct Slot<T> {
     cache: UnsafeCell<ThreadCache<T>>,
-    /// Set while the owner is inside [`Slot::with_cache`]: a re-entrant call (which the crate
-    /// never makes, because no user code runs inside) is refused instead of aliasing the cache.
-    busy: AtomicBool,
+    shared: Shared,
+    /// The thread id this slot belongs to, for the ownership assertion.
+    #[cfg(debug_assertions)]
+    id: usize,
+    /// Set while the owner is inside [`Slot::with_cache`] (debug builds): no code path nests two
+    /// borrows, and this checks it.
+    #[cfg(debug_assertions)]
+    open: std::cell::Cell<bool>,
+}
+
+/// The part of a slot any thread may read: atomics only.
+#[derive(Default)]
+pub(crate) struct Shared {
     /// Written only by the owning thread; read by `stats()` from any thread.
     pub(crate) counts: Counts,
+    /// Owned-guard references this thread holds ready for its next `get_owned`s (see
+    /// `pool/owned.rs`). Written by the owner, and by the pool's last handle (which proves no
+    /// `get_owned` can run any more) under the depot lock.
+    pub(crate) spare_refs: AtomicUsize,
+    /// Owned guards dropped on this thread whose references are not yet given back, plus the
+    /// `CLOSED` bit once the pool's last handle has collected them (see `pool/owned.rs`).
+    pub(crate) released_refs: AtomicUsize,
 }
 
 // SAFETY: `Slot` is shared between threads only through `ThreadSlots`.
-// - `cache` is accessed through `with_cache`, which requires a `&ThreadHandle` whose id owns the
-//   slot (a `ThreadHandle` is `!Send + !Sync`, so that is the owning thread), or through
-//   `&mut Slot`; never from two threads at once. Moving the `Box<T>`s it holds to another
-//   thread (its exit flush, a later thread reusing the id, or the pool's drop) needs `T: Send`.
-// - `busy` and `counts` are atomics.
+// - `cache` is opened through `with_cache`, which requires the owning thread's `&ThreadHandle`,
+//   or through `&mut Slot`; never from two threads at once. Moving the `Box<T>`s it holds to
+//   another thread (its exit flush, a later thread reusing the id, or the pool's drop) needs
+//   `T: Send`.
+// - `shared` is atomics; `open` is touched only by the owner inside `with_cache`.
 unsafe impl<T: Send> Sync for Slot<T> {}
 
 impl<T> Slot<T> {
-    fn new() -> Self {
+    fn new(id: usize, released_refs: usize) -> Self {
+        #[cfg(not(debug_assertions))]
+        let _ = id;
         Self {
             cache: UnsafeCell::new(ThreadCache::new()),
-            busy: AtomicBool::new(false),
-            counts: Counts::default(),
+            shared: Shared {
+                released_refs: AtomicUsize::new(released_refs),
+                ..Shared::default()
+            },
+            #[cfg(debug_assertions)]
+            id,
+            #[cfg(debug_assertions)]
+            open: std::cell::Cell::new(false),
         }
     }
 
-    /// Runs `f` on this slot's cache; `None` if the cache is already borrowed further up this
-    /// thread's stack. `f` must not run user code (factories, recycle policies, `T::drop`).
-    #[inline]
-    pub(crate) fn with_cache<R>(&self, f: impl FnOnce(&mut ThreadCache<T>) -> R) -> Option<R> {
-        // Relaxed load + store, not a swap: only the owning thread reads or writes `busy`, and a
-        // plain store avoids a locked instruction on the hot path.
-        if self.busy.load(Ordering::Relaxed) {
-            return None;
-        }
-        self.busy.store(true, Ordering::Relaxed);
-        let _release = ReleaseOnDrop(&self.busy);
-        let result = self.cache.with_mut(|cache| {
+    /// The counters and reference tallies of this slot.
+    #[inline(always)]
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Runs `f` on this slot's cache. `owner` proves the caller is the slot's thread. `f` must not
+    /// run user code (factories, recycle policies, `T::drop`) nor open a cache again: every
+    /// caller is in `inner.rs`, and `ThreadCache`'s methods only move boxes.
+    #[inline(always)]
+    pub(crate) fn with_cache<R>(
+        &self,
+        owner: &ThreadHandle,
+        f: impl FnOnce(&mut ThreadCache<T>) -> R,
+    ) -> R {
+        #[cfg(debug_assertions)]
+        let _open = self.open_for(owner);
+        #[cfg(not(debug_assertions))]
+        let _ = owner;
+        self.cache.with_mut(|cache| {
             // SAFETY: the pointer is from the live cell borrowed by `&self`; the `&mut` is unique:
-            // - only the holder of this slot id's `ThreadHandle` gets here (`ThreadSlots::get`);
-            // - `busy` rules out a second borrow on that thread's stack while `f` runs.
+            // - `owner` is the owning thread's handle (checked in debug builds), so no other
+            //   thread opens this cache, and `ThreadSlots::for_each` never exposes it;
+            // - `f` runs no user code and opens no cache, so no borrow nests on this thread.
             f(unsafe { &mut *cache })
-        });
-        Some(result)
+        })
     }
-}
 
-struct ReleaseOnDrop<'a>(&'a AtomicBool);
+    /// Debug-build checks of [`Slot::with_cache`]'s preconditions.
+    #[cfg(debug_assertions)]
+    fn open_for(&self, owner: &ThreadHandle) -> impl Drop + '_ {
+        assert_eq!(owner.id(), self.id, "a thread opened another thread's slot");
+        assert!(!self.open.replace(true), "a slot's cache was opened twice");
+        struct Close<'a>(&'a std::cell::Cell<bool>);
+        impl Drop for Close<'_> {
+            fn drop(&mut self) {
+                self.0.set(false);
+            }
+        }
+        Close(&self.open)
+    }
 
-impl Drop for ReleaseOnDrop<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Relaxed);
+    /// The cache through exclusive access (the pool is being dropped).
+    pub(crate) fn cache_mut(&mut self) -> &mut ThreadCache<T> {
+        self.cache.with_mut(|cache| {
+            // SAFETY: `&mut self` rules out every other access to the cell.
+            unsafe { &mut *cache }
+        })
     }
 }
 
@@ -81,11 +132,14 @@ pub(crate) struct ThreadSlots<T> {
     buckets: [AtomicPtr<Slot<T>>; BUCKETS],
     /// One past the highest bucket allocated so far: scans stop there.
     used_buckets: AtomicUsize,
+    /// Serializes bucket allocation with [`ThreadSlots::close_refs`]: slots made after the pool's
+    /// last handle is gone start out closed. `true` once closed.
+    growth: Mutex<bool>,
 }
 
 /// Bucket and index of thread id `id`: ids `2^b - 1 ..= 2^(b+1) - 2` live in bucket `b`.
 #[inline]
-fn locate(id: usize) -> (usize, usize) {
+pub(crate) fn locate(id: usize) -> (usize, usize) {
     let n = id + 1;
     let bucket = (usize::BITS - 1 - n.leading_zeros()) as usize;
     (bucket, n - (1 << bucket))
@@ -96,15 +150,18 @@ impl<T> ThreadSlots<T> {
         Self {
             buckets: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             used_buckets: AtomicUsize::new(0),
+            growth: Mutex::new(false),
         }
     }
 
     /// The slot owned by `thread`, allocated on first use.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get(&self, thread: &ThreadHandle) -> &Slot<T> {
-        let (bucket, index) = locate(thread.id());
-        // Acquire: pairs with the Release of the CAS that published the bucket, so its slots
-        // are seen initialised.
+        let (bucket, index) = thread.position();
+        // The mask only spares a bounds check: `locate` gives `bucket < BUCKETS`.
+        let bucket = bucket & (BUCKETS - 1);
+        // Acquire: pairs with the Release store that published the bucket, so its slots are
+        // seen initialised.
         let base = self.buckets[bucket].load(Ordering::Acquire);
         if base.is_null() {
             return self.alloc_bucket(bucket, index);
@@ -119,63 +176,119 @@ impl<T> ThreadSlots<T> {
     #[cold]
     #[inline(never)]
     fn alloc_bucket(&self, bucket: usize, index: usize) -> &Slot<T> {
-        let len = 1 << bucket;
-        let fresh: Box<[Slot<T>]> = (0..len).map(|_| Slot::new()).collect();
-        let fresh = Box::into_raw(fresh).cast::<Slot<T>>();
-        // AcqRel: Release publishes the initialised slots; Acquire sees another thread's if it
-        // won the race.
-        let base = match self.buckets[bucket].compare_exchange(
-            ptr::null_mut(),
-            fresh,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => {
-                // Release: a scan that sees the new bound also sees the bucket pointer.
-                self.used_buckets.fetch_max(bucket + 1, Ordering::Release);
-                fresh
-            }
-            Err(theirs) => {
-                // SAFETY: `fresh` came from `Box::into_raw` of a `len`-slot boxed slice just
-                // above and was never published, so this is its only owner.
-                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(fresh, len)) });
-                theirs
-            }
-        };
-        // SAFETY: `base` is a published bucket of `len` initialised slots (ours or the
-        // winner's), freed only by `Drop`; `index < len` by `locate`.
+        let closed = self.growth.lock();
+        let mut base = self.buckets[bucket].load(Ordering::Acquire);
+        if base.is_null() {
+            let len = 1 << bucket;
+            let released = if *closed { super::owned::CLOSED } else { 0 };
+            let first_id = len - 1;
+            let fresh: Box<[Slot<T>]> = (0..len)
+                .map(|i| Slot::new(first_id + i, released))
+                .collect();
+            base = Box::into_raw(fresh).cast::<Slot<T>>();
+            // Release: publishes the initialised slots to lock-free readers in `get`.
+            self.buckets[bucket].store(base, Ordering::Release);
+            // Release: a scan that sees the new bound also sees the bucket pointer.
+            self.used_buckets.fetch_max(bucket + 1, Ordering::Release);
+        }
+        drop(closed);
+        // SAFETY: `base` is a published bucket of `2^bucket` initialised slots (ours or one
+        // published by another thread under the same lock), freed only by `Drop`; `index` is
+        // below that by `locate`.
         unsafe { &*base.wrapping_add(index) }
     }
 
-    /// Every allocated slot, shared (for reading counters).
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&Slot<T>)) {
+    /// The shared part of every allocated slot (counters and reference tallies; never a cache).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Shared)) {
         let used = self.used_buckets.load(Ordering::Acquire);
         for (bucket, base) in self.buckets[..used].iter().enumerate() {
             let base = base.load(Ordering::Acquire);
             for index in 0..if base.is_null() { 0 } else { 1 << bucket } {
                 // SAFETY: as in `get`.
-                f(unsafe { &*base.wrapping_add(index) });
+                f(unsafe { &*base.wrapping_add(index) }.shared());
             }
         }
+    }
+
+    /// Marks every slot, present and future, closed for owned-guard references, and runs `f` on
+    /// each present one (to collect its tallies) while bucket allocation waits.
+    pub(crate) fn close_refs(&self, f: impl FnMut(&Shared)) {
+        let mut closed = self.growth.lock();
+        *closed = true;
+        self.for_each(f);
+    }
+}
+
+impl<T> ThreadSlots<T> {
+    /// Every allocated bucket, through exclusive access.
+    fn buckets_mut(&mut self) -> impl Iterator<Item = (*mut Slot<T>, usize)> + '_ {
+        let used = atomic_get_mut(&mut self.used_buckets);
+        self.buckets[..used]
+            .iter_mut()
+            .enumerate()
+            .map(|(bucket, base)| (atomic_get_mut(base), 1 << bucket))
+            .filter(|(base, _)| !base.is_null())
+    }
+
+    /// Takes every object out of every cache (the pool is being dropped).
+    pub(crate) fn take_cached_objects(&mut self) -> Vec<Box<T>> {
+        let mut objects = Vec::new();
+        for (base, len) in self.buckets_mut() {
+            // SAFETY: `base` is a bucket of `len` initialised slots published by `alloc_bucket`
+            // and freed only by `Drop`; `&mut self` means no other reference to them exists.
+            let bucket = unsafe { &mut *ptr::slice_from_raw_parts_mut(base, len) };
+            for slot in bucket {
+                objects.append(slot.cache_mut().objects_mut());
+            }
+        }
+        objects
     }
 }
 
 impl<T> Drop for ThreadSlots<T> {
     fn drop(&mut self) {
-        // Take ownership of every bucket first, then drop them together: if a `T::drop` panics,
-        // the vector still drops the remaining buckets while unwinding.
-        let mut owned: Vec<Box<[Slot<T>]>> = Vec::new();
-        let used = atomic_get_mut(&mut self.used_buckets);
-        for (bucket, base) in self.buckets[..used].iter_mut().enumerate() {
-            let base = atomic_get_mut(base);
-            if !base.is_null() {
-                let len = 1 << bucket;
-                // SAFETY: `base` was published by `alloc_bucket` from `Box::into_raw` of a
-                // `len`-slot boxed slice; `&mut self` in `drop` means no slot is borrowed, and
-                // each bucket is reclaimed once because the table is going away.
-                owned.push(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(base, len)) });
-            }
+        // The pool takes the cached objects out first (`take_cached_objects`); whatever is left
+        // drops with its bucket.
+        for (base, len) in self.buckets_mut() {
+            // SAFETY: `base` was published by `alloc_bucket` from `Box::into_raw` of a
+            // `len`-slot boxed slice; `&mut self` in `drop` means no slot is borrowed, and each
+            // bucket is reclaimed once because the table is going away.
+            drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(base, len)) });
         }
-        drop(owned);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::locate;
+
+    #[test]
+    fn ids_fill_buckets_in_order() {
+        let expected = [
+            (0, 0),
+            (1, 0),
+            (1, 1),
+            (2, 0),
+            (2, 1),
+            (2, 2),
+            (2, 3),
+            (3, 0),
+        ];
+        for (id, want) in expected.into_iter().enumerate() {
+            assert_eq!(locate(id), want, "id {id}");
+        }
+    }
+
+    #[test]
+    fn every_id_maps_inside_its_bucket_and_back() {
+        for id in (0..5000).chain([usize::MAX / 2, usize::MAX - 1]) {
+            let (bucket, index) = locate(id);
+            assert!(bucket < usize::BITS as usize, "id {id}");
+            assert!(
+                index < 1 << bucket,
+                "id {id}: index {index} in bucket {bucket}"
+            );
+            assert_eq!((1usize << bucket) - 1 + index, id, "id {id}");
+        }
     }
 }

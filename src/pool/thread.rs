@@ -4,11 +4,17 @@
 //! slot tables stay as small as the number of threads alive at once, however many threads come
 //! and go. When a thread exits, every pool it used flushes that thread's cache to its depot before
 //! the id is released; the next thread to get the id finds an empty slot.
+//!
+//! One of the crate's few files with `unsafe` code: the hit path finds the calling thread's
+//! [`ThreadHandle`] through a constant-initialised thread-local pointer (one load, no lazy-state
+//! check), which is set when the handle is created and cleared before it is destroyed.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe};
 
 use crate::sync::{global, thread_local, Arc, Mutex, Weak};
 
@@ -36,6 +42,9 @@ global! {
 /// that the code runs on the thread that owns `id`: the slot tables rely on this.
 pub(crate) struct ThreadHandle {
     id: usize,
+    /// Where `id` lives in a slot table (see `slots::locate`), computed once per thread.
+    bucket: usize,
+    index: usize,
     ids: Arc<Mutex<IdAllocator>>,
     exit_hooks: RefCell<Vec<Weak<dyn ThreadExit>>>,
     _not_send: PhantomData<*const ()>,
@@ -45,11 +54,66 @@ thread_local! {
     static CURRENT: ThreadHandle = ThreadHandle::register();
 }
 
+#[cfg(not(loom))]
+std::thread_local! {
+    /// `CURRENT`'s address while it is alive, null before and after. Constant-initialised and
+    /// without a destructor, so reading it is a single load with no lazy-initialisation or
+    /// destroyed-state check (std's `thread_local!` needs both for `CURRENT`, which has a `Drop`).
+    /// Not under loom: loom's thread-locals have no constant form, and the slow path is the same
+    /// logic.
+    static FAST: std::cell::Cell<*const ThreadHandle> = const { std::cell::Cell::new(std::ptr::null()) };
+}
+
 /// Runs `f` with the calling thread's handle; `None` while the thread-local is being destroyed
 /// (a pool used from another thread-local's destructor then bypasses its thread cache).
-#[inline]
+#[inline(always)]
 pub(crate) fn with_current<R>(f: impl FnOnce(&ThreadHandle) -> R) -> Option<R> {
-    CURRENT.try_with(f).ok()
+    with_current_or((), |thread, ()| Some(f(thread)), |()| None)
+}
+
+/// Runs `f` with the calling thread's handle and `value`, or `none` with `value` while the
+/// thread-local is being destroyed: for callers that must get `value` back either way.
+#[inline(always)]
+pub(crate) fn with_current_or<V, R>(
+    value: V,
+    f: impl FnOnce(&ThreadHandle, V) -> R,
+    none: impl FnOnce(V) -> R,
+) -> R {
+    #[cfg(not(loom))]
+    {
+        let handle = FAST.with(std::cell::Cell::get);
+        if !handle.is_null() {
+            // SAFETY: a non-null `FAST` is the address of this thread's live `CURRENT`:
+            // - `with_current_slow` stores it from inside `CURRENT.try_with`, so it is alive;
+            // - `ThreadHandle::drop` nulls it before anything else, so it is never stale;
+            // - `f` runs on this thread and cannot start this thread's thread-local destruction,
+            //   so the handle outlives the borrow.
+            return f(unsafe { &*handle }, value);
+        }
+    }
+    with_current_slow(value, f, none)
+}
+
+#[cold]
+#[inline(never)]
+fn with_current_slow<V, R>(
+    value: V,
+    f: impl FnOnce(&ThreadHandle, V) -> R,
+    none: impl FnOnce(V) -> R,
+) -> R {
+    let mut value = Some(value);
+    let ran = CURRENT.try_with(|handle| {
+        #[cfg(not(loom))]
+        if !handle.exiting() {
+            FAST.with(|fast| fast.set(handle));
+        }
+        let value = value.take().expect("taken only here or below");
+        f(handle, value)
+    });
+    match ran {
+        Ok(result) => result,
+        Err(_) => none(value.take().expect("`try_with` did not run the closure")),
+    }
 }
 
 impl ThreadHandle {
@@ -65,8 +129,11 @@ impl ThreadHandle {
                 }
             }
         };
+        let (bucket, index) = super::slots::locate(id);
         Self {
             id,
+            bucket,
+            index,
             ids,
             exit_hooks: RefCell::new(Vec::new()),
             _not_send: PhantomData,
@@ -74,35 +141,87 @@ impl ThreadHandle {
     }
 
     /// This thread's id: unique among live threads, reused after the thread exits.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn id(&self) -> usize {
         self.id
     }
 
-    /// Runs `hook` when this thread exits, unless its target has been dropped by then.
-    pub(crate) fn on_exit(&self, hook: Weak<dyn ThreadExit>) {
-        let mut hooks = self.exit_hooks.borrow_mut();
+    /// Bucket and index of this thread's slot in every pool's slot table.
+    #[inline(always)]
+    pub(crate) fn position(&self) -> (usize, usize) {
+        (self.bucket, self.index)
+    }
+
+    /// Whether this handle's destructor has started (its hooks are running).
+    #[cfg(not(loom))]
+    fn exiting(&self) -> bool {
+        self.exit_hooks.try_borrow().is_err()
+    }
+
+    /// Runs `hook` when this thread exits, unless its target has been dropped by then. `false`
+    /// if the thread is already exiting: the hook will not run, so the caller must not leave
+    /// anything behind for it.
+    #[must_use]
+    pub(crate) fn on_exit(&self, hook: Weak<dyn ThreadExit>) -> bool {
+        let Ok(mut hooks) = self.exit_hooks.try_borrow_mut() else {
+            return false;
+        };
         if hooks.len() == hooks.capacity() {
             // Forget pools that are gone, so a long-lived thread that uses many short-lived
             // pools does not accumulate hooks; amortised O(1) per registration.
             hooks.retain(|hook| hook.strong_count() > 0);
         }
         hooks.push(hook);
+        true
     }
 }
 
 impl Drop for ThreadHandle {
     fn drop(&mut self) {
-        // A hook may drop objects whose `Drop` registers nothing here (the thread-local is
-        // already being destroyed), so taking the list once is enough.
-        let hooks = std::mem::take(self.exit_hooks.get_mut());
-        for hook in hooks {
-            if let Some(target) = hook.upgrade() {
-                target.thread_exited(self);
-            }
+        // First: from here on the fast path finds no handle, and a pool used from code that runs
+        // below (a `T::drop`) bypasses its thread cache.
+        #[cfg(not(loom))]
+        let _ = FAST.try_with(|fast| fast.set(std::ptr::null()));
+        // Held for the whole loop: `on_exit` refuses new hooks while the thread exits, so a pool
+        // first used by a `T::drop` below never caches anything it would strand.
+        let mut hooks = self.exit_hooks.borrow_mut();
+        for hook in hooks.drain(..) {
+            // We are inside a thread-local destructor, where an escaping panic aborts the
+            // process. A panic in user code (a `T::drop` run by a flush or by the pool's own
+            // drop, if this was its last handle) was already reported by the panic hook; the
+            // flush still drops every object exactly once (`drop_all`), and here the panic
+            // stops, as it has no caller to go to.
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+                if let Some(target) = hook.upgrade() {
+                    target.thread_exited(self);
+                }
+            }));
         }
+        drop(hooks);
         // Released last: whoever gets this id next finds every slot of it already flushed. The
         // lock orders the flush before the next owner's first access.
         self.ids.lock().free.push(Reverse(self.id));
+    }
+}
+
+/// Drops every item, each exactly once, even if some `Drop`s panic; returns the first panic's
+/// payload for the caller to resume (or to stop, inside a thread-local destructor). A `Vec`'s
+/// own drop would abort on a second panic while unwinding from the first.
+pub(crate) fn drop_all<I: IntoIterator>(items: I) -> Result<(), Box<dyn Any + Send>> {
+    let mut first = Ok(());
+    for item in items {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| drop(item))) {
+            if first.is_ok() {
+                first = Err(payload);
+            }
+        }
+    }
+    first
+}
+
+/// [`drop_all`], then resumes the first panic, if any.
+pub(crate) fn drop_all_then_resume<I: IntoIterator>(items: I) {
+    if let Err(payload) = drop_all(items) {
+        panic::resume_unwind(payload);
     }
 }

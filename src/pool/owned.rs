@@ -1,0 +1,260 @@
+//! Owned guards without a shared reference count per object.
+//!
+//! One of the crate's few files with `unsafe` code. An [`OwnedPooled`](crate::OwnedPooled) must
+//! keep its pool alive, but an `Arc` clone per guard makes the producer and the consumer of a
+//! pipeline fight over one cache line for every object. Instead the pool's references for guards
+//! are issued in batches and tallied per thread (deferred reference counting):
+//!
+//! - `issued` (one atomic per pool) counts the references out: spare ones held by threads for
+//!   their next `get_owned`s, ones held by live guards, ones whose guard was dropped but which are
+//!   still tallied in that thread's slot (`released_refs`), and returned ones the depot keeps for
+//!   reuse (`Depot::refs`). While `issued > 0` the references collectively hold one strong count
+//!   of the pool's `Arc`.
+//! - `get_owned` takes one of its thread's spare references: a plain load and store in its own
+//!   slot. A thread out of spares takes a batch from the depot (or, if it has none, from
+//!   `issued`) under the depot lock.
+//! - A guard's drop adds one to `released_refs` of the dropping thread's slot: a read-modify-write,
+//!   but on a line that thread owns, so no cache line moves between cores. Threads hand their
+//!   tallies to the depot whenever they trade with it anyway, so nothing grows without bound.
+//!
+//! When the last [`Pool`](crate::Pool) handle drops, no `get_owned` can run any more, so the
+//! spare references are at rest: the last handle collects them, the depot's, and every slot's
+//! tally (swapping in `CLOSED`, so later drops there release straight to `issued`), and gives
+//! them back to `issued` in one step. What remains are the live guards; the last one to drop
+//! brings `issued` to 0 and releases the pool. Slots made after that start closed (bucket
+//! allocation and the collection share a lock, see `slots.rs`). `implementation.rs` has the
+//! argument in full; the loom models in `tests/loom_pool.rs` check its races.
+
+use std::ptr::NonNull;
+
+use super::inner::Inner;
+use super::slots::Shared;
+use crate::sync::{Arc, AtomicUsize, Ordering};
+
+/// Set in a slot's `released_refs` once the last handle has collected its tally.
+pub(crate) const CLOSED: usize = 1 << (usize::BITS - 1);
+/// References a thread takes from `issued` at once when the depot has none to give.
+const BATCH: usize = 64;
+/// A thread hands its tally of released references to the depot at least this often, even if
+/// it never trades objects with the depot (a power of two).
+const COLLECT_EVERY: usize = 1024;
+
+/// The pool-wide counts behind owned guards and handles.
+#[derive(Debug)]
+pub(crate) struct Refs {
+    /// Live `Pool` handles (the original and its clones).
+    handles: AtomicUsize,
+    /// References issued for owned guards (see the module docs).
+    issued: AtomicUsize,
+}
+
+impl Refs {
+    pub(crate) fn new() -> Self {
+        Self {
+            handles: AtomicUsize::new(1),
+            issued: AtomicUsize::new(0),
+        }
+    }
+
+    /// A new `Pool` handle (`Pool::clone`).
+    pub(crate) fn add_handle(&self) {
+        // Relaxed: the caller's handle keeps the pool alive; nothing is published.
+        self.handles.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A `Pool` handle is dropped; `true` if it was the last one. AcqRel: every use of the pool
+    /// through any handle happens before the last handle's clean-up.
+    pub(crate) fn drop_handle(&self) -> bool {
+        self.handles.fetch_sub(1, Ordering::AcqRel) == 1
+    }
+
+    /// Gives `n` references back; `true` if they were the last ones out, in which case the
+    /// caller must release the strong count they held. AcqRel: every guard's use of the pool
+    /// happens before the release.
+    fn give_back(&self, n: usize) -> bool {
+        n > 0 && self.issued.fetch_sub(n, Ordering::AcqRel) == n
+    }
+}
+
+/// Moves a thread's tally of released references into the depot's reserve (the caller holds
+/// the depot lock, which the last handle's collection also holds).
+pub(crate) fn collect_released(shared: &Shared, reserve: &mut usize) {
+    let released = shared.released_refs.load(Ordering::Relaxed);
+    if released != 0 && released & CLOSED == 0 {
+        // Only this thread adds to the tally, and the lock keeps the collection out: a plain
+        // `fetch_sub` cannot lose a concurrent change.
+        shared.released_refs.fetch_sub(released, Ordering::Relaxed);
+        *reserve += released;
+    }
+}
+
+impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Inner<T, R> {
+    /// A reference for a new owned guard. `me` is the caller's handle: references are issued only
+    /// while one is alive.
+    #[inline(always)]
+    pub(crate) fn new_owned_ref(&self, me: &Arc<Self>) -> OwnedRef<T, R> {
+        let from_spare = self.with_slot(|_, slot| {
+            let spare = &slot.shared().spare_refs;
+            let n = spare.load(Ordering::Relaxed);
+            if n == 0 {
+                return false;
+            }
+            // Only the owner changes its spares while a handle lives (see the module docs).
+            spare.store(n - 1, Ordering::Relaxed);
+            true
+        });
+        if from_spare != Some(true) {
+            self.take_refs(me);
+        }
+        OwnedRef {
+            // `as_ptr`, not `&**me`: the pointer must carry the provenance of the whole `Arc`
+            // allocation, as `Arc::decrement_strong_count` needs in `drop`.
+            ptr: NonNull::new(Arc::as_ptr(me).cast_mut()).expect("`Arc` pointers are non-null"),
+        }
+    }
+
+    /// Takes a batch of references (one for the caller, the rest as this thread's spares), or a
+    /// single one if this thread has no slot.
+    #[cold]
+    #[inline(never)]
+    fn take_refs(&self, me: &Arc<Self>) {
+        let mut depot = self.depot();
+        let stocked = self.with_slot(|_, slot| {
+            collect_released(slot.shared(), &mut depot.refs);
+            let from_depot = depot.refs.min(BATCH);
+            depot.refs -= from_depot;
+            let n = if from_depot > 0 {
+                from_depot
+            } else {
+                self.issue(me, BATCH);
+                BATCH
+            };
+            slot.shared().spare_refs.store(n - 1, Ordering::Relaxed);
+        });
+        drop(depot);
+        if stocked.is_none() {
+            // This thread-local is being destroyed: one reference, straight from `issued`.
+            self.issue(me, 1);
+        }
+    }
+
+    /// Issues `n` more references; the first ones out take a strong count for all of them.
+    fn issue(&self, me: &Arc<Self>, n: usize) {
+        if self.refs.issued.fetch_add(n, Ordering::Relaxed) == 0 {
+            std::mem::forget(Arc::clone(me));
+        }
+    }
+
+    /// A thread exits: its spare references go to the depot's reserve (the caller holds the
+    /// depot lock; the tally went with `collect_released`).
+    pub(crate) fn spare_refs_at_thread_exit(&self, shared: &Shared, reserve: &mut usize) {
+        *reserve += shared.spare_refs.swap(0, Ordering::Relaxed);
+    }
+
+    /// Hands this thread's tally to the depot (a thread that drops many owned guards and never
+    /// trades objects with the depot).
+    #[cold]
+    #[inline(never)]
+    fn collect_now(&self, shared: &Shared) {
+        let mut depot = self.depot();
+        collect_released(shared, &mut depot.refs);
+    }
+
+    /// Tallies one released reference on this thread; `true` if it must instead be given back to
+    /// `issued` (the pool is closed, or this thread-local is being destroyed).
+    #[inline(always)]
+    fn release_here(&self) -> bool {
+        let closed = self.with_slot(|_, slot| {
+            let shared = slot.shared();
+            // Release: this guard's use of the pool happens before whoever collects the tally.
+            let before = shared.released_refs.fetch_add(1, Ordering::Release);
+            if before & CLOSED != 0 {
+                return true;
+            }
+            if (before + 1) & (COLLECT_EVERY - 1) == 0 {
+                self.collect_now(shared);
+            }
+            false
+        });
+        closed.unwrap_or(true)
+    }
+}
+
+impl<T, R> Inner<T, R> {
+    /// The last handle is gone: collects every reference not held by a live guard. Returns
+    /// whether none is left (the caller, which still holds a strong count, then releases the
+    /// guards' one).
+    pub(crate) fn collect_refs_at_close(&self) -> bool {
+        let mut depot = self.depot();
+        let mut unused = std::mem::take(&mut depot.refs);
+        self.slots.close_refs(|shared| {
+            // At rest: no handle is left to run `get_owned`, and thread exits hold the depot lock.
+            unused += shared.spare_refs.swap(0, Ordering::Relaxed);
+            // AcqRel: the tally's drops happen before the pool's release; `CLOSED` sends later
+            // drops here straight to `issued`.
+            let released = shared.released_refs.swap(CLOSED, Ordering::AcqRel);
+            if released & CLOSED == 0 {
+                unused += released;
+            }
+        });
+        drop(depot);
+        self.refs.give_back(unused)
+    }
+}
+
+/// The last `Pool` handle is being dropped (`handle` is it): gives back every owned-guard
+/// reference not held by a live guard, and the strong count they held if none is left.
+pub(crate) fn last_handle_dropped<T, R>(handle: &Arc<Inner<T, R>>) {
+    if handle.collect_refs_at_close() {
+        handle.drop_sync.before_release();
+        // SAFETY: the references held one strong count of this `Arc` (taken in `issue`) and
+        // none is left, so the count is ours to give back; `handle` holds another, so this does
+        // not free the pool under the caller's feet.
+        unsafe { Arc::decrement_strong_count(Arc::as_ptr(handle)) };
+    }
+}
+
+/// An owned guard's reference to its pool: one of the pool's issued references.
+pub(crate) struct OwnedRef<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> {
+    ptr: NonNull<Inner<T, R>>,
+}
+
+// SAFETY: an `OwnedRef` is a shared reference to `Inner` that keeps it alive (like an `Arc`);
+// sending or sharing it only sends or shares `&Inner`, which needs `Inner: Sync`. `Inner` is
+// `Send + Sync` when `T: Send` and `R: Send + Sync`, which the bounds require.
+unsafe impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Send
+    for OwnedRef<T, R>
+{
+}
+
+// SAFETY: as for `Send`: `&OwnedRef` only gives `&Inner`.
+unsafe impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Sync
+    for OwnedRef<T, R>
+{
+}
+
+impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> OwnedRef<T, R> {
+    /// The pool.
+    #[inline(always)]
+    pub(crate) fn inner(&self) -> &Inner<T, R> {
+        // SAFETY: `ptr` came from a live `Arc<Inner>`, and this reference is one of `issued`,
+        // which holds a strong count of that `Arc` until the last reference is given back in
+        // `drop`, after every use of this borrow.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Drop for OwnedRef<T, R> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        let inner = self.inner();
+        if !inner.release_here() || !inner.refs.give_back(1) {
+            return;
+        }
+        // The last reference out: no borrow of `inner` is used past this point.
+        inner.drop_sync.before_release();
+        // SAFETY: the references held one strong count of the `Arc` that `ptr` came from (taken
+        // in `issue`), and this was the last reference, so the count is ours to give back.
+        unsafe { Arc::decrement_strong_count(self.ptr.as_ptr()) };
+    }
+}
