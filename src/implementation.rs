@@ -27,11 +27,21 @@
 //! 1. **Thread cache** (`pool/cache.rs`, `pool/slots.rs`): each thread that uses the pool owns a
 //!    slot holding a `Vec<Box<T>>` of at most `thread_cache` objects. Slots live in a table indexed
 //!    by a small thread id (`pool/thread.rs`): bucket `b` holds `2^b` slots, allocated on first use
-//!    and published with a release CAS, never moved or freed before the pool. A hit reads the
-//!    thread-local id, loads one bucket pointer (acquire, a plain load on x86-64), checks the slot's
-//!    re-entrancy flag and pops or pushes: no lock, no read-modify-write. Slots are aligned to
-//!    128 bytes: neighbouring threads' slots sharing a cache line made `pool/threads/2` three
-//!    times slower per operation than one thread.
+//!    and published with a release store, never moved or freed before the pool. A hit reads a
+//!    constant-initialised thread-local pointer to the thread's handle (one `mov` from `%fs`, no
+//!    lazy-initialisation check), the slot's bucket and index stored in that handle, one bucket
+//!    pointer (acquire, a plain load on x86-64), pops or pushes, and bumps one counter: no lock,
+//!    no read-modify-write. Slots are aligned to 128 bytes: neighbouring threads' slots sharing a
+//!    cache line made `pool/threads/2` three times slower per operation than one thread.
+//!
+//!    What used to be on the hit path and moved off it: a second thread-local state check (std's
+//!    lazy `thread_local!` with a destructor checks its state on every access; the constant
+//!    pointer beside it does not); the re-entrancy flag stored twice per side (replaced by a
+//!    type rule, below, and a debug-build assertion); the exit-hook registration check (folded
+//!    into the cache's capacity, which is 0 until the hook is registered, so the first return
+//!    takes the slow path once); two of the four counter updates per round trip (in-use is
+//!    derived, below); and the guard's out-of-line drop (everything up to the cache push is
+//!    `#[inline(always)]`, slow paths are `#[cold]`).
 //! 2. **Depot** (`pool/depot.rs`): a `Mutex` around a stack of *magazines* (`Vec<Box<T>>`), as in
 //!    Bonwick's magazine allocator. A thread whose cache is empty takes a whole magazine; one whose
 //!    cache is full moves half of it out as a magazine. Half, not all: after a trade the thread has
@@ -51,8 +61,11 @@
 //!   `unsafe` only gives a thread `&mut` to its own slot.
 //! - **A slot's cache is touched only by its owner**: `Slot::with_cache` takes a `&ThreadHandle`,
 //!   which only the owning thread can have (it is `!Send + !Sync` and lives in a thread-local),
-//!   and refuses a re-entrant call (the `busy` flag) instead of aliasing. The pool's `Drop` reaches
-//!   every slot through `&mut`.
+//!   and debug builds assert that its id is the slot's (as sharded-slab's `Shard::local` does).
+//!   `ThreadSlots::for_each` gives other threads only a slot's `Shared` part (atomics), never its
+//!   cache. No borrow of a cache nests: `ThreadCache` has no method that drops a `T` or runs other
+//!   user code, every closure passed to `with_cache` is in `pool/inner.rs` and opens no other cache,
+//!   and debug builds (so miri too) assert it. The pool's `Drop` reaches every slot through `&mut`.
 //! - **No user code under a lock or a slot borrow**: factories, recycle policies and `T::drop` run
 //!   after the depot lock is released and outside `with_cache`, so they may use the pool, and a
 //!   panic in them cannot leave a half-updated structure (hence the depot `Mutex` ignores
@@ -63,14 +76,26 @@
 //!   cache moves to the depot as one magazine, what does not fit is dropped, and only then is the
 //!   thread id released for reuse.
 //! - **Counters are exact at rest**: each slot has its own counters, written only by its thread
-//!   with a relaxed load + store (no locked instruction); the depot's are written under its lock.
-//!   `stats()` sums them. In-use is one wrapping *balance* counter per writer (+1 per lend, −1 per
-//!   return), so a reader never sees a lend without the return that preceded it on that thread.
+//!   with a load + release store (a plain `add` to memory on x86-64, no locked instruction); the
+//!   depot's are written under its lock. `stats()` sums them. A hit moves one counter: `reused` on
+//!   a `get`, `returned` on a return. In-use is derived per writer as
+//!   `reused + slow_balance − returned + put` (`slow_balance` counts creations, discards and
+//!   detaches, all off the hit path). `stats()` reads `put`, then `reused`, then `returned`, with
+//!   acquire loads, so it never sees a return without the lend it answers on that thread: a
+//!   snapshot taken while threads run can underestimate in-use, never overestimate it.
+//! - **Panics in user code never abort**: the pool drops objects on its own in two places that
+//!   may run inside a thread-local destructor (a thread's exit flush, and the pool's teardown,
+//!   which the last handle, guard or exit hook may trigger). There every object is dropped with
+//!   its own `catch_unwind` (`thread::drop_all`), so each is dropped exactly once even if several
+//!   panic, and the panic stops after the panic hook reported it. Everywhere else (`trim`, a
+//!   guard's discard, `put`) the objects are dropped the same way and the first panic is resumed
+//!   for the caller.
 //!
 //! # Memory orderings
 //!
-//! - Bucket pointers: published with a release CAS after the slots are initialised, read with
-//!   acquire, so a thread that finds a bucket sees initialised slots. `used_buckets` is raised with
+//! - Bucket pointers: published with a release store under the table's growth lock after the
+//!   slots are initialised, read with acquire, so a thread that finds a bucket sees initialised
+//!   slots. `used_buckets` is raised with
 //!   release after publication, so a `stats()` scan that reads it with acquire sees the buckets.
 //! - Slot caches: accessed by one thread at a time. The hand-over from an exiting thread to the
 //!   next thread that gets its id goes through the id allocator's `Mutex` (released after the exit
@@ -82,6 +107,36 @@
 //! it under `--cfg loom`: std's `Arc` (loom 0.7 has no `Weak`, so the pool uses std's; its final
 //! drop's release/acquire is mirrored by `sync::ArcDropSync`), and globals, which become loom's
 //! per-execution `lazy_static`.
+//!
+//! # Owned guards without a shared count (`pool/owned.rs`)
+//!
+//! An owned guard must keep the pool alive. An `Arc` clone per guard is correct but, in a
+//! producer → consumer pipeline, makes both cores write one reference-count line for every
+//! object (perf put a third of the consumer's time in that line). Instead the guards' references
+//! are counted in bulk (deferred reference counting):
+//!
+//! - `issued` counts references out. While it is above 0, they hold one strong count of the
+//!   pool's `Arc` between them. It rises only when a thread takes a batch of 64 and the depot has
+//!   none to reuse; it falls only once the last handle is gone.
+//! - A thread's `spare_refs` (in its slot) feeds its `get_owned`s: a plain load and store.
+//! - A guard's drop adds one to `released_refs` of the dropping thread's slot: a read-modify-write
+//!   on a line that thread owns (no line moves between cores). Each depot trade moves the tally to
+//!   the depot's reserve, which refills spares: in steady state `issued` is not touched at all.
+//!
+//! The invariant: `issued` = Σ spares + the depot's reserve + Σ tallies + live guards. When the
+//! last `Pool` handle drops (a separate handle count, AcqRel), no `get_owned` can run any more, so
+//! spares are at rest. Under the depot lock and the slot table's growth lock, it takes the reserve
+//! and every spare, and swaps `CLOSED` into every tally (an RMW, so it cannot lose a concurrent
+//! drop's increment); a drop that then finds `CLOSED` gives its reference straight back to
+//! `issued`. Slots allocated after that start `CLOSED` (allocation takes the same growth lock).
+//! What remains in `issued` is exactly the live guards; whoever brings it to 0 releases the strong
+//! count (AcqRel, so every guard's use of the pool happens before the release).
+//!
+//! What changed as a consequence: a pool with owned guards is freed when its last handle and its
+//! last guard are gone, as before, but the guards' strong count is released by whichever of them
+//! goes last, on any thread. loom checks the races: a reference given back on another thread
+//! while the last handle drops; a thread exiting with spare references; the pool dropped while
+//! guards live on several threads; slot-table growth racing the last handle.
 //!
 //! # Trimming
 //!

@@ -224,3 +224,92 @@ fn slot_table_growth_races_slot_table_growth() {
         m.finish();
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Owned guards: references issued in batches and tallied per thread (`src/pool/owned.rs`).
+
+/// Builds a pool (cache of 1, so trades happen) that every model below drops on purpose.
+fn owned_model() -> (Pool<Obj>, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    let Model { pool, made, drops } = model(1, 4);
+    let pool = Arc::try_unwrap(pool).unwrap_or_else(|_| unreachable!("one handle"));
+    (pool, made, drops)
+}
+
+#[test]
+fn owned_ref_given_back_on_another_thread_races_last_handle_drop() {
+    loom::model(|| {
+        let (pool, made, drops) = owned_model();
+        let mut guard = pool.get_owned();
+        use_obj(&mut guard);
+        // The tally of the dropping thread and the last handle's collection race.
+        let dropper = thread::spawn(move || drop(guard));
+        drop(pool);
+        dropper.join().unwrap();
+        assert_all_dropped_once(&made, &drops);
+    });
+}
+
+#[test]
+fn thread_exits_with_spare_refs_outstanding() {
+    loom::model(|| {
+        let (pool, made, drops) = owned_model();
+        let handle = pool.clone();
+        // Takes a batch of references, uses one, and exits holding the rest as spares.
+        let producer = thread::spawn(move || {
+            let mut guard = handle.get_owned();
+            use_obj(&mut guard);
+            guard
+        });
+        let guard = producer.join().unwrap();
+        drop(pool);
+        drop(guard); // the last reference: the pool goes with it
+        assert_all_dropped_once(&made, &drops);
+    });
+}
+
+#[test]
+fn pool_dropped_while_owned_guards_live_on_several_threads() {
+    loom::model(|| {
+        let (pool, made, drops) = owned_model();
+        let a = pool.get_owned();
+        let b = pool.get_owned();
+        let ta = thread::spawn(move || drop(a));
+        let tb = thread::spawn(move || drop(b));
+        drop(pool);
+        ta.join().unwrap();
+        tb.join().unwrap();
+        assert_all_dropped_once(&made, &drops);
+    });
+}
+
+#[test]
+fn slot_table_growth_races_last_handle_drop() {
+    // The dropping thread's slot (thread id 1, bucket 1) may be allocated before or after the
+    // last handle closes the table: either way its tally must reach the pool's count.
+    loom::model(|| {
+        let (pool, made, drops) = owned_model();
+        drop(pool.get()); // the model's main thread takes id 0 and bucket 0
+        let guard = pool.get_owned();
+        let dropper = thread::spawn(move || drop(guard));
+        drop(pool);
+        dropper.join().unwrap();
+        assert_all_dropped_once(&made, &drops);
+    });
+}
+
+#[test]
+fn cloned_handles_dropped_on_two_threads_close_once() {
+    loom::model(|| {
+        let (pool, made, drops) = owned_model();
+        let guard = pool.get_owned();
+        let other = pool.clone();
+        let t = thread::spawn(move || {
+            get_and_drop(&other, 1);
+            drop(other);
+        });
+        drop(pool);
+        drop(guard);
+        t.join().unwrap();
+        assert_all_dropped_once(&made, &drops);
+    });
+}

@@ -13,6 +13,8 @@ pub(crate) struct Counts {
     pub(crate) created: OwnedCounter,
     pub(crate) reused: OwnedCounter,
     pub(crate) returned: OwnedCounter,
+    /// Objects that entered the pool other than from the factory: kept by `put`, or adopted by
+    /// `attach`.
     pub(crate) put: OwnedCounter,
     pub(crate) discarded: OwnedCounter,
     pub(crate) detached: OwnedCounter,

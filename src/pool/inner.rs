@@ -319,6 +319,11 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         }
     }
 
+    /// Counts an object adopted into a guard (`Pool::attach`): one more object, in use.
+    pub(crate) fn note_attached(&self) {
+        self.count(|c| c.put.add(1));
+    }
+
     /// Counts a guard's object as detached.
     pub(crate) fn note_detached(&self) {
         self.count(|c| {
@@ -423,10 +428,12 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> ThreadExit for I
 impl<T, R> Drop for Inner<T, R> {
     fn drop(&mut self) {
         self.drop_sync.before_destroy();
-        // Every object at once, each dropped exactly once even if some `T::drop`s panic; the
-        // first panic goes on to whoever dropped the last handle (or guard).
+        // Every object at once, each dropped exactly once even if some `T::drop`s panic. A panic
+        // stops here, after the panic hook has reported it: the last handle, guard or exit hook
+        // may be dropped by a thread-local destructor, where an escaping panic aborts the process,
+        // and there is no telling from here.
         let mut objects: Vec<Box<T>> = self.depot.lock().take_all().into_iter().flatten().collect();
         objects.extend(self.slots.take_cached_objects());
-        drop_all_then_resume(objects);
+        let _reported_by_the_panic_hook = drop_all(objects);
     }
 }

@@ -40,6 +40,13 @@ use inner::{Inner, Source};
 /// frees idle objects now and [`trim_unused`](Pool::trim_unused) frees what went unused since its
 /// last call. Everything left is dropped with the pool.
 ///
+/// Besides the objects, the depot keeps up to 64 empty magazine buffers (each room for half a
+/// thread cache of pointers, 128 bytes at the default `thread_cache` of 32) so that trading
+/// batches allocates nothing in steady state; `trim` frees them too.
+///
+/// An [`OwnedPooled`] keeps its pool alive. One stored inside an idle object of its own pool
+/// therefore keeps the pool alive for good, a cycle as with `Rc`: detach it first.
+///
 /// ```
 /// use hotpool::Pool;
 /// use std::sync::Arc;
@@ -233,6 +240,30 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     pub fn try_get_owned(&self) -> Option<OwnedPooled<T, R>> {
         self.try_acquire()
             .map(|obj| OwnedPooled::new(self.inner.new_owned_ref(&self.inner), obj))
+    }
+
+    /// Wraps `value` into a guard of this pool, the inverse of [`Pooled::detach`]: the pool
+    /// adopts it as if it had handed it out, so it is recycled and kept when the guard drops.
+    /// Counted as one more object in use (not as `created`: the factory did not make it).
+    ///
+    /// ```
+    /// use hotpool::{Pool, Pooled};
+    ///
+    /// let pool = Pool::new(String::new);
+    /// let mine = String::with_capacity(64);
+    /// let guard = pool.attach(mine);
+    /// assert_eq!(pool.stats().in_use, 1);
+    /// drop(guard); // reset and kept, as if `get` had handed it out
+    /// let again = pool.get();
+    /// assert!(again.capacity() >= 64);
+    /// assert_eq!((pool.stats().created, pool.stats().reused), (0, 1));
+    /// let back: String = Pooled::detach(again); // and out again
+    /// # drop(back);
+    /// ```
+    pub fn attach(&self, value: T) -> Pooled<'_, T, R> {
+        let obj = Box::new(value);
+        self.inner.note_attached();
+        Pooled::new(&self.inner, obj)
     }
 
     /// Hands `value` to the pool: it is recycled and kept idle for a later `get`.
