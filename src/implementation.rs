@@ -119,24 +119,40 @@
 //!   pool's `Arc` between them. It rises only when a thread takes a batch of 64 and the depot has
 //!   none to reuse; it falls only once the last handle is gone.
 //! - A thread's `spare_refs` (in its slot) feeds its `get_owned`s: a plain load and store.
-//! - A guard's drop adds one to `released_refs` of the dropping thread's slot: a read-modify-write
-//!   on a line that thread owns (no line moves between cores). Each depot trade moves the tally to
-//!   the depot's reserve, which refills spares: in steady state `issued` is not touched at all.
+//! - A guard's drop adds one to `released_refs` in the dropping thread's slot (a plain load and
+//!   store), then checks the pool's `closing` flag. Each depot trade moves the uncollected part
+//!   of the tally to the depot's reserve, which refills spares: in steady state `issued` is not
+//!   touched at all.
 //!
-//! The invariant: `issued` = Σ spares + the depot's reserve + Σ tallies + live guards. When the
-//! last `Pool` handle drops (a separate handle count, AcqRel), no `get_owned` can run any more, so
-//! spares are at rest. Under the depot lock and the slot table's growth lock, it takes the reserve
-//! and every spare, and swaps `CLOSED` into every tally (an RMW, so it cannot lose a concurrent
-//! drop's increment); a drop that then finds `CLOSED` gives its reference straight back to
-//! `issued`. Slots allocated after that start `CLOSED` (allocation takes the same growth lock).
-//! What remains in `issued` is exactly the live guards; whoever brings it to 0 releases the strong
-//! count (AcqRel, so every guard's use of the pool happens before the release).
+//! The invariant: `issued` = Σ spares + the depot's reserve + Σ uncollected tallies + live
+//! guards. When the last `Pool` handle drops (a separate handle count, AcqRel), no `get_owned`
+//! can run any more, so spares are at rest. Holding the depot lock, it sets `closing`, runs a
+//! heavy barrier, takes the reserve, every spare and every uncollected tally, and gives them back
+//! to `issued`. What remains is exactly the live guards; whoever brings `issued` to 0 releases the
+//! strong count (AcqRel, so every guard's use of the pool happens before the release).
+//!
+//! The tally write and the `closing` check of a drop, against `closing` and the tally reads of
+//! the last handle, are Dekker's store-then-load handshake: without a full barrier on both sides,
+//! both could miss the other and a reference would be lost. A full fence per drop was measured:
+//! a locked instruction waits for every store in flight, including the one that just reset the
+//! object (whose line the producer's core holds), which serialized the consumer's cache misses
+//! and cost a quarter of all its time. So the barrier is asymmetric (`barrier.rs`): the drop
+//! side only stops the compiler from reordering, and the last handle calls Linux's
+//! `membarrier(PRIVATE_EXPEDITED)`, which makes every running thread of the process execute a
+//! full barrier. For each dropping thread, that barrier falls before its tally write (then its
+//! check sees `closing`), between the write and the check (the write is visible to the
+//! collection and the check sees `closing`), or after the check (the write is visible). A drop
+//! that sees `closing` takes the depot lock, which waits for the collection, and gives back what
+//! its tally holds beyond what was collected. Without `membarrier` (other systems, seccomp,
+//! valgrind, miri, loom) both sides use `SeqCst` fences: slower, equally correct, and what loom
+//! checks.
 //!
 //! What changed as a consequence: a pool with owned guards is freed when its last handle and its
 //! last guard are gone, as before, but the guards' strong count is released by whichever of them
-//! goes last, on any thread. loom checks the races: a reference given back on another thread
-//! while the last handle drops; a thread exiting with spare references; the pool dropped while
-//! guards live on several threads; slot-table growth racing the last handle.
+//! goes last, on any thread, and the last handle's drop costs a system call. loom checks the
+//! races: a reference given back on another thread while the last handle drops; a thread exiting
+//! with spare references; the pool dropped while guards live on several threads; slot-table
+//! growth racing the last handle; cloned handles dropped on two threads.
 //!
 //! # Trimming
 //!

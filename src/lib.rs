@@ -3,6 +3,7 @@
 #![warn(rust_2018_idioms, unreachable_pub)]
 
 pub mod arena;
+mod barrier;
 pub mod builder;
 mod error;
 mod guard;

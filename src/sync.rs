@@ -8,15 +8,20 @@
 
 #[cfg(loom)]
 pub(crate) use loom::{
-    sync::atomic::{AtomicPtr, AtomicUsize, Ordering},
+    sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering},
     thread_local,
 };
 
 #[cfg(not(loom))]
 pub(crate) use std::{
-    sync::atomic::{AtomicPtr, AtomicUsize, Ordering},
+    sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering},
     thread_local,
 };
+
+/// Process-wide one-time initialisation outside loom's models (`barrier.rs` registers the
+/// process once; loom never sees it).
+#[cfg(not(loom))]
+pub(crate) use std::sync::Once;
 
 /// `Arc` and `Weak` are std's in both builds: loom 0.7 has no `Weak`, which the thread-exit
 /// hooks need so that a thread does not keep a dropped pool alive. std's reference counting is

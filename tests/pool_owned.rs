@@ -103,7 +103,9 @@ fn guards_on_many_threads_outlive_every_handle() {
             .map(|pool| {
                 let barrier = Arc::clone(&barrier);
                 std::thread::spawn(move || {
-                    let guards: Vec<_> = (0..100).map(|_| pool.get_owned()).collect();
+                    let guards: Vec<_> = (0..if cfg!(miri) { 10 } else { 100 })
+                        .map(|_| pool.get_owned())
+                        .collect();
                     drop(pool); // every handle goes before any guard
                     barrier.wait();
                     barrier.wait();
@@ -114,7 +116,7 @@ fn guards_on_many_threads_outlive_every_handle() {
         barrier.wait();
         let Witnessed { pool, witness } = w;
         drop(pool);
-        assert_eq!(Arc::strong_count(&witness), 2, "400 guards are out");
+        assert_eq!(Arc::strong_count(&witness), 2, "guards are out");
         barrier.wait();
         for t in threads {
             t.join().unwrap();

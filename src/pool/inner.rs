@@ -10,7 +10,7 @@ use std::mem;
 use super::cache::ThreadCache;
 use super::counts::{Counts, Totals};
 use super::depot::{Depot, Magazine};
-use super::owned::{self, Refs};
+use super::owned::Refs;
 use super::slots::{Slot, ThreadSlots};
 use super::thread::{self, drop_all, drop_all_then_resume, ThreadExit, ThreadHandle};
 use crate::recycle::Recycler;
@@ -139,7 +139,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     fn trade_tallies(&self, slot: &Slot<T>, cache: &mut ThreadCache<T>, depot: &mut Depot<T>) {
         let shared = slot.shared();
         depot.publish_balance(&mut cache.published_balance, shared.counts.lent_balance());
-        owned::collect_released(shared, &mut depot.refs);
+        self.collect_released(shared, depot);
     }
 
     /// Enables this thread's cache (registering its exit flush) if it is not yet; `false` if
@@ -409,7 +409,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> ThreadExit for I
             let objects = cache.disable();
             let mut depot = self.depot();
             self.trade_tallies(slot, cache, &mut depot);
-            self.spare_refs_at_thread_exit(slot.shared(), &mut depot.refs);
+            self.spare_refs_at_thread_exit(slot.shared(), &mut depot);
             let overflow = depot.adopt(objects);
             depot.counts.discarded.add(overflow.len());
             overflow

@@ -7,32 +7,34 @@
 //!
 //! - `issued` (one atomic per pool) counts the references out: spare ones held by threads for
 //!   their next `get_owned`s, ones held by live guards, ones whose guard was dropped but which are
-//!   still tallied in that thread's slot (`released_refs`), and returned ones the depot keeps for
-//!   reuse (`Depot::refs`). While `issued > 0` the references collectively hold one strong count
-//!   of the pool's `Arc`.
+//!   still tallied in that thread's slot, and returned ones the depot keeps for reuse
+//!   (`Depot::refs`). While `issued > 0` the references hold one strong count of the pool's `Arc`.
 //! - `get_owned` takes one of its thread's spare references: a plain load and store in its own
 //!   slot. A thread out of spares takes a batch from the depot (or, if it has none, from
 //!   `issued`) under the depot lock.
-//! - A guard's drop adds one to `released_refs` of the dropping thread's slot: a read-modify-write,
-//!   but on a line that thread owns, so no cache line moves between cores. Threads hand their
-//!   tallies to the depot whenever they trade with it anyway, so nothing grows without bound.
+//! - A guard's drop adds one to the dropping thread's tally (a plain load and store in its own
+//!   slot), then checks the pool's `closing` flag behind a [light barrier](crate::barrier).
+//!   Threads hand their tallies to the depot whenever they trade with it anyway, so nothing grows
+//!   without bound, and in steady state `issued` is not touched at all.
 //!
-//! When the last [`Pool`](crate::Pool) handle drops, no `get_owned` can run any more, so the
-//! spare references are at rest: the last handle collects them, the depot's, and every slot's
-//! tally (swapping in `CLOSED`, so later drops there release straight to `issued`), and gives
-//! them back to `issued` in one step. What remains are the live guards; the last one to drop
-//! brings `issued` to 0 and releases the pool. Slots made after that start closed (bucket
-//! allocation and the collection share a lock, see `slots.rs`). `implementation.rs` has the
-//! argument in full; the loom models in `tests/loom_pool.rs` check its races.
+//! When the last [`Pool`](crate::Pool) handle drops, no `get_owned` can run any more, so spare
+//! references are at rest. Under the depot lock, the last handle sets `closing`, runs the
+//! [heavy barrier](crate::barrier) (after which every tally write made before a drop's check is
+//! visible, and every check made after it sees `closing`), collects the reserve, the spares and
+//! the uncollected part of every tally, and gives them back to `issued` in one step. A drop that
+//! sees `closing` gives back what its tally holds beyond what was collected. What remains in
+//! `issued` are the live guards; the last one to drop brings it to 0 and releases the pool.
+//! `implementation.rs` has the argument in full; the loom models in `tests/loom_pool.rs` check
+//! its races, with both barriers as `SeqCst` fences.
 
 use std::ptr::NonNull;
 
+use super::depot::Depot;
 use super::inner::Inner;
 use super::slots::Shared;
-use crate::sync::{Arc, AtomicUsize, Ordering};
+use crate::barrier;
+use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering};
 
-/// Set in a slot's `released_refs` once the last handle has collected its tally.
-pub(crate) const CLOSED: usize = 1 << (usize::BITS - 1);
 /// References a thread takes from `issued` at once when the depot has none to give.
 const BATCH: usize = 64;
 /// A thread hands its tally of released references to the depot at least this often, even if
@@ -46,13 +48,17 @@ pub(crate) struct Refs {
     handles: AtomicUsize,
     /// References issued for owned guards (see the module docs).
     issued: AtomicUsize,
+    /// Set (under the depot lock) when the last handle is gone.
+    closing: AtomicBool,
 }
 
 impl Refs {
     pub(crate) fn new() -> Self {
+        barrier::init();
         Self {
             handles: AtomicUsize::new(1),
             issued: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
         }
     }
 
@@ -76,15 +82,48 @@ impl Refs {
     }
 }
 
-/// Moves a thread's tally of released references into the depot's reserve (the caller holds
-/// the depot lock, which the last handle's collection also holds).
-pub(crate) fn collect_released(shared: &Shared, reserve: &mut usize) {
-    let released = shared.released_refs.load(Ordering::Relaxed);
-    if released != 0 && released & CLOSED == 0 {
-        // Only this thread adds to the tally, and the lock keeps the collection out: a plain
-        // `fetch_sub` cannot lose a concurrent change.
-        shared.released_refs.fetch_sub(released, Ordering::Relaxed);
-        *reserve += released;
+/// The part of a thread's tally not yet handed on, marked as handed on. The caller holds the
+/// depot lock (the only writer of `collected_refs`).
+fn take_uncollected(shared: &Shared) -> usize {
+    let released = shared.released_refs.get();
+    let collected = shared.collected_refs.load(Ordering::Relaxed);
+    shared.collected_refs.store(released, Ordering::Relaxed);
+    released.wrapping_sub(collected)
+}
+
+impl<T, R> Inner<T, R> {
+    /// Moves a thread's tally of released references into the depot's reserve, unless the pool
+    /// is closing (then each drop gives its reference back itself, see `release_closed`).
+    pub(crate) fn collect_released(&self, shared: &Shared, depot: &mut Depot<T>) {
+        if !self.refs.closing.load(Ordering::Relaxed) {
+            depot.refs += take_uncollected(shared);
+        }
+    }
+
+    /// A thread exits: its spare references go to the depot's reserve (the caller holds the
+    /// depot lock, and collected the thread's tally with `collect_released`).
+    pub(crate) fn spare_refs_at_thread_exit(&self, shared: &Shared, depot: &mut Depot<T>) {
+        depot.refs += shared.spare_refs.swap(0, Ordering::Relaxed);
+    }
+
+    /// The last handle is gone: collects every reference not held by a live guard. Returns
+    /// whether none is left (the caller, which still holds a strong count, then releases the
+    /// guards' one).
+    fn collect_refs_at_close(&self) -> bool {
+        let mut depot = self.depot();
+        self.refs.closing.store(true, Ordering::Relaxed);
+        // Every drop that checked `closing` before this point has its tally write visible below;
+        // every drop that checks after it sees `closing` and takes the depot lock, which waits
+        // for this collection to finish.
+        barrier::heavy();
+        let mut unused = std::mem::take(&mut depot.refs);
+        self.slots.for_each(|shared| {
+            // At rest: no handle is left to run `get_owned`, and thread exits hold the lock.
+            unused += shared.spare_refs.swap(0, Ordering::Relaxed);
+            unused += take_uncollected(shared);
+        });
+        drop(depot);
+        self.refs.give_back(unused)
     }
 }
 
@@ -120,7 +159,7 @@ impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Inner<T, 
     fn take_refs(&self, me: &Arc<Self>) {
         let mut depot = self.depot();
         let stocked = self.with_slot(|_, slot| {
-            collect_released(slot.shared(), &mut depot.refs);
+            self.collect_released(slot.shared(), &mut depot);
             let from_depot = depot.refs.min(BATCH);
             depot.refs -= from_depot;
             let n = if from_depot > 0 {
@@ -145,10 +184,34 @@ impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Inner<T, 
         }
     }
 
-    /// A thread exits: its spare references go to the depot's reserve (the caller holds the
-    /// depot lock; the tally went with `collect_released`).
-    pub(crate) fn spare_refs_at_thread_exit(&self, shared: &Shared, reserve: &mut usize) {
-        *reserve += shared.spare_refs.swap(0, Ordering::Relaxed);
+    /// Tallies one released reference on this thread. Returns how many references the caller
+    /// must give back to `issued` itself: 0 normally; this drop's (and any uncollected ones of
+    /// this thread) once the pool is closing; 1 if this thread-local is being destroyed.
+    #[inline(always)]
+    fn release_here(&self) -> usize {
+        self.with_slot(|_, slot| {
+            let shared = slot.shared();
+            shared.released_refs.add(1);
+            // Orders the tally write before the check, as seen by `collect_refs_at_close`.
+            barrier::light();
+            if self.refs.closing.load(Ordering::Relaxed) {
+                return self.release_closed(shared);
+            }
+            if shared.released_refs.get() & (COLLECT_EVERY - 1) == 0 {
+                self.collect_now(shared);
+            }
+            0
+        })
+        .unwrap_or(1)
+    }
+
+    /// The pool is closing: the part of this thread's tally the last handle did not collect.
+    #[cold]
+    #[inline(never)]
+    fn release_closed(&self, shared: &Shared) -> usize {
+        // The lock waits for `collect_refs_at_close` to finish (it holds it throughout).
+        let _depot = self.depot();
+        take_uncollected(shared)
     }
 
     /// Hands this thread's tally to the depot (a thread that drops many owned guards and never
@@ -157,48 +220,7 @@ impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Inner<T, 
     #[inline(never)]
     fn collect_now(&self, shared: &Shared) {
         let mut depot = self.depot();
-        collect_released(shared, &mut depot.refs);
-    }
-
-    /// Tallies one released reference on this thread; `true` if it must instead be given back to
-    /// `issued` (the pool is closed, or this thread-local is being destroyed).
-    #[inline(always)]
-    fn release_here(&self) -> bool {
-        let closed = self.with_slot(|_, slot| {
-            let shared = slot.shared();
-            // Release: this guard's use of the pool happens before whoever collects the tally.
-            let before = shared.released_refs.fetch_add(1, Ordering::Release);
-            if before & CLOSED != 0 {
-                return true;
-            }
-            if (before + 1) & (COLLECT_EVERY - 1) == 0 {
-                self.collect_now(shared);
-            }
-            false
-        });
-        closed.unwrap_or(true)
-    }
-}
-
-impl<T, R> Inner<T, R> {
-    /// The last handle is gone: collects every reference not held by a live guard. Returns
-    /// whether none is left (the caller, which still holds a strong count, then releases the
-    /// guards' one).
-    pub(crate) fn collect_refs_at_close(&self) -> bool {
-        let mut depot = self.depot();
-        let mut unused = std::mem::take(&mut depot.refs);
-        self.slots.close_refs(|shared| {
-            // At rest: no handle is left to run `get_owned`, and thread exits hold the depot lock.
-            unused += shared.spare_refs.swap(0, Ordering::Relaxed);
-            // AcqRel: the tally's drops happen before the pool's release; `CLOSED` sends later
-            // drops here straight to `issued`.
-            let released = shared.released_refs.swap(CLOSED, Ordering::AcqRel);
-            if released & CLOSED == 0 {
-                unused += released;
-            }
-        });
-        drop(depot);
-        self.refs.give_back(unused)
+        self.collect_released(shared, &mut depot);
     }
 }
 
@@ -248,7 +270,8 @@ impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Drop for 
     #[inline(always)]
     fn drop(&mut self) {
         let inner = self.inner();
-        if !inner.release_here() || !inner.refs.give_back(1) {
+        let give_back = inner.release_here();
+        if give_back == 0 || !inner.refs.give_back(give_back) {
             return;
         }
         // The last reference out: no borrow of `inner` is used past this point.

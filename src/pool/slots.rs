@@ -14,7 +14,9 @@ use std::ptr;
 use super::cache::ThreadCache;
 use super::counts::Counts;
 use super::thread::ThreadHandle;
-use crate::sync::{atomic_get_mut, AtomicPtr, AtomicUsize, Mutex, Ordering, UnsafeCell};
+use crate::sync::{
+    atomic_get_mut, AtomicPtr, AtomicUsize, Mutex, Ordering, OwnedCounter, UnsafeCell,
+};
 
 const BUCKETS: usize = usize::BITS as usize;
 
@@ -46,9 +48,11 @@ pub(crate) struct Shared {
     /// `pool/owned.rs`). Written by the owner, and by the pool's last handle (which proves no
     /// `get_owned` can run any more) under the depot lock.
     pub(crate) spare_refs: AtomicUsize,
-    /// Owned guards dropped on this thread whose references are not yet given back, plus the
-    /// `CLOSED` bit once the pool's last handle has collected them (see `pool/owned.rs`).
-    pub(crate) released_refs: AtomicUsize,
+    /// Owned guards dropped on this thread, ever (wrapping). Written only by the owner.
+    pub(crate) released_refs: OwnedCounter,
+    /// How many of those have been handed on (to the depot's reserve, or back to the pool's
+    /// count). Written only under the depot lock.
+    pub(crate) collected_refs: AtomicUsize,
 }
 
 // SAFETY: `Slot` is shared between threads only through `ThreadSlots`.
@@ -60,15 +64,12 @@ pub(crate) struct Shared {
 unsafe impl<T: Send> Sync for Slot<T> {}
 
 impl<T> Slot<T> {
-    fn new(id: usize, released_refs: usize) -> Self {
+    fn new(id: usize) -> Self {
         #[cfg(not(debug_assertions))]
         let _ = id;
         Self {
             cache: UnsafeCell::new(ThreadCache::new()),
-            shared: Shared {
-                released_refs: AtomicUsize::new(released_refs),
-                ..Shared::default()
-            },
+            shared: Shared::default(),
             #[cfg(debug_assertions)]
             id,
             #[cfg(debug_assertions)]
@@ -132,9 +133,8 @@ pub(crate) struct ThreadSlots<T> {
     buckets: [AtomicPtr<Slot<T>>; BUCKETS],
     /// One past the highest bucket allocated so far: scans stop there.
     used_buckets: AtomicUsize,
-    /// Serializes bucket allocation with [`ThreadSlots::close_refs`]: slots made after the pool's
-    /// last handle is gone start out closed. `true` once closed.
-    growth: Mutex<bool>,
+    /// Serializes bucket allocation: the first thread of a bucket allocates it, the others wait.
+    growth: Mutex<()>,
 }
 
 /// Bucket and index of thread id `id`: ids `2^b - 1 ..= 2^(b+1) - 2` live in bucket `b`.
@@ -150,7 +150,7 @@ impl<T> ThreadSlots<T> {
         Self {
             buckets: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             used_buckets: AtomicUsize::new(0),
-            growth: Mutex::new(false),
+            growth: Mutex::new(()),
         }
     }
 
@@ -176,22 +176,19 @@ impl<T> ThreadSlots<T> {
     #[cold]
     #[inline(never)]
     fn alloc_bucket(&self, bucket: usize, index: usize) -> &Slot<T> {
-        let closed = self.growth.lock();
+        let growing = self.growth.lock();
         let mut base = self.buckets[bucket].load(Ordering::Acquire);
         if base.is_null() {
             let len = 1 << bucket;
-            let released = if *closed { super::owned::CLOSED } else { 0 };
             let first_id = len - 1;
-            let fresh: Box<[Slot<T>]> = (0..len)
-                .map(|i| Slot::new(first_id + i, released))
-                .collect();
+            let fresh: Box<[Slot<T>]> = (0..len).map(|i| Slot::new(first_id + i)).collect();
             base = Box::into_raw(fresh).cast::<Slot<T>>();
             // Release: publishes the initialised slots to lock-free readers in `get`.
             self.buckets[bucket].store(base, Ordering::Release);
             // Release: a scan that sees the new bound also sees the bucket pointer.
             self.used_buckets.fetch_max(bucket + 1, Ordering::Release);
         }
-        drop(closed);
+        drop(growing);
         // SAFETY: `base` is a published bucket of `2^bucket` initialised slots (ours or one
         // published by another thread under the same lock), freed only by `Drop`; `index` is
         // below that by `locate`.
@@ -208,14 +205,6 @@ impl<T> ThreadSlots<T> {
                 f(unsafe { &*base.wrapping_add(index) }.shared());
             }
         }
-    }
-
-    /// Marks every slot, present and future, closed for owned-guard references, and runs `f` on
-    /// each present one (to collect its tallies) while bucket allocation waits.
-    pub(crate) fn close_refs(&self, f: impl FnMut(&Shared)) {
-        let mut closed = self.growth.lock();
-        *closed = true;
-        self.for_each(f);
     }
 }
 
