@@ -36,12 +36,18 @@ enum Kept<T> {
     NoCache(Box<T>),
 }
 
+/// Keeps a value off the cache lines of its neighbours (two lines, as for thread slots).
+#[repr(align(128))]
+struct OwnLines<X>(X);
+
 pub(crate) struct Inner<T, R> {
     /// This pool, for registering thread-exit hooks from `&self` (guards borrow `&Inner`
     /// directly, saving a pointer hop on every return).
     me: Weak<Inner<T, R>>,
     pub(super) slots: ThreadSlots<T>,
-    depot: Mutex<Depot<T>>,
+    /// On lines of its own: every trade writes the lock, and nothing the hit path reads may share
+    /// a line with it.
+    depot: OwnLines<Mutex<Depot<T>>>,
     factory: Factory<T>,
     recycler: R,
     /// Per-thread cache size; 0 = every operation goes to the depot.
@@ -71,10 +77,10 @@ impl<T, R> Inner<T, R> {
             slots: ThreadSlots::new(),
             // With a thread tier, depot magazines hold one trade's worth (`batch`); without one,
             // `put_one` still groups objects so the depot's stack stays short.
-            depot: Mutex::new(Depot::new(
+            depot: OwnLines(Mutex::new(Depot::new(
                 max_idle,
                 if thread_cache == 0 { 32 } else { batch },
-            )),
+            ))),
             factory,
             recycler,
             thread_cache,
@@ -85,7 +91,7 @@ impl<T, R> Inner<T, R> {
     }
 
     pub(super) fn depot(&self) -> MutexGuard<'_, Depot<T>> {
-        self.depot.lock()
+        self.depot.0.lock()
     }
 }
 
@@ -432,7 +438,7 @@ impl<T, R> Drop for Inner<T, R> {
         // stops here, after the panic hook has reported it: the last handle, guard or exit hook
         // may be dropped by a thread-local destructor, where an escaping panic aborts the process,
         // and there is no telling from here.
-        let mut objects: Vec<Box<T>> = self.depot.lock().take_all().into_iter().flatten().collect();
+        let mut objects: Vec<Box<T>> = self.depot.0.lock().take_all().into_iter().flatten().collect();
         objects.extend(self.slots.take_cached_objects());
         let _reported_by_the_panic_hook = drop_all(objects);
     }
