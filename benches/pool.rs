@@ -61,6 +61,10 @@ use hotpool::{LocalPool, Pool, Recycler};
 use lockfree_object_pool::{LinearObjectPool, MutexObjectPool, SpinLockObjectPool};
 use sharded_slab::pool::{OwnedRefMut, RefMut};
 
+#[path = "support/alloc.rs"]
+mod allocators;
+use allocators::{AllocVec, Backend, Jemalloc, MiMalloc, Via};
+
 /// Capacity of every buffer.
 const CAPACITY: usize = 4096;
 /// What every round writes.
@@ -69,6 +73,8 @@ const PAYLOAD: [u8; 64] = [7; 64];
 const BATCH: usize = 256;
 /// Messages the `pool/cross_thread` channel buffers before the producer waits.
 const CHANNEL_BOUND: usize = 4;
+/// What each `pool/grow` round grows an empty buffer to, [`PAYLOAD`] by [`PAYLOAD`].
+const GROW_TO: usize = 16 * 1024;
 /// Idle cap for bounded pools in `pool/cross_thread` and `opool`'s queue size: above the
 /// `(CHANNEL_BOUND + 2) * BATCH` objects in flight, so no case drops objects it will need again.
 const MAX_IDLE: usize = 4096;
@@ -78,12 +84,55 @@ type Group<'c> = BenchmarkGroup<'c, WallTime>;
 // ---------------------------------------------------------------------------------------------
 // Objects and the workload
 
+/// A byte buffer: std's `Vec<u8>`, or an [`AllocVec`] whose memory comes from another allocator.
+trait Buf {
+    fn extend_from_slice(&mut self, bytes: &[u8]);
+    fn clear(&mut self);
+    fn len(&self) -> usize;
+    fn capacity(&self) -> usize;
+}
+
+impl Buf for Vec<u8> {
+    #[inline]
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        Vec::extend_from_slice(self, bytes);
+    }
+    #[inline]
+    fn clear(&mut self) {
+        Vec::clear(self);
+    }
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn capacity(&self) -> usize {
+        Vec::capacity(self)
+    }
+}
+
+impl<A: Backend> Buf for AllocVec<A> {
+    #[inline]
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        allocators::append(self, bytes);
+    }
+    #[inline]
+    fn clear(&mut self) {
+        allocator_api2::vec::Vec::clear(self);
+    }
+    fn len(&self) -> usize {
+        allocator_api2::vec::Vec::len(self)
+    }
+    fn capacity(&self) -> usize {
+        allocator_api2::vec::Vec::capacity(self)
+    }
+}
+
 /// An object the benchmark writes to.
 trait Payload: Send + 'static {
+    type Buf: Buf;
     /// A new object, as the pools' factories make it.
     fn fresh() -> Self;
     /// The buffer the round writes to.
-    fn buf(&mut self) -> &mut Vec<u8>;
+    fn buf(&mut self) -> &mut Self::Buf;
     /// Back to empty, keeping capacity: the reset of the cases with no reset hook of their own.
     fn reset(&mut self) {
         self.buf().clear();
@@ -95,10 +144,22 @@ fn new_buf() -> Vec<u8> {
 }
 
 impl Payload for Vec<u8> {
+    type Buf = Self;
     fn fresh() -> Self {
         new_buf()
     }
     fn buf(&mut self) -> &mut Vec<u8> {
+        self
+    }
+}
+
+/// The allocator cases: a 4 KiB block from `A` per round, freed by the same allocator on drop.
+impl<A: Backend> Payload for AllocVec<A> {
+    type Buf = Self;
+    fn fresh() -> Self {
+        AllocVec::with_capacity_in(CAPACITY, Via::NEW)
+    }
+    fn buf(&mut self) -> &mut Self {
         self
     }
 }
@@ -112,6 +173,7 @@ struct Large {
 const _: () = assert!(std::mem::size_of::<Large>() == 1024);
 
 impl Payload for Large {
+    type Buf = Vec<u8>;
     fn fresh() -> Self {
         Large {
             buf: new_buf(),
@@ -148,6 +210,7 @@ impl sharded_slab::Clear for SlabBuf {
 }
 
 impl Payload for SlabBuf {
+    type Buf = Vec<u8>;
     fn fresh() -> Self {
         Self::default()
     }
@@ -377,31 +440,90 @@ fn round<T: Payload, S: Source<T>>(source: &mut S) {
 fn assert_returns_cleared<T: Payload, S: Source<T>>(source: &mut S) {
     round(source);
     let mut obj = source.take();
-    assert!(obj.buf().is_empty(), "objects must come back cleared");
+    assert_eq!(obj.buf().len(), 0, "objects must come back cleared");
     source.give(obj);
 }
 
-/// `pool/single`: one round per iteration.
-fn bench_single<T: Payload, S: Source<T>>(g: &mut Group<'_>, name: &str, mut source: S) {
+/// The measured loop of a case, run by the case's own thread (see [`isolated`]).
+struct Server {
+    requests: mpsc::Receiver<u64>,
+    replies: mpsc::SyncSender<Duration>,
+}
+
+impl Server {
+    /// Runs `measure(iters)` for each sample criterion asks for, until the case ends.
+    fn serve(self, mut measure: impl FnMut(u64) -> Duration) {
+        for iters in self.requests {
+            self.replies.send(measure(iters)).unwrap();
+        }
+    }
+}
+
+/// Measures case `name` on a new thread that lives as long as the case: `case` runs there, builds
+/// its state, checks it and hands its measured loop to [`Server::serve`]; criterion, on this
+/// thread, asks it for each sample (the request and reply are outside the timed loop).
+///
+/// Every case then starts from the same thread state, whichever cases ran before it and
+/// whatever a filter left out: no thread-local (pool thread slots, exit-hook lists, arenas,
+/// `thread_local!` free lists) or thread id inherited from earlier cases, and the same kind of
+/// stack. See "Methodology" in `benches/README.md`.
+fn isolated(g: &mut Group<'_>, name: &str, case: impl FnOnce(Server) + Send) {
+    let (requests, serve_requests) = mpsc::channel();
+    let (send_replies, replies) = mpsc::sync_channel(1);
+    // A panic of the case's thread fails `recv` here and is re-raised by the scope.
+    thread::scope(|scope| {
+        scope.spawn(move || {
+            case(Server {
+                requests: serve_requests,
+                replies: send_replies,
+            })
+        });
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                requests.send(iters).unwrap();
+                replies.recv().expect("the case's thread panicked")
+            });
+        });
+        // Ends `serve`, and with it the case's thread (also when a filter skipped the case).
+        drop(requests);
+    });
+}
+
+/// `pool/single`: one round per iteration, timed on the calling thread.
+fn serve_single<T: Payload, S: Source<T>>(server: Server, mut source: S) {
     assert_returns_cleared(&mut source);
-    g.bench_function(name, |b| b.iter(|| round(&mut source)));
+    server.serve(|iters| {
+        let start = Instant::now();
+        for _ in 0..iters {
+            round(&mut source);
+        }
+        start.elapsed()
+    });
+}
+
+/// [`serve_single`] on the case's own thread.
+fn bench_single<T: Payload, S: Source<T> + Send>(g: &mut Group<'_>, name: &str, source: S) {
+    isolated(g, name, |server| serve_single(server, source));
 }
 
 /// `pool/burst`: per iteration, takes [`BATCH`] objects and holds them, then gives them all back;
-/// reports the time per object.
-fn bench_burst<T: Payload, S: Source<T>>(g: &mut Group<'_>, name: &str, mut source: S) {
+/// reports the time per object. Timed on the calling thread.
+fn serve_burst<T: Payload, S: Source<T>>(server: Server, mut source: S) {
     assert_returns_cleared(&mut source);
     let mut held = Vec::with_capacity(BATCH);
-    g.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                held.extend((0..BATCH).map(|_| take_and_work(&mut source)));
-                held.drain(..).for_each(|obj| source.give(obj));
-            }
-            start.elapsed() / BATCH as u32
-        });
+    server.serve(|iters| {
+        let start = Instant::now();
+        for _ in 0..iters {
+            held.extend((0..BATCH).map(|_| take_and_work(&mut source)));
+            held.drain(..).for_each(|obj| source.give(obj));
+        }
+        start.elapsed() / BATCH as u32
     });
+}
+
+/// [`serve_burst`] on the case's own thread.
+fn bench_burst<T: Payload, S: Source<T> + Send>(g: &mut Group<'_>, name: &str, source: S) {
+    isolated(g, name, |server| serve_burst(server, source));
 }
 
 /// `pool/threads/N`: `threads` threads, each with its own clone of `source`, run `iters` rounds at
@@ -411,7 +533,10 @@ where
     T: Payload,
     S: Source<T> + Clone + Send,
 {
-    assert_returns_cleared(&mut source);
+    // The workers are new threads every sample; the check runs on a thread of its own too.
+    thread::scope(|scope| {
+        scope.spawn(|| assert_returns_cleared(&mut source));
+    });
     g.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let start = Barrier::new(threads);
@@ -442,9 +567,10 @@ where
     S: Source<T> + Clone + Send,
     S::Item: Send,
 {
-    assert_returns_cleared(&mut source);
-    g.bench_function(name, |b| {
-        b.iter_custom(|iters| {
+    // The consumer is the case's own thread, as in `pool/single`.
+    isolated(g, name, |server| {
+        assert_returns_cleared(&mut source);
+        server.serve(|iters| {
             let (mut producer, mut consumer) = (source.clone(), source.clone());
             let produce = move || take_and_work(&mut producer);
             handoff(iters, produce, |obj| consumer.give(obj))
@@ -477,6 +603,56 @@ fn handoff<I: Send>(
         }
         t0.elapsed()
     })
+}
+
+/// `pool/grow`'s round: takes an empty buffer, grows it to [`GROW_TO`] bytes by appending
+/// [`PAYLOAD`] (64 bytes) at a time, as a serializer or a reader filling a buffer does, and gives
+/// it back.
+#[inline]
+fn grow_round<T: Payload, S: Source<T>>(source: &mut S) {
+    let mut obj = source.take();
+    let buf = obj.buf();
+    for _ in 0..GROW_TO / PAYLOAD.len() {
+        // `black_box`: the appends stay appends, not one fill the optimizer sized up front.
+        buf.extend_from_slice(black_box(&PAYLOAD));
+    }
+    black_box(buf);
+    source.give(obj);
+}
+
+/// `pool/grow`: one [`grow_round`] per iteration, timed on the calling thread. Checks first that
+/// buffers come back empty, and with the capacity a round grew if and only if `keeps` (a pool
+/// that dropped them would measure the allocator instead).
+fn serve_grow<T, S>(server: Server, name: &str, keeps: bool, mut source: S)
+where
+    T: Payload,
+    S: Source<T>,
+{
+    grow_round(&mut source);
+    let mut obj = source.take();
+    assert_eq!(obj.buf().len(), 0, "{name}: buffers must come back empty");
+    assert_eq!(
+        obj.buf().capacity() >= GROW_TO,
+        keeps,
+        "{name}: capacity kept"
+    );
+    source.give(obj);
+    server.serve(|iters| {
+        let start = Instant::now();
+        for _ in 0..iters {
+            grow_round(&mut source);
+        }
+        start.elapsed()
+    });
+}
+
+/// [`serve_grow`] on the case's own thread.
+fn bench_grow<T, S>(g: &mut Group<'_>, name: &str, keeps: bool, source: S)
+where
+    T: Payload,
+    S: Source<T> + Send,
+{
+    isolated(g, name, |server| serve_grow(server, name, keeps, source));
 }
 
 /// How a case list shared by several groups is measured.
@@ -512,8 +688,13 @@ fn group<'c>(c: &'c mut Criterion, name: &str, measure: Duration, samples: usize
     g
 }
 
+/// A new buffer from allocator `A` (jemalloc or mimalloc), 4 KiB like every other case's.
+fn alloc_buf<A: Backend>() -> Plain<AllocVec<A>> {
+    Plain(AllocVec::fresh())
+}
+
 /// The cases of `pool/single`, `pool/threads/N` and `pool/burst`: pools any thread can use, and
-/// plain allocation.
+/// plain allocation with each allocator.
 fn shared_cases(g: &mut Group<'_>, mode: Mode) {
     let pool = Pool::new(new_buf);
     mode.bench(g, "hotpool", || pool.get());
@@ -529,12 +710,22 @@ fn shared_cases(g: &mut Group<'_>, mode: Mode) {
     mode.bench(g, "opool", || pool.get());
     mode.bench(g, "sharded_slab", &SlabPool::new());
     mode.bench(g, "mutex_vec", &MutexVec::<Vec<u8>>::default());
-    mode.bench(g, "fresh_alloc", || Plain(new_buf()));
+    mode.bench(g, "glibc", || Plain(new_buf()));
+    mode.bench(g, "jemalloc", alloc_buf::<Jemalloc>);
+    mode.bench(g, "mimalloc", alloc_buf::<MiMalloc>);
 }
 
-/// The one-thread cases of `pool/single` that `pool/single_large` repeats with a 1 KiB `T`.
-fn local_cases<T: Payload, R: Recycler<T>>(g: &mut Group<'_>, local: &LocalPool<T, R>) {
-    bench_single(g, "hotpool_local", || local.get());
+/// The one-thread cases of `pool/single` that `pool/single_large` repeats with a 1 KiB `T`. A
+/// `LocalPool` cannot move to the case's thread: `make` builds it there.
+fn local_cases<T, R>(g: &mut Group<'_>, make: impl Fn() -> LocalPool<T, R> + Sync)
+where
+    T: Payload,
+    R: Recycler<T>,
+{
+    isolated(g, "hotpool_local", |server| {
+        let local = make();
+        serve_single(server, || local.get());
+    });
     bench_single(g, "freelist_box", FreeList::<Box<T>>::default());
     bench_single(g, "freelist_vec", FreeList::<Plain<T>>::default());
 }
@@ -542,7 +733,7 @@ fn local_cases<T: Payload, R: Recycler<T>>(g: &mut Group<'_>, local: &LocalPool<
 fn single(c: &mut Criterion) {
     let mut g = group(c, "pool/single", Duration::from_millis(1500), 50);
     shared_cases(&mut g, Mode::Single);
-    local_cases(&mut g, &LocalPool::new(new_buf));
+    local_cases(&mut g, || LocalPool::new(new_buf));
     bench_single(&mut g, "tls_freelist_box", TlsFreeList(&TLS_BOXES));
     bench_single(&mut g, "tls_freelist_vec", TlsFreeList(&TLS_VECS));
     g.finish();
@@ -556,11 +747,12 @@ fn single_large(c: &mut Criterion) {
         .unwrap();
     bench_single(&mut g, "hotpool", || pool.get());
     bench_single(&mut g, "mutex_vec", &MutexVec::<Large>::default());
-    let local = LocalPool::builder(Large::fresh)
-        .recycle_with(clear_and_keep)
-        .build()
-        .unwrap();
-    local_cases(&mut g, &local);
+    local_cases(&mut g, || {
+        LocalPool::builder(Large::fresh)
+            .recycle_with(clear_and_keep)
+            .build()
+            .unwrap()
+    });
     g.finish();
 }
 
@@ -608,9 +800,11 @@ fn cross_thread(c: &mut Criterion) {
     // No guard: each thread gives objects back through its own handle (a borrow, as the threads
     // are scoped), so no per-object refcount.
     bench_handoff(&mut g, "mutex_vec", &MutexVec::<Vec<u8>>::default());
-    bench_handoff(&mut g, "fresh_alloc", || Plain(new_buf()));
-    g.bench_function("channel_only", |b| {
-        b.iter_custom(|iters| handoff(iters, || black_box(0_usize), drop));
+    bench_handoff(&mut g, "glibc", || Plain(new_buf()));
+    bench_handoff(&mut g, "jemalloc", alloc_buf::<Jemalloc>);
+    bench_handoff(&mut g, "mimalloc", alloc_buf::<MiMalloc>);
+    isolated(&mut g, "channel_only", |server| {
+        server.serve(|iters| handoff(iters, || black_box(0_usize), drop));
     });
     g.finish();
 }
@@ -618,9 +812,37 @@ fn cross_thread(c: &mut Criterion) {
 fn burst(c: &mut Criterion) {
     let mut g = group(c, "pool/burst", Duration::from_millis(1500), 50);
     shared_cases(&mut g, Mode::Burst);
-    let local = LocalPool::new(new_buf);
-    bench_burst(&mut g, "hotpool_local", || local.get());
+    isolated(&mut g, "hotpool_local", |server| {
+        let local = LocalPool::new(new_buf);
+        serve_burst(server, || local.get());
+    });
     bench_burst(&mut g, "freelist_box", FreeList::<Box<Vec<u8>>>::default());
+    g.finish();
+}
+
+fn grow(c: &mut Criterion) {
+    let mut g = group(c, "pool/grow", Duration::from_millis(1500), 50);
+    g.throughput(Throughput::Bytes(GROW_TO as u64));
+    // Empty buffers from the factory; the pools keep what a round grew (16 KiB retained).
+    let pool = Pool::builder(Vec::new)
+        .max_retained_bytes(GROW_TO)
+        .build()
+        .unwrap();
+    bench_grow(&mut g, "hotpool", true, || pool.get());
+    isolated(&mut g, "hotpool_local", |server| {
+        let local = LocalPool::builder(Vec::new)
+            .max_retained_bytes(GROW_TO)
+            .build()
+            .unwrap();
+        serve_grow(server, "hotpool_local", true, || local.get());
+    });
+    bench_grow(&mut g, "glibc", false, || Plain(Vec::<u8>::new()));
+    bench_grow(&mut g, "jemalloc", false, || {
+        Plain(AllocVec::<Jemalloc>::new_in(Via::NEW))
+    });
+    bench_grow(&mut g, "mimalloc", false, || {
+        Plain(AllocVec::<MiMalloc>::new_in(Via::NEW))
+    });
     g.finish();
 }
 
@@ -629,6 +851,6 @@ criterion_group! {
     // Plots cost seconds per case, longer than measuring it; the numbers are in the terminal and
     // in `target/criterion/**/estimates.json`. `-- --plotting-backend plotters` turns them on.
     config = Criterion::default().without_plots();
-    targets = single, single_large, threads, cross_thread, burst
+    targets = single, single_large, threads, cross_thread, burst, grow
 }
 criterion_main!(benches);
