@@ -17,12 +17,16 @@
 //!   The time is per round *per thread*, so it compares directly with `pool/single`. The machine's
 //!   core count caps the parallelism: with more threads than cores, the time also counts waiting.
 //! - `pool/cross_thread`: a producer thread takes objects, writes them and sends them in batches
-//!   of 256 through a bounded channel; the consumer (the bench thread) gives them back, so every
+//!   of 256 through a bounded channel; the consumer (the case's thread) gives them back, so every
 //!   object returns to the pool from another thread than the one that took it. One iteration is
 //!   one batch; criterion reports objects per second. `channel_only` sends plain `usize`s: the
 //!   channel's own cost, which every case pays.
 //! - `pool/burst`: take 256 objects and hold them all, then give them all back; the time is per
 //!   object. A burst drains a thread cache, so it shows the cost of the shared tiers.
+//! - `pool/grow`: each round takes an *empty* `Vec<u8>` and grows it to 16 KiB by appending 64
+//!   bytes at a time, then gives it back: what pooling saves beyond one malloc, the re-growth.
+//!   Pools hand back the 16 KiB they kept; the allocator cases start from `Vec::new()` every time
+//!   (9 reallocations: 64, 128, ..., 16384 bytes). Criterion also reports bytes per second.
 //!
 //! # Cases
 //!
@@ -30,8 +34,11 @@
 //! - Peer crates: `object_pool` (object-pool), `lockfree_linear`, `lockfree_spinlock`,
 //!   `lockfree_mutex` (lockfree-object-pool), `opool`, `sharded_slab` (`sharded_slab::Pool`, which
 //!   creates with `Default` and resets with `Clear` when a key is cleared).
-//! - What a user writes without a crate: `mutex_vec` (a `Mutex<Vec<T>>`) and `fresh_alloc`
-//!   (`Vec::with_capacity` every time, with the system allocator).
+//! - What a user writes without a crate: `mutex_vec` (a `Mutex<Vec<T>>`), and a new buffer every
+//!   time from an allocator: `glibc` (std's `Vec` on the process's allocator, glibc malloc; named
+//!   `fresh_alloc` before), `jemalloc` (tikv-jemallocator) and `mimalloc`, the last two called
+//!   through their `GlobalAlloc` in this same process (see `support/alloc.rs`), as switching the
+//!   global allocator would. In `pool/cross_thread` the producer allocates and the consumer frees.
 //! - Floors, no pool around them: `freelist_box` (a local `Vec<Box<T>>`: pop and push a pointer),
 //!   `freelist_vec` (a local `Vec<T>`: moves the whole `T`), `tls_freelist_box` and
 //!   `tls_freelist_vec` (the same in a `thread_local!`).
@@ -44,26 +51,31 @@
 //! cargo bench --bench pool -- 'pool/.*/hotpool$' # one case in every group
 //! ```
 //!
+//! Every case runs on a thread of its own, created for it (see `isolated`): no case inherits
+//! thread-local state from the cases or filters before it.
+//!
 //! Results land in `target/criterion/`; plots are off to keep the run short (add
 //! `--plotting-backend plotters` after the `--` for plots and the HTML report). Timings shift
 //! with the machine's load: compare cases of one run, not runs of different days.
 
-use std::cell::RefCell;
 use std::hint::black_box;
-use std::ops::{Deref, DerefMut};
-use std::sync::{mpsc, Arc, Barrier, Mutex};
-use std::thread::{self, LocalKey};
+use std::sync::{mpsc, Arc, Barrier};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use hotpool::{LocalPool, Pool, Recycler};
 use lockfree_object_pool::{LinearObjectPool, MutexObjectPool, SpinLockObjectPool};
-use sharded_slab::pool::{OwnedRefMut, RefMut};
 
 #[path = "support/alloc.rs"]
 mod allocators;
+#[path = "support/sources.rs"]
+mod sources;
 use allocators::{AllocVec, Backend, Jemalloc, MiMalloc, Via};
+use sources::{
+    Cleared, FreeList, MutexVec, OwnedSlab, Plain, Source, TlsFreeList, TLS_BOXES, TLS_VECS,
+};
 
 /// Capacity of every buffer.
 const CAPACITY: usize = 4096;
@@ -236,186 +248,6 @@ impl opool::PoolAllocator<Vec<u8>> for OpoolBufs {
 fn work<T: Payload>(obj: &mut T) {
     obj.buf().extend_from_slice(&PAYLOAD);
     black_box(obj);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Sources: how each case takes an object and gives it back
-
-/// Where a case takes its objects from and how it gives them back.
-trait Source<T> {
-    /// An object held by the benchmark.
-    type Item: DerefMut<Target = T>;
-    fn take(&mut self) -> Self::Item;
-    fn give(&mut self, item: Self::Item);
-}
-
-/// A pool with RAII guards, as a closure that gets a guard: dropping the guard gives it back.
-impl<T, G: DerefMut<Target = T>, F: FnMut() -> G> Source<T> for F {
-    type Item = G;
-    #[inline]
-    fn take(&mut self) -> G {
-        self()
-    }
-    #[inline]
-    fn give(&mut self, guard: G) {
-        drop(guard);
-    }
-}
-
-/// An object held by value, with no pool behind it.
-struct Plain<T>(T);
-
-impl<T> From<T> for Plain<T> {
-    fn from(obj: T) -> Self {
-        Plain(obj)
-    }
-}
-
-impl<T> Deref for Plain<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> DerefMut for Plain<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.0
-    }
-}
-
-/// object-pool has no reset hook: this guard clears the buffer before object-pool takes it back.
-struct Cleared<G: DerefMut<Target = Vec<u8>>>(G);
-
-impl<G: DerefMut<Target = Vec<u8>>> Drop for Cleared<G> {
-    fn drop(&mut self) {
-        self.0.clear();
-    }
-}
-
-impl<G: DerefMut<Target = Vec<u8>>> Deref for Cleared<G> {
-    type Target = Vec<u8>;
-    fn deref(&self) -> &Vec<u8> {
-        &self.0
-    }
-}
-
-impl<G: DerefMut<Target = Vec<u8>>> DerefMut for Cleared<G> {
-    fn deref_mut(&mut self) -> &mut Vec<u8> {
-        &mut self.0
-    }
-}
-
-/// Floor: a free list. `FreeList<Box<T>>` pops and pushes a pointer; `FreeList<Plain<T>>` moves
-/// the whole `T` in and out of the list.
-struct FreeList<S>(Vec<S>);
-
-impl<S> Default for FreeList<S> {
-    fn default() -> Self {
-        FreeList(Vec::new())
-    }
-}
-
-impl<T: Payload, S: DerefMut<Target = T> + From<T>> Source<T> for FreeList<S> {
-    type Item = S;
-    #[inline]
-    fn take(&mut self) -> S {
-        self.0.pop().unwrap_or_else(|| T::fresh().into())
-    }
-    #[inline]
-    fn give(&mut self, mut obj: S) {
-        obj.reset();
-        self.0.push(obj);
-    }
-}
-
-thread_local! {
-    // The box is the point: this floor moves a pointer, not the `Vec`.
-    #[allow(clippy::box_collection)]
-    static TLS_BOXES: RefCell<FreeList<Box<Vec<u8>>>> =
-        const { RefCell::new(FreeList(Vec::new())) };
-    static TLS_VECS: RefCell<FreeList<Plain<Vec<u8>>>> =
-        const { RefCell::new(FreeList(Vec::new())) };
-}
-
-/// Floor: a free list in a `thread_local!`, so each thread has its own.
-struct TlsFreeList<S: 'static>(&'static LocalKey<RefCell<FreeList<S>>>);
-
-impl<S> Clone for TlsFreeList<S> {
-    fn clone(&self) -> Self {
-        TlsFreeList(self.0)
-    }
-}
-
-impl<T: Payload, S: DerefMut<Target = T> + From<T>> Source<T> for TlsFreeList<S> {
-    type Item = S;
-    #[inline]
-    fn take(&mut self) -> S {
-        self.0.with_borrow_mut(|list| list.take())
-    }
-    #[inline]
-    fn give(&mut self, obj: S) {
-        self.0.with_borrow_mut(|list| list.give(obj));
-    }
-}
-
-/// Peer: what one writes without a crate, a `Mutex<Vec<T>>` of idle objects.
-struct MutexVec<T>(Mutex<Vec<T>>);
-
-impl<T> Default for MutexVec<T> {
-    fn default() -> Self {
-        MutexVec(Mutex::new(Vec::new()))
-    }
-}
-
-impl<T: Payload> Source<T> for &MutexVec<T> {
-    type Item = Plain<T>;
-    #[inline]
-    fn take(&mut self) -> Plain<T> {
-        let idle = self.0.lock().unwrap().pop();
-        Plain(idle.unwrap_or_else(T::fresh))
-    }
-    #[inline]
-    fn give(&mut self, Plain(mut obj): Plain<T>) {
-        obj.reset();
-        self.0.lock().unwrap().push(obj);
-    }
-}
-
-/// sharded-slab keeps a created object reachable by its key until `clear(key)`, which resets it
-/// and frees its slot.
-impl<'p> Source<SlabBuf> for &'p SlabPool {
-    type Item = RefMut<'p, SlabBuf>;
-    #[inline]
-    fn take(&mut self) -> Self::Item {
-        self.create().expect("sharded-slab shard is full")
-    }
-    #[inline]
-    fn give(&mut self, obj: Self::Item) {
-        let key = obj.key();
-        drop(obj);
-        self.clear(key);
-    }
-}
-
-/// sharded-slab with owned refs, which can move to another thread and be cleared there.
-#[derive(Clone, Copy)]
-struct OwnedSlab<'p>(&'p Arc<SlabPool>);
-
-impl Source<SlabBuf> for OwnedSlab<'_> {
-    type Item = OwnedRefMut<SlabBuf>;
-    #[inline]
-    fn take(&mut self) -> Self::Item {
-        Arc::clone(self.0)
-            .create_owned()
-            .expect("sharded-slab shard is full")
-    }
-    #[inline]
-    fn give(&mut self, obj: Self::Item) {
-        let key = obj.key();
-        drop(obj);
-        self.0.clear(key);
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
