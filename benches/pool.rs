@@ -302,9 +302,8 @@ impl Server {
 fn isolated(g: &mut Group<'_>, name: &str, case: impl FnOnce(Server) + Send) {
     let (requests, serve_requests) = mpsc::channel();
     let (send_replies, replies) = mpsc::sync_channel(1);
-    // A panic of the case's thread fails `recv` here and is re-raised by the scope.
     thread::scope(|scope| {
-        scope.spawn(move || {
+        let thread = scope.spawn(move || {
             case(Server {
                 requests: serve_requests,
                 replies: send_replies,
@@ -318,6 +317,12 @@ fn isolated(g: &mut Group<'_>, name: &str, case: impl FnOnce(Server) + Send) {
         });
         // Ends `serve`, and with it the case's thread (also when a filter skipped the case).
         drop(requests);
+        // A native join, unlike the scope's own wait, also waits for the thread's thread-local
+        // destructors (its pools' exit flushes, its thread id's release): the next case starts
+        // after them.
+        if let Err(panic) = thread.join() {
+            std::panic::resume_unwind(panic);
+        }
     });
 }
 
