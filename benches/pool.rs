@@ -17,12 +17,16 @@
 //!   The time is per round *per thread*, so it compares directly with `pool/single`. The machine's
 //!   core count caps the parallelism: with more threads than cores, the time also counts waiting.
 //! - `pool/cross_thread`: a producer thread takes objects, writes them and sends them in batches
-//!   of 256 through a bounded channel; the consumer (the bench thread) gives them back, so every
+//!   of 256 through a bounded channel; the consumer (the case's thread) gives them back, so every
 //!   object returns to the pool from another thread than the one that took it. One iteration is
 //!   one batch; criterion reports objects per second. `channel_only` sends plain `usize`s: the
 //!   channel's own cost, which every case pays.
 //! - `pool/burst`: take 256 objects and hold them all, then give them all back; the time is per
 //!   object. A burst drains a thread cache, so it shows the cost of the shared tiers.
+//! - `pool/grow`: each round takes an *empty* `Vec<u8>` and grows it to 16 KiB by appending 64
+//!   bytes at a time, then gives it back: what pooling saves beyond one malloc, the re-growth.
+//!   Pools hand back the 16 KiB they kept; the allocator cases start from `Vec::new()` every time
+//!   (9 reallocations: 64, 128, ..., 16384 bytes). Criterion also reports bytes per second.
 //!
 //! # Cases
 //!
@@ -30,8 +34,11 @@
 //! - Peer crates: `object_pool` (object-pool), `lockfree_linear`, `lockfree_spinlock`,
 //!   `lockfree_mutex` (lockfree-object-pool), `opool`, `sharded_slab` (`sharded_slab::Pool`, which
 //!   creates with `Default` and resets with `Clear` when a key is cleared).
-//! - What a user writes without a crate: `mutex_vec` (a `Mutex<Vec<T>>`) and `fresh_alloc`
-//!   (`Vec::with_capacity` every time, with the system allocator).
+//! - What a user writes without a crate: `mutex_vec` (a `Mutex<Vec<T>>`), and a new buffer every
+//!   time from an allocator: `glibc` (std's `Vec` on the process's allocator, glibc malloc; named
+//!   `fresh_alloc` before), `jemalloc` (tikv-jemallocator) and `mimalloc`, the last two called
+//!   through their `GlobalAlloc` in this same process (see `support/alloc.rs`), as switching the
+//!   global allocator would. In `pool/cross_thread` the producer allocates and the consumer frees.
 //! - Floors, no pool around them: `freelist_box` (a local `Vec<Box<T>>`: pop and push a pointer),
 //!   `freelist_vec` (a local `Vec<T>`: moves the whole `T`), `tls_freelist_box` and
 //!   `tls_freelist_vec` (the same in a `thread_local!`).
@@ -44,22 +51,31 @@
 //! cargo bench --bench pool -- 'pool/.*/hotpool$' # one case in every group
 //! ```
 //!
+//! Every case runs on a thread of its own, created for it (see `isolated`): no case inherits
+//! thread-local state from the cases or filters before it.
+//!
 //! Results land in `target/criterion/`; plots are off to keep the run short (add
 //! `--plotting-backend plotters` after the `--` for plots and the HTML report). Timings shift
 //! with the machine's load: compare cases of one run, not runs of different days.
 
-use std::cell::RefCell;
 use std::hint::black_box;
-use std::ops::{Deref, DerefMut};
-use std::sync::{mpsc, Arc, Barrier, Mutex};
-use std::thread::{self, LocalKey};
+use std::sync::{mpsc, Arc, Barrier};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use hotpool::{LocalPool, Pool, Recycler};
 use lockfree_object_pool::{LinearObjectPool, MutexObjectPool, SpinLockObjectPool};
-use sharded_slab::pool::{OwnedRefMut, RefMut};
+
+#[path = "support/alloc.rs"]
+mod allocators;
+#[path = "support/sources.rs"]
+mod sources;
+use allocators::{AllocVec, Backend, Jemalloc, MiMalloc, Via};
+use sources::{
+    Cleared, FreeList, MutexVec, OwnedSlab, Plain, Source, TlsFreeList, TLS_BOXES, TLS_VECS,
+};
 
 /// Capacity of every buffer.
 const CAPACITY: usize = 4096;
@@ -69,6 +85,8 @@ const PAYLOAD: [u8; 64] = [7; 64];
 const BATCH: usize = 256;
 /// Messages the `pool/cross_thread` channel buffers before the producer waits.
 const CHANNEL_BOUND: usize = 4;
+/// What each `pool/grow` round grows an empty buffer to, [`PAYLOAD`] by [`PAYLOAD`].
+const GROW_TO: usize = 16 * 1024;
 /// Idle cap for bounded pools in `pool/cross_thread` and `opool`'s queue size: above the
 /// `(CHANNEL_BOUND + 2) * BATCH` objects in flight, so no case drops objects it will need again.
 const MAX_IDLE: usize = 4096;
@@ -78,12 +96,55 @@ type Group<'c> = BenchmarkGroup<'c, WallTime>;
 // ---------------------------------------------------------------------------------------------
 // Objects and the workload
 
+/// A byte buffer: std's `Vec<u8>`, or an [`AllocVec`] whose memory comes from another allocator.
+trait Buf {
+    fn extend_from_slice(&mut self, bytes: &[u8]);
+    fn clear(&mut self);
+    fn len(&self) -> usize;
+    fn capacity(&self) -> usize;
+}
+
+impl Buf for Vec<u8> {
+    #[inline]
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        Vec::extend_from_slice(self, bytes);
+    }
+    #[inline]
+    fn clear(&mut self) {
+        Vec::clear(self);
+    }
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn capacity(&self) -> usize {
+        Vec::capacity(self)
+    }
+}
+
+impl<A: Backend> Buf for AllocVec<A> {
+    #[inline]
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        allocators::append(self, bytes);
+    }
+    #[inline]
+    fn clear(&mut self) {
+        allocator_api2::vec::Vec::clear(self);
+    }
+    fn len(&self) -> usize {
+        allocator_api2::vec::Vec::len(self)
+    }
+    fn capacity(&self) -> usize {
+        allocator_api2::vec::Vec::capacity(self)
+    }
+}
+
 /// An object the benchmark writes to.
 trait Payload: Send + 'static {
+    type Buf: Buf;
     /// A new object, as the pools' factories make it.
     fn fresh() -> Self;
     /// The buffer the round writes to.
-    fn buf(&mut self) -> &mut Vec<u8>;
+    fn buf(&mut self) -> &mut Self::Buf;
     /// Back to empty, keeping capacity: the reset of the cases with no reset hook of their own.
     fn reset(&mut self) {
         self.buf().clear();
@@ -95,10 +156,22 @@ fn new_buf() -> Vec<u8> {
 }
 
 impl Payload for Vec<u8> {
+    type Buf = Self;
     fn fresh() -> Self {
         new_buf()
     }
     fn buf(&mut self) -> &mut Vec<u8> {
+        self
+    }
+}
+
+/// The allocator cases: a 4 KiB block from `A` per round, freed by the same allocator on drop.
+impl<A: Backend> Payload for AllocVec<A> {
+    type Buf = Self;
+    fn fresh() -> Self {
+        AllocVec::with_capacity_in(CAPACITY, Via::NEW)
+    }
+    fn buf(&mut self) -> &mut Self {
         self
     }
 }
@@ -112,6 +185,7 @@ struct Large {
 const _: () = assert!(std::mem::size_of::<Large>() == 1024);
 
 impl Payload for Large {
+    type Buf = Vec<u8>;
     fn fresh() -> Self {
         Large {
             buf: new_buf(),
@@ -148,6 +222,7 @@ impl sharded_slab::Clear for SlabBuf {
 }
 
 impl Payload for SlabBuf {
+    type Buf = Vec<u8>;
     fn fresh() -> Self {
         Self::default()
     }
@@ -176,186 +251,6 @@ fn work<T: Payload>(obj: &mut T) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Sources: how each case takes an object and gives it back
-
-/// Where a case takes its objects from and how it gives them back.
-trait Source<T> {
-    /// An object held by the benchmark.
-    type Item: DerefMut<Target = T>;
-    fn take(&mut self) -> Self::Item;
-    fn give(&mut self, item: Self::Item);
-}
-
-/// A pool with RAII guards, as a closure that gets a guard: dropping the guard gives it back.
-impl<T, G: DerefMut<Target = T>, F: FnMut() -> G> Source<T> for F {
-    type Item = G;
-    #[inline]
-    fn take(&mut self) -> G {
-        self()
-    }
-    #[inline]
-    fn give(&mut self, guard: G) {
-        drop(guard);
-    }
-}
-
-/// An object held by value, with no pool behind it.
-struct Plain<T>(T);
-
-impl<T> From<T> for Plain<T> {
-    fn from(obj: T) -> Self {
-        Plain(obj)
-    }
-}
-
-impl<T> Deref for Plain<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> DerefMut for Plain<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.0
-    }
-}
-
-/// object-pool has no reset hook: this guard clears the buffer before object-pool takes it back.
-struct Cleared<G: DerefMut<Target = Vec<u8>>>(G);
-
-impl<G: DerefMut<Target = Vec<u8>>> Drop for Cleared<G> {
-    fn drop(&mut self) {
-        self.0.clear();
-    }
-}
-
-impl<G: DerefMut<Target = Vec<u8>>> Deref for Cleared<G> {
-    type Target = Vec<u8>;
-    fn deref(&self) -> &Vec<u8> {
-        &self.0
-    }
-}
-
-impl<G: DerefMut<Target = Vec<u8>>> DerefMut for Cleared<G> {
-    fn deref_mut(&mut self) -> &mut Vec<u8> {
-        &mut self.0
-    }
-}
-
-/// Floor: a free list. `FreeList<Box<T>>` pops and pushes a pointer; `FreeList<Plain<T>>` moves
-/// the whole `T` in and out of the list.
-struct FreeList<S>(Vec<S>);
-
-impl<S> Default for FreeList<S> {
-    fn default() -> Self {
-        FreeList(Vec::new())
-    }
-}
-
-impl<T: Payload, S: DerefMut<Target = T> + From<T>> Source<T> for FreeList<S> {
-    type Item = S;
-    #[inline]
-    fn take(&mut self) -> S {
-        self.0.pop().unwrap_or_else(|| T::fresh().into())
-    }
-    #[inline]
-    fn give(&mut self, mut obj: S) {
-        obj.reset();
-        self.0.push(obj);
-    }
-}
-
-thread_local! {
-    // The box is the point: this floor moves a pointer, not the `Vec`.
-    #[allow(clippy::box_collection)]
-    static TLS_BOXES: RefCell<FreeList<Box<Vec<u8>>>> =
-        const { RefCell::new(FreeList(Vec::new())) };
-    static TLS_VECS: RefCell<FreeList<Plain<Vec<u8>>>> =
-        const { RefCell::new(FreeList(Vec::new())) };
-}
-
-/// Floor: a free list in a `thread_local!`, so each thread has its own.
-struct TlsFreeList<S: 'static>(&'static LocalKey<RefCell<FreeList<S>>>);
-
-impl<S> Clone for TlsFreeList<S> {
-    fn clone(&self) -> Self {
-        TlsFreeList(self.0)
-    }
-}
-
-impl<T: Payload, S: DerefMut<Target = T> + From<T>> Source<T> for TlsFreeList<S> {
-    type Item = S;
-    #[inline]
-    fn take(&mut self) -> S {
-        self.0.with_borrow_mut(|list| list.take())
-    }
-    #[inline]
-    fn give(&mut self, obj: S) {
-        self.0.with_borrow_mut(|list| list.give(obj));
-    }
-}
-
-/// Peer: what one writes without a crate, a `Mutex<Vec<T>>` of idle objects.
-struct MutexVec<T>(Mutex<Vec<T>>);
-
-impl<T> Default for MutexVec<T> {
-    fn default() -> Self {
-        MutexVec(Mutex::new(Vec::new()))
-    }
-}
-
-impl<T: Payload> Source<T> for &MutexVec<T> {
-    type Item = Plain<T>;
-    #[inline]
-    fn take(&mut self) -> Plain<T> {
-        let idle = self.0.lock().unwrap().pop();
-        Plain(idle.unwrap_or_else(T::fresh))
-    }
-    #[inline]
-    fn give(&mut self, Plain(mut obj): Plain<T>) {
-        obj.reset();
-        self.0.lock().unwrap().push(obj);
-    }
-}
-
-/// sharded-slab keeps a created object reachable by its key until `clear(key)`, which resets it
-/// and frees its slot.
-impl<'p> Source<SlabBuf> for &'p SlabPool {
-    type Item = RefMut<'p, SlabBuf>;
-    #[inline]
-    fn take(&mut self) -> Self::Item {
-        self.create().expect("sharded-slab shard is full")
-    }
-    #[inline]
-    fn give(&mut self, obj: Self::Item) {
-        let key = obj.key();
-        drop(obj);
-        self.clear(key);
-    }
-}
-
-/// sharded-slab with owned refs, which can move to another thread and be cleared there.
-#[derive(Clone, Copy)]
-struct OwnedSlab<'p>(&'p Arc<SlabPool>);
-
-impl Source<SlabBuf> for OwnedSlab<'_> {
-    type Item = OwnedRefMut<SlabBuf>;
-    #[inline]
-    fn take(&mut self) -> Self::Item {
-        Arc::clone(self.0)
-            .create_owned()
-            .expect("sharded-slab shard is full")
-    }
-    #[inline]
-    fn give(&mut self, obj: Self::Item) {
-        let key = obj.key();
-        drop(obj);
-        self.0.clear(key);
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Measuring
 
 /// Takes an object and does the work with it.
@@ -377,31 +272,95 @@ fn round<T: Payload, S: Source<T>>(source: &mut S) {
 fn assert_returns_cleared<T: Payload, S: Source<T>>(source: &mut S) {
     round(source);
     let mut obj = source.take();
-    assert!(obj.buf().is_empty(), "objects must come back cleared");
+    assert_eq!(obj.buf().len(), 0, "objects must come back cleared");
     source.give(obj);
 }
 
-/// `pool/single`: one round per iteration.
-fn bench_single<T: Payload, S: Source<T>>(g: &mut Group<'_>, name: &str, mut source: S) {
+/// The measured loop of a case, run by the case's own thread (see [`isolated`]).
+struct Server {
+    requests: mpsc::Receiver<u64>,
+    replies: mpsc::SyncSender<Duration>,
+}
+
+impl Server {
+    /// Runs `measure(iters)` for each sample criterion asks for, until the case ends.
+    fn serve(self, mut measure: impl FnMut(u64) -> Duration) {
+        for iters in self.requests {
+            self.replies.send(measure(iters)).unwrap();
+        }
+    }
+}
+
+/// Measures case `name` on a new thread that lives as long as the case: `case` runs there, builds
+/// its state, checks it and hands its measured loop to [`Server::serve`]; criterion, on this
+/// thread, asks it for each sample (the request and reply are outside the timed loop).
+///
+/// Every case then starts from the same thread state, whichever cases ran before it and
+/// whatever a filter left out: no thread-local (pool thread slots, exit-hook lists, arenas,
+/// `thread_local!` free lists) or thread id inherited from earlier cases, and the same kind of
+/// stack. See "Methodology" in `benches/README.md`.
+fn isolated(g: &mut Group<'_>, name: &str, case: impl FnOnce(Server) + Send) {
+    let (requests, serve_requests) = mpsc::channel();
+    let (send_replies, replies) = mpsc::sync_channel(1);
+    thread::scope(|scope| {
+        let thread = scope.spawn(move || {
+            case(Server {
+                requests: serve_requests,
+                replies: send_replies,
+            })
+        });
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                requests.send(iters).unwrap();
+                replies.recv().expect("the case's thread panicked")
+            });
+        });
+        // Ends `serve`, and with it the case's thread (also when a filter skipped the case).
+        drop(requests);
+        // A native join, unlike the scope's own wait, also waits for the thread's thread-local
+        // destructors (its pools' exit flushes, its thread id's release): the next case starts
+        // after them.
+        if let Err(panic) = thread.join() {
+            std::panic::resume_unwind(panic);
+        }
+    });
+}
+
+/// `pool/single`: one round per iteration, timed on the calling thread.
+fn serve_single<T: Payload, S: Source<T>>(server: Server, mut source: S) {
     assert_returns_cleared(&mut source);
-    g.bench_function(name, |b| b.iter(|| round(&mut source)));
+    server.serve(|iters| {
+        let start = Instant::now();
+        for _ in 0..iters {
+            round(&mut source);
+        }
+        start.elapsed()
+    });
+}
+
+/// [`serve_single`] on the case's own thread.
+fn bench_single<T: Payload, S: Source<T> + Send>(g: &mut Group<'_>, name: &str, source: S) {
+    isolated(g, name, |server| serve_single(server, source));
 }
 
 /// `pool/burst`: per iteration, takes [`BATCH`] objects and holds them, then gives them all back;
-/// reports the time per object.
-fn bench_burst<T: Payload, S: Source<T>>(g: &mut Group<'_>, name: &str, mut source: S) {
+/// reports the time per object. Timed on the calling thread.
+fn serve_burst<T: Payload, S: Source<T>>(server: Server, mut source: S) {
     assert_returns_cleared(&mut source);
     let mut held = Vec::with_capacity(BATCH);
-    g.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                held.extend((0..BATCH).map(|_| take_and_work(&mut source)));
-                held.drain(..).for_each(|obj| source.give(obj));
-            }
-            start.elapsed() / BATCH as u32
-        });
+    server.serve(|iters| {
+        let start = Instant::now();
+        for _ in 0..iters {
+            held.extend((0..BATCH).map(|_| take_and_work(&mut source)));
+            held.drain(..).for_each(|obj| source.give(obj));
+        }
+        start.elapsed() / BATCH as u32
     });
+}
+
+/// [`serve_burst`] on the case's own thread.
+fn bench_burst<T: Payload, S: Source<T> + Send>(g: &mut Group<'_>, name: &str, source: S) {
+    isolated(g, name, |server| serve_burst(server, source));
 }
 
 /// `pool/threads/N`: `threads` threads, each with its own clone of `source`, run `iters` rounds at
@@ -411,7 +370,10 @@ where
     T: Payload,
     S: Source<T> + Clone + Send,
 {
-    assert_returns_cleared(&mut source);
+    // The workers are new threads every sample; the check runs on a thread of its own too.
+    thread::scope(|scope| {
+        scope.spawn(|| assert_returns_cleared(&mut source));
+    });
     g.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let start = Barrier::new(threads);
@@ -442,9 +404,10 @@ where
     S: Source<T> + Clone + Send,
     S::Item: Send,
 {
-    assert_returns_cleared(&mut source);
-    g.bench_function(name, |b| {
-        b.iter_custom(|iters| {
+    // The consumer is the case's own thread, as in `pool/single`.
+    isolated(g, name, |server| {
+        assert_returns_cleared(&mut source);
+        server.serve(|iters| {
             let (mut producer, mut consumer) = (source.clone(), source.clone());
             let produce = move || take_and_work(&mut producer);
             handoff(iters, produce, |obj| consumer.give(obj))
@@ -477,6 +440,56 @@ fn handoff<I: Send>(
         }
         t0.elapsed()
     })
+}
+
+/// `pool/grow`'s round: takes an empty buffer, grows it to [`GROW_TO`] bytes by appending
+/// [`PAYLOAD`] (64 bytes) at a time, as a serializer or a reader filling a buffer does, and gives
+/// it back.
+#[inline]
+fn grow_round<T: Payload, S: Source<T>>(source: &mut S) {
+    let mut obj = source.take();
+    let buf = obj.buf();
+    for _ in 0..GROW_TO / PAYLOAD.len() {
+        // `black_box`: the appends stay appends, not one fill the optimizer sized up front.
+        buf.extend_from_slice(black_box(&PAYLOAD));
+    }
+    black_box(buf);
+    source.give(obj);
+}
+
+/// `pool/grow`: one [`grow_round`] per iteration, timed on the calling thread. Checks first that
+/// buffers come back empty, and with the capacity a round grew if and only if `keeps` (a pool
+/// that dropped them would measure the allocator instead).
+fn serve_grow<T, S>(server: Server, name: &str, keeps: bool, mut source: S)
+where
+    T: Payload,
+    S: Source<T>,
+{
+    grow_round(&mut source);
+    let mut obj = source.take();
+    assert_eq!(obj.buf().len(), 0, "{name}: buffers must come back empty");
+    assert_eq!(
+        obj.buf().capacity() >= GROW_TO,
+        keeps,
+        "{name}: capacity kept"
+    );
+    source.give(obj);
+    server.serve(|iters| {
+        let start = Instant::now();
+        for _ in 0..iters {
+            grow_round(&mut source);
+        }
+        start.elapsed()
+    });
+}
+
+/// [`serve_grow`] on the case's own thread.
+fn bench_grow<T, S>(g: &mut Group<'_>, name: &str, keeps: bool, source: S)
+where
+    T: Payload,
+    S: Source<T> + Send,
+{
+    isolated(g, name, |server| serve_grow(server, name, keeps, source));
 }
 
 /// How a case list shared by several groups is measured.
@@ -512,8 +525,13 @@ fn group<'c>(c: &'c mut Criterion, name: &str, measure: Duration, samples: usize
     g
 }
 
+/// A new buffer from allocator `A` (jemalloc or mimalloc), 4 KiB like every other case's.
+fn alloc_buf<A: Backend>() -> Plain<AllocVec<A>> {
+    Plain(AllocVec::fresh())
+}
+
 /// The cases of `pool/single`, `pool/threads/N` and `pool/burst`: pools any thread can use, and
-/// plain allocation.
+/// plain allocation with each allocator.
 fn shared_cases(g: &mut Group<'_>, mode: Mode) {
     let pool = Pool::new(new_buf);
     mode.bench(g, "hotpool", || pool.get());
@@ -529,12 +547,22 @@ fn shared_cases(g: &mut Group<'_>, mode: Mode) {
     mode.bench(g, "opool", || pool.get());
     mode.bench(g, "sharded_slab", &SlabPool::new());
     mode.bench(g, "mutex_vec", &MutexVec::<Vec<u8>>::default());
-    mode.bench(g, "fresh_alloc", || Plain(new_buf()));
+    mode.bench(g, "glibc", || Plain(new_buf()));
+    mode.bench(g, "jemalloc", alloc_buf::<Jemalloc>);
+    mode.bench(g, "mimalloc", alloc_buf::<MiMalloc>);
 }
 
-/// The one-thread cases of `pool/single` that `pool/single_large` repeats with a 1 KiB `T`.
-fn local_cases<T: Payload, R: Recycler<T>>(g: &mut Group<'_>, local: &LocalPool<T, R>) {
-    bench_single(g, "hotpool_local", || local.get());
+/// The one-thread cases of `pool/single` that `pool/single_large` repeats with a 1 KiB `T`. A
+/// `LocalPool` cannot move to the case's thread: `make` builds it there.
+fn local_cases<T, R>(g: &mut Group<'_>, make: impl Fn() -> LocalPool<T, R> + Sync)
+where
+    T: Payload,
+    R: Recycler<T>,
+{
+    isolated(g, "hotpool_local", |server| {
+        let local = make();
+        serve_single(server, || local.get());
+    });
     bench_single(g, "freelist_box", FreeList::<Box<T>>::default());
     bench_single(g, "freelist_vec", FreeList::<Plain<T>>::default());
 }
@@ -542,7 +570,7 @@ fn local_cases<T: Payload, R: Recycler<T>>(g: &mut Group<'_>, local: &LocalPool<
 fn single(c: &mut Criterion) {
     let mut g = group(c, "pool/single", Duration::from_millis(1500), 50);
     shared_cases(&mut g, Mode::Single);
-    local_cases(&mut g, &LocalPool::new(new_buf));
+    local_cases(&mut g, || LocalPool::new(new_buf));
     bench_single(&mut g, "tls_freelist_box", TlsFreeList(&TLS_BOXES));
     bench_single(&mut g, "tls_freelist_vec", TlsFreeList(&TLS_VECS));
     g.finish();
@@ -556,11 +584,12 @@ fn single_large(c: &mut Criterion) {
         .unwrap();
     bench_single(&mut g, "hotpool", || pool.get());
     bench_single(&mut g, "mutex_vec", &MutexVec::<Large>::default());
-    let local = LocalPool::builder(Large::fresh)
-        .recycle_with(clear_and_keep)
-        .build()
-        .unwrap();
-    local_cases(&mut g, &local);
+    local_cases(&mut g, || {
+        LocalPool::builder(Large::fresh)
+            .recycle_with(clear_and_keep)
+            .build()
+            .unwrap()
+    });
     g.finish();
 }
 
@@ -608,9 +637,11 @@ fn cross_thread(c: &mut Criterion) {
     // No guard: each thread gives objects back through its own handle (a borrow, as the threads
     // are scoped), so no per-object refcount.
     bench_handoff(&mut g, "mutex_vec", &MutexVec::<Vec<u8>>::default());
-    bench_handoff(&mut g, "fresh_alloc", || Plain(new_buf()));
-    g.bench_function("channel_only", |b| {
-        b.iter_custom(|iters| handoff(iters, || black_box(0_usize), drop));
+    bench_handoff(&mut g, "glibc", || Plain(new_buf()));
+    bench_handoff(&mut g, "jemalloc", alloc_buf::<Jemalloc>);
+    bench_handoff(&mut g, "mimalloc", alloc_buf::<MiMalloc>);
+    isolated(&mut g, "channel_only", |server| {
+        server.serve(|iters| handoff(iters, || black_box(0_usize), drop));
     });
     g.finish();
 }
@@ -618,9 +649,37 @@ fn cross_thread(c: &mut Criterion) {
 fn burst(c: &mut Criterion) {
     let mut g = group(c, "pool/burst", Duration::from_millis(1500), 50);
     shared_cases(&mut g, Mode::Burst);
-    let local = LocalPool::new(new_buf);
-    bench_burst(&mut g, "hotpool_local", || local.get());
+    isolated(&mut g, "hotpool_local", |server| {
+        let local = LocalPool::new(new_buf);
+        serve_burst(server, || local.get());
+    });
     bench_burst(&mut g, "freelist_box", FreeList::<Box<Vec<u8>>>::default());
+    g.finish();
+}
+
+fn grow(c: &mut Criterion) {
+    let mut g = group(c, "pool/grow", Duration::from_millis(1500), 50);
+    g.throughput(Throughput::Bytes(GROW_TO as u64));
+    // Empty buffers from the factory; the pools keep what a round grew (16 KiB retained).
+    let pool = Pool::builder(Vec::new)
+        .max_retained_bytes(GROW_TO)
+        .build()
+        .unwrap();
+    bench_grow(&mut g, "hotpool", true, || pool.get());
+    isolated(&mut g, "hotpool_local", |server| {
+        let local = LocalPool::builder(Vec::new)
+            .max_retained_bytes(GROW_TO)
+            .build()
+            .unwrap();
+        serve_grow(server, "hotpool_local", true, || local.get());
+    });
+    bench_grow(&mut g, "glibc", false, || Plain(Vec::<u8>::new()));
+    bench_grow(&mut g, "jemalloc", false, || {
+        Plain(AllocVec::<Jemalloc>::new_in(Via::NEW))
+    });
+    bench_grow(&mut g, "mimalloc", false, || {
+        Plain(AllocVec::<MiMalloc>::new_in(Via::NEW))
+    });
     g.finish();
 }
 
@@ -629,6 +688,6 @@ criterion_group! {
     // Plots cost seconds per case, longer than measuring it; the numbers are in the terminal and
     // in `target/criterion/**/estimates.json`. `-- --plotting-backend plotters` turns them on.
     config = Criterion::default().without_plots();
-    targets = single, single_large, threads, cross_thread, burst
+    targets = single, single_large, threads, cross_thread, burst, grow
 }
 criterion_main!(benches);
