@@ -91,13 +91,15 @@ fn main() {
         lines.len(),
         total
     );
-    println!("worker  scopes  arenas_created  bytes_allocated  peak_scope_bytes  retained_bytes");
+    println!(
+        "worker  scopes  arenas_created  bytes_used_at_scope_end  peak_scope_bytes  retained_bytes"
+    );
     for (index, s) in per_thread.into_inner().unwrap() {
         println!(
             "{index:>6}  {:>6}  {:>14}  {:>15}  {:>16}  {:>14}",
             s.scopes_entered,
             s.arenas_created,
-            s.bytes_allocated,
+            s.bytes_used_at_scope_end,
             s.peak_scope_bytes,
             s.retained_bytes
         );
@@ -105,7 +107,7 @@ fn main() {
     let g = arena::global_stats();
     println!(
         "total: {} scopes on {} threads, {} arenas created, {} bytes allocated, {} retained, {} dropped oversized",
-        g.scopes_entered, g.live_threads, g.arenas_created, g.bytes_allocated, g.retained_bytes, g.dropped_oversized
+        g.scopes_entered, g.live_threads, g.arenas_created, g.bytes_used_at_scope_end, g.retained_bytes, g.dropped_oversized
     );
     assert_eq!(total.levels.iter().sum::<u64>(), lines.len() as u64);
     assert_eq!(g.scopes_entered, BATCHES as u64);
