@@ -138,14 +138,20 @@ impl DroppingBump {
             .map_err(drop)?
             .cast::<Entry>();
         let slice = vec.into_bump_slice_mut();
-        let data = NonNull::from(&mut *slice).cast::<u8>();
+        let len = slice.len();
+        // The entry and the returned slice both derive from this one raw pointer, so that
+        // using the slice does not invalidate the entry's pointer (as a reborrow would).
+        let data = NonNull::from(slice).cast::<T>();
         // SAFETY:
         // - `entry` is fresh bump memory with the size and alignment of an `Entry`;
-        // - `data` holds `slice.len()` initialized `T`s in memory of `self.bump` (asserted
-        //   above) that the bump will not hand out again before it is reset, and that nothing
-        //   else drops: `into_bump_slice_mut` gave up the vector's ownership of them.
-        unsafe { self.link::<T>(entry, data, slice.len()) };
-        Ok(slice)
+        // - `data` holds `len` initialized `T`s in memory of `self.bump` (asserted above) that
+        //   the bump will not hand out again before it is reset, and that nothing else drops:
+        //   `into_bump_slice_mut` gave up the vector's ownership of them.
+        unsafe { self.link::<T>(entry, data.cast::<u8>(), len) };
+        // SAFETY:
+        // - `data` holds `len` initialized `T`s in memory alive for `'a` (see above);
+        // - the entry, their only other pointer, is not read before `finish`: unique for `'a`.
+        Ok(unsafe { std::slice::from_raw_parts_mut(data.as_ptr(), len) })
     }
 
     /// Writes an entry for `len` values of `T` at `data` into `entry` and makes it the head.
