@@ -33,7 +33,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use hotpool::{OwnedPooled, Pool, PoolStats, Recycle};
-use support::{grouped, Args, Rng};
+use support::{grouped, outln, Args, Rng};
 
 // Counts heap allocations, to show that a warm server makes none per request.
 #[global_allocator]
@@ -112,14 +112,14 @@ fn run(opts: &Options) -> Result<(), String> {
     let elapsed = start.elapsed().as_secs_f64();
     let allocations = support::allocations() - allocations_before;
 
-    println!(
+    outln!(
         "served {} requests with {} workers in {elapsed:.2} s: {} allocations ({:.4} per request)",
         grouped(responses),
         opts.workers,
         grouped(allocations),
         allocations as f64 / responses.max(1) as f64,
     );
-    println!("response digest {digest:016x}\n");
+    outln!("response digest {digest:016x}\n");
     let requests_ok = report("request buffers ", &request_pool.stats(), opts.requests);
     let responses_ok = report("response buffers", &response_pool.stats(), opts.requests);
     if responses == opts.requests && requests_ok && responses_ok {
@@ -231,7 +231,7 @@ fn write_responses(responses: Receiver<Response>) -> (u64, u64) {
 /// Prints a pool's statistics and checks what they prove: every buffer came back, and nearly
 /// every request reused one instead of making it.
 fn report(name: &str, stats: &PoolStats, requests: u64) -> bool {
-    println!(
+    outln!(
         "{name}: {:>3} created, {:>9} reused, {:>9} returned, {} discarded, {} in use, {} idle",
         stats.created,
         grouped(stats.reused),

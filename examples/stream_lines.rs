@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use hotpool::LocalPool;
-use support::{grouped, mib, Args, LineGenerator, LineSource, Rng};
+use support::{grouped, mib, outln, Args, LineGenerator, LineSource, Rng};
 
 // Counts heap allocations, to show that streaming makes none per line.
 #[global_allocator]
@@ -73,12 +73,19 @@ fn run(opts: &Options) -> io::Result<()> {
     let buffers = LocalPool::new(|| String::with_capacity(256));
 
     match &opts.input {
-        Some(path) => println!("streaming {} through one pooled String\n", path.display()),
-        None => println!("streaming generated text through one pooled String\n"),
+        Some(path) => outln!("streaming {} through one pooled String\n", path.display()),
+        None => outln!("streaming generated text through one pooled String\n"),
     }
-    println!(
+    outln!(
         "{:>11} {:>9} {:>12} {:>8} {:>7} {:>12} {:>11} {:>9}",
-        "lines", "MiB read", "words", "longest", "time", "allocations", "RSS before", "peak RSS"
+        "lines",
+        "MiB read",
+        "words",
+        "longest",
+        "time",
+        "allocations",
+        "RSS before",
+        "peak RSS"
     );
     match &opts.input {
         Some(path) => {
@@ -89,7 +96,7 @@ fn run(opts: &Options) -> io::Result<()> {
             let small = stream_pass(&buffers, LineSource::open(None, || Text::new(opts.lines))?)?;
             let large = opts.lines.saturating_mul(10);
             let large = stream_pass(&buffers, LineSource::open(None, || Text::new(large))?)?;
-            println!(
+            outln!(
                 "\n10x the input, peak resident memory {} -> {}",
                 mib(small),
                 mib(large)
@@ -98,7 +105,7 @@ fn run(opts: &Options) -> io::Result<()> {
     }
 
     let stats = buffers.stats();
-    println!(
+    outln!(
         "buffer pool: {} string created, {} reuses, {} discarded",
         stats.created,
         grouped(stats.reused),
@@ -150,7 +157,7 @@ fn stream_pass(
     let elapsed = start.elapsed().as_secs_f64();
     let allocations = support::allocations() - allocations_before;
     let peak = if rss_reset { support::peak_rss() } else { None };
-    println!(
+    outln!(
         "{:>11} {:>9} {:>12} {:>8} {:>7} {:>12} {:>11} {:>9}",
         grouped(found.lines),
         grouped(found.bytes >> 20),

@@ -15,6 +15,7 @@ mod stats;
 mod sync;
 
 pub use builder::Builder;
+pub use bumpalo;
 pub use error::ConfigError;
 pub use local::{LocalOwnedPooled, LocalPool, LocalPooled};
 pub use pool::{OwnedPooled, Pool, Pooled};

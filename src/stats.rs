@@ -1,5 +1,7 @@
 //! What a pool holds and has done.
 
+use std::fmt;
+
 /// A snapshot of a pool's counters, from [`LocalPool::stats`](crate::LocalPool::stats) or
 /// [`Pool::stats`](crate::Pool::stats).
 ///
@@ -42,4 +44,35 @@ pub struct PoolStats {
     /// `stats()` samples the sum), so the peak is accurate to within `thread_cache` per thread, in
     /// either direction. Use `thread_cache(0)` when an exact peak matters more than speed.
     pub peak_in_use: usize,
+}
+
+impl fmt::Display for PoolStats {
+    /// One line: what the pool did, then what it holds now.
+    ///
+    /// ```
+    /// use hotpool::LocalPool;
+    ///
+    /// let pool = LocalPool::new(String::new);
+    /// drop(pool.get());
+    /// let _in_use = pool.get();
+    /// assert_eq!(
+    ///     pool.stats().to_string(),
+    ///     "1 created, 1 reused, 1 returned, 0 discarded, 0 detached; 0 idle, 1 in use (peak 1)"
+    /// );
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} created, {} reused, {} returned, {} discarded, {} detached; \
+             {} idle, {} in use (peak {})",
+            self.created,
+            self.reused,
+            self.returned,
+            self.discarded,
+            self.detached,
+            self.idle,
+            self.in_use,
+            self.peak_in_use
+        )
+    }
 }

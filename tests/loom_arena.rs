@@ -45,11 +45,14 @@ fn aggregation_racing_a_thread_exit_counts_it_once() {
         // Before, during or after the exit: the worker's scope is seen at most once...
         let seen = arena::global_stats();
         assert!(seen.scopes_entered <= 1, "{seen:?}");
-        assert!(seen.bytes_allocated == 0 || seen.bytes_allocated == 16);
+        assert!(seen.bytes_used_at_scope_end == 0 || seen.bytes_used_at_scope_end == 16);
         worker.join().unwrap();
         // ...and exactly once, with its arena freed, after it.
         let after = stats_after_exits();
-        assert_eq!((after.scopes_entered, after.bytes_allocated), (1, 16));
+        assert_eq!(
+            (after.scopes_entered, after.bytes_used_at_scope_end),
+            (1, 16)
+        );
         assert_eq!((after.idle_arenas, after.retained_bytes), (0, 0));
     });
 }
@@ -63,11 +66,14 @@ fn concurrent_registrations_and_exits_lose_no_counts() {
         let second = arena::global_stats();
         // Counts only grow, whether a thread is live or already folded into the exited total.
         assert!(second.scopes_entered >= first.scopes_entered);
-        assert!(second.bytes_allocated >= first.bytes_allocated);
+        assert!(second.bytes_used_at_scope_end >= first.bytes_used_at_scope_end);
         a.join().unwrap();
         b.join().unwrap();
         let after = stats_after_exits();
-        assert_eq!((after.scopes_entered, after.bytes_allocated), (2, 32));
+        assert_eq!(
+            (after.scopes_entered, after.bytes_used_at_scope_end),
+            (2, 32)
+        );
         assert_eq!(after.peak_scope_bytes, 24);
     });
 }

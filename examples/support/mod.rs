@@ -1,5 +1,6 @@
-//! Helpers shared by the examples: command-line flags, resident-memory readings, an allocation
-//! counter and a small deterministic random-number generator.
+//! Helpers shared by the examples: command-line flags, printing to a stdout that may close,
+//! resident-memory readings, an allocation counter and a small deterministic random-number
+//! generator.
 //!
 //! Examples cannot share a library crate, so each one includes this file with `mod support;`.
 //! Nothing here is part of hotpool; it only measures and feeds the examples.
@@ -9,7 +10,7 @@ use std::cell::Cell;
 use std::ffi::OsString;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -49,7 +50,7 @@ impl Args {
             self.fail(format_args!("argument {arg:?} is not valid UTF-8"));
         };
         if arg == "--help" || arg == "-h" {
-            println!("{}", self.usage);
+            print_line(format_args!("{}", self.usage));
             std::process::exit(0);
         }
         if !arg.starts_with("--") {
@@ -67,9 +68,14 @@ impl Args {
     /// The value of `flag` as a number; `_` may group digits (`2_000_000`).
     pub fn number<T: FromStr>(&mut self, flag: &str) -> T {
         let raw = self.string(flag);
-        match raw.replace('_', "").parse() {
+        let digits = raw.replace('_', "");
+        match digits.parse() {
             Ok(n) => n,
-            Err(_) => self.fail(format_args!("{flag}: `{raw}` is not a valid number")),
+            Err(_) => match NumberProblem::of(&digits) {
+                NumberProblem::Negative => self.fail(format_args!("{flag}: `{raw}` is negative")),
+                NumberProblem::TooLarge => self.fail(format_args!("{flag}: `{raw}` is too large")),
+                _ => self.fail(format_args!("{flag}: `{raw}` is not a whole number")),
+            },
         }
     }
 
@@ -125,9 +131,53 @@ impl Args {
         }
     }
 
-    fn fail(&self, message: fmt::Arguments<'_>) -> ! {
+    /// Ends the program as for a bad argument: `message` and the usage on stderr, exit code 2.
+    pub fn fail(&self, message: fmt::Arguments<'_>) -> ! {
         eprintln!("error: {message}\n\n{}", self.usage);
         std::process::exit(2)
+    }
+}
+
+/// Why a string is not a valid unsigned integer: a negative or too-large number is not the same
+/// mistake as text that is no number at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NumberProblem {
+    Empty,
+    NotANumber,
+    Negative,
+    TooLarge,
+}
+
+impl NumberProblem {
+    /// What is wrong with `text`, which `u64::from_str` refused.
+    pub fn of(text: &str) -> Self {
+        let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let unsigned = text.strip_prefix('+').unwrap_or(text);
+        if text.is_empty() {
+            NumberProblem::Empty
+        } else if text.strip_prefix('-').is_some_and(all_digits) {
+            NumberProblem::Negative
+        } else if all_digits(unsigned) {
+            NumberProblem::TooLarge // only digits, yet refused: it overflowed
+        } else {
+            NumberProblem::NotANumber
+        }
+    }
+
+    /// Parses `text` as a `u64`, saying why it is not one.
+    pub fn parse_u64(text: &str) -> Result<u64, Self> {
+        text.parse().map_err(|_| Self::of(text))
+    }
+}
+
+impl fmt::Display for NumberProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NumberProblem::Empty => "is empty",
+            NumberProblem::NotANumber => "is not a number",
+            NumberProblem::Negative => "is negative",
+            NumberProblem::TooLarge => "is too large",
+        })
     }
 }
 
@@ -139,6 +189,40 @@ pub fn exit_status<E: fmt::Display>(result: Result<(), E>) -> ExitCode {
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------------------------
+
+/// `println!` for a stdout that may close early (`example | head -3`): `println!` panics on
+/// the broken pipe; this ends the program quietly instead, with status 0, as the reader asked
+/// for no more.
+macro_rules! outln {
+    () => {
+        $crate::support::print_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::support::print_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use outln;
+
+/// Writes one line to stdout; see [`outln!`].
+pub fn print_line(line: fmt::Arguments<'_>) {
+    let mut out = io::stdout().lock();
+    let written = out
+        .write_fmt(line)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => {}
+        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(err) => {
+            eprintln!("error: cannot write to stdout: {err}");
+            std::process::exit(1)
         }
     }
 }

@@ -23,7 +23,7 @@
 //!   idle arena when there is one), `idle_arenas` and `dropped_surplus` (an ended scope's
 //!   arena is kept unless `max_idle_arenas` are idle, or it was oversized, which the model reads
 //!   from `dropped_oversized`), `retained_bytes` within `idle_arenas * max_retained_bytes`,
-//!   `bytes_allocated` and `peak_scope_bytes` at least what the scope's allocations took;
+//!   `bytes_used_at_scope_end` and `peak_scope_bytes` at least what the scope's allocations took;
 //! - at the end of a run, every droppable value ever made was dropped exactly once.
 #![no_main]
 
@@ -164,7 +164,7 @@ impl Model {
                 self.idle += 1;
             }
         }
-        assert!(now.bytes_allocated - before.bytes_allocated >= used as u64);
+        assert!(now.bytes_used_at_scope_end - before.bytes_used_at_scope_end >= used as u64);
         assert!(now.peak_scope_bytes >= used);
         self.check(&now);
     }

@@ -19,10 +19,14 @@ use std::mem;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 
+use bumpalo::collections::Vec as BumpVec;
 use bumpalo::Bump;
 
 /// A panic payload caught from a destructor, to be resumed once the arena is back in order.
 pub(super) type Panic = Box<dyn Any + Send + 'static>;
+
+/// Bytes one drop-list entry takes in the bump (for error reports).
+pub(super) const ENTRY_BYTES: usize = mem::size_of::<Entry>();
 
 /// One registered slice; stored in the bump it describes.
 struct Entry {
@@ -79,6 +83,8 @@ impl DroppingBump {
     /// Allocates room for `len` values of `T` whose destructors run in [`finish`]; the values
     /// are written with [`Filling::push`]. `Err` if the bump refused the memory.
     ///
+    /// An empty slice owes no destructor, so `len == 0` takes neither memory nor an entry.
+    ///
     /// [`finish`]: DroppingBump::finish
     #[inline]
     pub(super) fn alloc_dropping<T>(&self, len: usize) -> Result<Filling<'_, T>, ()> {
@@ -86,6 +92,9 @@ impl DroppingBump {
             mem::needs_drop::<T>(),
             "values without drop glue need no entry"
         );
+        if len == 0 {
+            return Ok(Filling::new(None, NonNull::dangling(), 0));
+        }
         let layout = Layout::array::<T>(len).map_err(drop)?;
         let bump = self.bump();
         let entry = bump
@@ -93,27 +102,81 @@ impl DroppingBump {
             .map_err(drop)?;
         let data = bump.try_alloc_layout(layout).map_err(drop)?;
         let entry = entry.cast::<Entry>();
-        debug_assert_eq!(entry.as_ptr() as usize % mem::align_of::<Entry>(), 0);
         debug_assert_eq!(data.as_ptr() as usize % mem::align_of::<T>(), 0);
         // SAFETY:
-        // - `entry` is fresh bump memory with the size and alignment of an `Entry`, not yet
-        //   reachable from anywhere else.
+        // - `entry` is fresh bump memory with the size and alignment of an `Entry`;
+        // - `data` is fresh bump memory for `len` values of `T`, none written yet (`len: 0`).
+        unsafe { self.link::<T>(entry, data, 0) };
+        Ok(Filling::new(Some(entry), data.cast::<T>(), len))
+    }
+
+    /// Takes over the elements of `vec`, a vector in this bump, as a slice whose destructors run
+    /// in [`finish`]. An empty vector takes no entry. `Err` (with `vec` and its elements dropped)
+    /// if the bump refused the entry's memory.
+    ///
+    /// # Panics
+    /// If `vec` was allocated in another bump.
+    ///
+    /// [`finish`]: DroppingBump::finish
+    pub(super) fn adopt<'a, T>(&'a self, vec: BumpVec<'a, T>) -> Result<&'a mut [T], ()> {
+        debug_assert!(
+            mem::needs_drop::<T>(),
+            "values without drop glue need no entry"
+        );
+        // The entry must describe memory of the bump it lives in (module invariant).
+        assert!(
+            ptr::eq(vec.bump(), self.bump()),
+            "adopted vector belongs to another bump"
+        );
+        if vec.is_empty() {
+            return Ok(vec.into_bump_slice_mut());
+        }
+        // Allocated before the vector lets go of its elements: on failure, `vec` drops them.
+        let entry = self
+            .bump()
+            .try_alloc_layout(Layout::new::<Entry>())
+            .map_err(drop)?
+            .cast::<Entry>();
+        let slice = vec.into_bump_slice_mut();
+        let len = slice.len();
+        // The entry and the returned slice both derive from this one raw pointer, so that
+        // using the slice does not invalidate the entry's pointer (as a reborrow would).
+        let data = NonNull::from(slice).cast::<T>();
+        // SAFETY:
+        // - `entry` is fresh bump memory with the size and alignment of an `Entry`;
+        // - `data` holds `len` initialized `T`s in memory of `self.bump` (asserted above) that
+        //   the bump will not hand out again before it is reset, and that nothing else drops:
+        //   `into_bump_slice_mut` gave up the vector's ownership of them.
+        unsafe { self.link::<T>(entry, data.cast::<u8>(), len) };
+        // SAFETY:
+        // - `data` holds `len` initialized `T`s in memory alive for `'a` (see above);
+        // - the entry, their only other pointer, is not read before `finish`: unique for `'a`.
+        Ok(unsafe { std::slice::from_raw_parts_mut(data.as_ptr(), len) })
+    }
+
+    /// Writes an entry for `len` values of `T` at `data` into `entry` and makes it the head.
+    ///
+    /// # Safety
+    /// - `entry` is unused bump memory of `self.bump`, sized and aligned for an `Entry`;
+    /// - `data` is memory of `self.bump` for at least `len` values of `T`, of which the first
+    ///   `len` are initialized, and which stays unused by anything but those values until
+    ///   [`finish`](DroppingBump::finish) (later writes may raise the entry's `len`, keeping
+    ///   this true).
+    #[inline]
+    unsafe fn link<T>(&self, entry: NonNull<Entry>, data: NonNull<u8>, len: usize) {
+        debug_assert_eq!(entry.as_ptr() as usize % mem::align_of::<Entry>(), 0);
+        // SAFETY:
+        // - `entry` is unused memory with the size and alignment of an `Entry` (caller), not
+        //   yet reachable from anywhere else.
         unsafe {
             entry.as_ptr().write(Entry {
                 prev: self.head.get(),
                 data,
-                len: 0,
+                len,
                 drop_slice: drop_slice::<T>,
             });
         }
         self.head.set(Some(entry));
-        Ok(Filling {
-            entry,
-            data: data.cast::<T>(),
-            capacity: len,
-            filled: 0,
-            _bump: PhantomData,
-        })
     }
 
     /// Runs every registered destructor, newest first, then hands the bump over with nothing
@@ -184,7 +247,8 @@ impl Drop for DroppingBump {
 /// Dropping it early (a panic while producing a value) is fine: the entry already counts exactly
 /// the values written so far, and only those are dropped.
 pub(super) struct Filling<'a, T> {
-    entry: NonNull<Entry>,
+    /// `None` for an empty slice, which needs no entry.
+    entry: Option<NonNull<Entry>>,
     data: NonNull<T>,
     capacity: usize,
     filled: usize,
@@ -193,6 +257,17 @@ pub(super) struct Filling<'a, T> {
 }
 
 impl<'a, T> Filling<'a, T> {
+    #[inline]
+    fn new(entry: Option<NonNull<Entry>>, data: NonNull<T>, capacity: usize) -> Self {
+        Self {
+            entry,
+            data,
+            capacity,
+            filled: 0,
+            _bump: PhantomData,
+        }
+    }
+
     /// Writes the next value.
     ///
     /// # Panics
@@ -208,10 +283,12 @@ impl<'a, T> Filling<'a, T> {
         // - `slot` is in bounds and aligned (`Layout::array::<T>`) and not yet initialized.
         unsafe { slot.write(value) };
         self.filled += 1;
+        // `capacity > 0` here (the assert), so `alloc_dropping` linked an entry.
+        let entry = self.entry.expect("a non-empty slice has an entry");
         // SAFETY:
         // - `entry` points to the live `Entry` written by `alloc_dropping`; nothing else
         //   accesses it until `finish`, which needs `&mut` of the bump this borrows.
-        unsafe { (*self.entry.as_ptr()).len = self.filled };
+        unsafe { (*entry.as_ptr()).len = self.filled };
     }
 
     /// The filled slice, valid as long as the bump borrow.

@@ -123,7 +123,8 @@
 //!
 //! # Bounds and configuration
 //!
-//! Memory stays bounded per thread ([`ArenaConfig`], set with [`configure`]):
+//! Memory stays bounded per thread ([`ArenaConfig`], set with [`configure`] for the calling
+//! thread, or with [`configure_default`] for every thread that starts using arenas afterwards):
 //!
 //! - an arena retaining more than [`max_retained_bytes`](ArenaConfig::max_retained_bytes)
 //!   (default 1 MiB) when its scope ends is freed, not kept, so one spike does not pin memory;
@@ -152,7 +153,8 @@
 //! # Threads
 //!
 //! Every thread uses its own arenas, with no synchronization on the hot path; for example, each
-//! rayon worker gets per-thread scratch space just by calling [`scope`] inside the closure. A
+//! rayon worker gets per-thread scratch space just by calling [`scope`] inside the closure
+//! (set [`configure_default`] before the pool starts to bound its workers' arenas). A
 //! thread's arenas are freed when it exits, and its statistics are folded into
 //! [`global_stats`].
 //!
@@ -179,15 +181,48 @@
 //! assert_eq!(pool.stats().idle, 1);
 //! ```
 //!
+//! # Allocator-aware collections
+//!
+//! With the `allocator-api2` cargo feature, `&Scope` implements
+//! [`allocator_api2`](https://docs.rs/allocator-api2/0.2)'s `Allocator` trait (through
+//! bumpalo's implementation for `&Bump`), so collections that take an allocator, such as
+//! `allocator_api2::vec::Vec`, `allocator_api2::boxed::Box` or hashbrown's `HashMap` (with its
+//! `allocator-api2` feature), can live in a scope. Use allocator-api2 0.2, the version bumpalo
+//! implements. The collection borrows the scope, so it cannot outlive it; it drops its own
+//! elements when it drops, and freeing its memory is a no-op (the memory comes back when the
+//! scope ends), except that the newest allocation is taken back at once.
+//!
+//! ```
+//! # #[cfg(feature = "allocator-api2")]
+//! # fn main() {
+//! use hashbrown::HashMap;
+//!
+//! let distinct = hotpool::arena::scope(|s| {
+//!     let mut counts = HashMap::new_in(s); // the table lives in the scope's arena
+//!     for word in "a b a c b a".split(' ') {
+//!         *counts.entry(word).or_insert(0u32) += 1;
+//!     }
+//!     assert_eq!(counts["a"], 3);
+//!     counts.len()
+//! });
+//! assert_eq!(distinct, 3);
+//! # }
+//! # #[cfg(not(feature = "allocator-api2"))]
+//! # fn main() {}
+//! ```
+//!
 //! # Statistics
 //!
 //! [`stats`] reads the calling thread's counters ([`ArenaStats`]) without a lock;
 //! [`global_stats`] sums every thread's, live or exited, under a lock that the hot path never
 //! takes.
 
+#[cfg(feature = "allocator-api2")]
+mod allocator;
 mod config;
 mod drop_list;
 mod scope;
+mod slices;
 mod stats;
 mod thread;
 
@@ -198,6 +233,36 @@ pub use scope::Scope;
 pub use stats::ArenaStats;
 
 use crate::error::ConfigError;
+
+/// bumpalo's growable vector, in a scope's arena (what [`Scope::vec`] returns): `'s` is the
+/// borrow of the scope, so it cannot outlive it. It drops its own elements when it drops.
+///
+/// ```
+/// use hotpool::arena;
+///
+/// fn evens<'s>(s: &'s arena::Scope<'_>, upto: u32) -> arena::Vec<'s, u32> {
+///     let mut v = s.vec();
+///     v.extend((0..upto).filter(|n| n % 2 == 0));
+///     v
+/// }
+/// arena::scope(|s| assert_eq!(evens(s, 7), [0, 2, 4, 6]));
+/// ```
+pub type Vec<'s, T> = bumpalo::collections::Vec<'s, T>;
+
+/// bumpalo's growable string, in a scope's arena (what [`Scope::string`] returns).
+///
+/// ```
+/// use hotpool::arena;
+///
+/// fn shout<'s>(s: &'s arena::Scope<'_>, word: &str) -> arena::String<'s> {
+///     let mut out = s.string();
+///     out.push_str(&word.to_uppercase());
+///     out.push('!');
+///     out
+/// }
+/// arena::scope(|s| assert_eq!(shout(s, "hey"), "HEY!"));
+/// ```
+pub type String<'s> = bumpalo::collections::String<'s>;
 
 /// Enters a scope on the current thread's next warm arena; the scope ends, and the arena is
 /// rewound and kept, when the guard drops.
@@ -254,6 +319,47 @@ pub fn scope<'env, R>(f: impl FnOnce(&Scope<'env>) -> R) -> R {
 /// ```
 pub fn configure(config: ArenaConfig) -> Result<ArenaConfig, ConfigError> {
     thread::configure(config)
+}
+
+/// Replaces the process-wide default arena settings and returns the previous ones: every thread
+/// that has not used an arena yet starts with them, such as the workers of a thread pool
+/// spawned afterwards (or lazily, as rayon's are).
+///
+/// Threads that already have arena state (any arena use, or a [`configure`] or [`config`]
+/// call) keep their own settings; change those with [`configure`], on that thread. The
+/// default is read once per thread, when it first uses an arena, never on the hot path.
+///
+/// # Errors
+/// [`ConfigError`] naming the first invalid field, as for [`configure`]; the default is then
+/// unchanged.
+///
+/// ```
+/// use hotpool::arena::{self, ArenaConfig};
+///
+/// let spike_safe = ArenaConfig { max_retained_bytes: 64 * 1024, ..ArenaConfig::default() };
+/// arena::configure_default(spike_safe)?;
+/// // A thread started now (a rayon worker, say) begins with it...
+/// let seen = std::thread::spawn(arena::config).join().unwrap();
+/// assert_eq!(seen, spike_safe);
+/// // ...and a bad setting is refused, the default unchanged.
+/// let bad = ArenaConfig { max_retained_bytes: 0, ..spike_safe };
+/// assert!(arena::configure_default(bad).is_err());
+/// assert_eq!(arena::default_config(), spike_safe);
+/// # Ok::<(), hotpool::ConfigError>(())
+/// ```
+pub fn configure_default(config: ArenaConfig) -> Result<ArenaConfig, ConfigError> {
+    thread::configure_default(config)
+}
+
+/// The process-wide default arena settings ([`configure_default`]), which threads start with.
+///
+/// ```
+/// use hotpool::arena::{self, ArenaConfig};
+///
+/// assert_eq!(arena::default_config(), ArenaConfig::default());
+/// ```
+pub fn default_config() -> ArenaConfig {
+    thread::default_config()
 }
 
 /// The current thread's arena settings.

@@ -1,15 +1,17 @@
 //! [`Scope`]: the guard through which a thread allocates in one of its arenas.
 
+use std::alloc::Layout;
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::{needs_drop, size_of};
+use std::ptr::NonNull;
 
-use bumpalo::collections::{String as BumpString, Vec as BumpVec};
 use bumpalo::Bump;
 
 use super::config::AllocError;
 use super::drop_list::DroppingBump;
 use super::thread;
+use super::{String, Vec};
 
 /// An arena of the current thread, lent until this guard drops; made by
 /// [`enter`](super::enter) or [`scope`](super::scope).
@@ -37,7 +39,7 @@ use super::thread;
 /// ```
 #[must_use = "the scope ends, and its arena is rewound, as soon as the guard drops"]
 pub struct Scope<'env> {
-    arena: DroppingBump,
+    pub(super) arena: DroppingBump,
     // Invariant in `'env`, so a scope cannot be re-branded with its own, shorter borrow (which
     // would let a destructor see a value already dropped). The raw pointer also makes the scope
     // `!Send`: its arena belongs to this thread's stack of arenas.
@@ -48,13 +50,13 @@ pub struct Scope<'env> {
 #[cold]
 #[inline(never)]
 #[track_caller]
-fn alloc_failed(err: AllocError) -> ! {
+pub(super) fn alloc_failed(err: AllocError) -> ! {
     panic!("{err}")
 }
 
 #[inline(always)]
 #[track_caller]
-fn or_panic<T>(result: Result<T, AllocError>) -> T {
+pub(super) fn or_panic<T>(result: Result<T, AllocError>) -> T {
     match result {
         Ok(value) => value,
         Err(err) => alloc_failed(err),
@@ -73,14 +75,23 @@ impl<'env> Scope<'env> {
     /// The error for a refused allocation of `count` values of `T`.
     #[cold]
     #[inline(never)]
-    fn refused<T>(&self, count: usize) -> AllocError {
-        let requested = size_of::<T>().saturating_mul(count);
-        AllocError::new(requested, self.arena.bump().allocation_limit())
+    pub(super) fn refused<T>(&self, count: usize) -> AllocError {
+        self.refused_bytes(size_of::<T>().saturating_mul(count))
+    }
+
+    /// The error for a refused allocation of `bytes` bytes.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn refused_bytes(&self, bytes: usize) -> AllocError {
+        AllocError::new(bytes, self.arena.bump().allocation_limit())
     }
 
     /// Room for `len` values of a type with drop glue, registered for dropping.
     #[inline]
-    fn dropping<T>(&self, len: usize) -> Result<super::drop_list::Filling<'_, T>, AllocError> {
+    pub(super) fn dropping<T>(
+        &self,
+        len: usize,
+    ) -> Result<super::drop_list::Filling<'_, T>, AllocError> {
         self.arena
             .alloc_dropping::<T>(len)
             .map_err(|()| self.refused::<T>(len))
@@ -167,126 +178,6 @@ impl<'env> Scope<'env> {
     ///
     /// ```
     /// hotpool::arena::scope(|s| {
-    ///     let xs = s.alloc_slice_copy(&[3u32, 1, 2]);
-    ///     xs.sort_unstable();
-    ///     assert_eq!(xs, &[1, 2, 3]);
-    /// });
-    /// ```
-    #[inline]
-    #[track_caller]
-    pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> &mut [T] {
-        or_panic(self.try_alloc_slice_copy(src))
-    }
-
-    /// Like [`alloc_slice_copy`](Scope::alloc_slice_copy), but returns [`AllocError`] instead
-    /// of panicking.
-    ///
-    /// ```
-    /// hotpool::arena::scope(|s| assert_eq!(s.try_alloc_slice_copy(b"ab").unwrap(), b"ab"));
-    /// ```
-    #[inline]
-    pub fn try_alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<&mut [T], AllocError> {
-        match self.arena.bump().try_alloc_slice_copy(src) {
-            Ok(slice) => Ok(slice),
-            Err(_) => Err(self.refused::<T>(src.len())),
-        }
-    }
-
-    /// Clones `src` into the arena; the clones are dropped when the scope ends. If a `clone`
-    /// panics, the clones already made are still dropped at scope end.
-    ///
-    /// # Panics
-    /// If the allocation limit refuses it, or if `T::clone` panics.
-    ///
-    /// ```
-    /// hotpool::arena::scope(|s| {
-    ///     let names = s.alloc_slice_clone(&["a".to_string(), "b".to_string()]);
-    ///     names[1].push('!');
-    ///     assert_eq!(names, &["a", "b!"]);
-    /// });
-    /// ```
-    #[inline]
-    #[track_caller]
-    pub fn alloc_slice_clone<T: Clone + 'env>(&self, src: &[T]) -> &mut [T] {
-        or_panic(self.try_alloc_slice_clone(src))
-    }
-
-    /// Like [`alloc_slice_clone`](Scope::alloc_slice_clone), but returns [`AllocError`]
-    /// instead of panicking (nothing is cloned then).
-    ///
-    /// ```
-    /// hotpool::arena::scope(|s| assert_eq!(s.try_alloc_slice_clone(&[vec![1]]).unwrap().len(), 1));
-    /// ```
-    #[inline]
-    pub fn try_alloc_slice_clone<T: Clone + 'env>(
-        &self,
-        src: &[T],
-    ) -> Result<&mut [T], AllocError> {
-        self.try_alloc_slice_fill_iter(src.iter().cloned())
-    }
-
-    /// Allocates a slice holding the items of `iter`, which must yield exactly the length it
-    /// reports.
-    ///
-    /// # Panics
-    /// If the allocation limit refuses it, if the iterator panics, or if it yields fewer items
-    /// than its `len()` (extra items are ignored). Items already produced are dropped at scope
-    /// end either way.
-    ///
-    /// ```
-    /// hotpool::arena::scope(|s| {
-    ///     let squares = s.alloc_slice_fill_iter((1..5u32).map(|i| i * i));
-    ///     assert_eq!(squares, &[1, 4, 9, 16]);
-    /// });
-    /// ```
-    #[inline]
-    #[track_caller]
-    pub fn alloc_slice_fill_iter<T: 'env, I>(&self, iter: I) -> &mut [T]
-    where
-        I: IntoIterator<Item = T>,
-        I::IntoIter: ExactSizeIterator,
-    {
-        or_panic(self.try_alloc_slice_fill_iter(iter))
-    }
-
-    /// Like [`alloc_slice_fill_iter`](Scope::alloc_slice_fill_iter), but returns
-    /// [`AllocError`] instead of panicking when the arena refuses the memory (the iterator is
-    /// not advanced then).
-    ///
-    /// ```
-    /// hotpool::arena::scope(|s| assert!(s.try_alloc_slice_fill_iter(0..3u8).is_ok()));
-    /// ```
-    #[inline]
-    pub fn try_alloc_slice_fill_iter<T: 'env, I>(&self, iter: I) -> Result<&mut [T], AllocError>
-    where
-        I: IntoIterator<Item = T>,
-        I::IntoIter: ExactSizeIterator,
-    {
-        let mut iter = iter.into_iter();
-        let len = iter.len();
-        if !needs_drop::<T>() {
-            return match self.arena.bump().try_alloc_slice_fill_iter(iter) {
-                Ok(slice) => Ok(slice),
-                Err(_) => Err(self.refused::<T>(len)),
-            };
-        }
-        let mut room = self.dropping::<T>(len)?;
-        for _ in 0..len {
-            room.push(
-                iter.next()
-                    .expect("iterator yielded fewer items than its len()"),
-            );
-        }
-        Ok(room.into_slice())
-    }
-
-    /// Copies `src` into the arena.
-    ///
-    /// # Panics
-    /// If the allocation limit refuses it.
-    ///
-    /// ```
-    /// hotpool::arena::scope(|s| {
     ///     let key = s.alloc_str("user:42");
     ///     assert_eq!(key.split_once(':'), Some(("user", "42")));
     /// });
@@ -310,6 +201,50 @@ impl<'env> Scope<'env> {
         }
     }
 
+    /// Room for a value of `layout`, uninitialized, valid until the scope ends: bumpalo's
+    /// [`alloc_layout`](Bump::alloc_layout), for code that manages its own memory. Nothing
+    /// written there is ever dropped.
+    ///
+    /// # Panics
+    /// If the allocation limit refuses it.
+    ///
+    /// ```
+    /// use std::alloc::Layout;
+    ///
+    /// hotpool::arena::scope(|s| {
+    ///     let block = s.alloc_layout(Layout::from_size_align(64, 16).unwrap());
+    ///     assert_eq!(block.as_ptr() as usize % 16, 0);
+    /// });
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn alloc_layout(&self, layout: Layout) -> NonNull<u8> {
+        or_panic(self.try_alloc_layout(layout))
+    }
+
+    /// Like [`alloc_layout`](Scope::alloc_layout), but returns [`AllocError`] instead of
+    /// panicking.
+    ///
+    /// ```
+    /// use std::alloc::Layout;
+    /// use hotpool::arena::{self, ArenaConfig};
+    ///
+    /// arena::configure(ArenaConfig { allocation_limit: Some(4096), ..ArenaConfig::default() })?;
+    /// arena::scope(|s| {
+    ///     assert!(s.try_alloc_layout(Layout::new::<[u64; 4]>()).is_ok());
+    ///     let err = s.try_alloc_layout(Layout::new::<[u8; 8192]>()).unwrap_err();
+    ///     assert_eq!(err.requested(), 8192);
+    /// });
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
+    #[inline]
+    pub fn try_alloc_layout(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        match self.arena.bump().try_alloc_layout(layout) {
+            Ok(ptr) => Ok(ptr),
+            Err(_) => Err(self.refused_bytes(layout.size())),
+        }
+    }
+
     /// An empty growable vector in this scope's arena. It drops its own elements when it drops
     /// (before the scope ends); like any bumpalo collection it aborts, rather than panics, if
     /// growing it hits the allocation limit (use its `try_reserve` where that matters).
@@ -323,8 +258,8 @@ impl<'env> Scope<'env> {
     /// });
     /// ```
     #[inline]
-    pub fn vec<T>(&self) -> BumpVec<'_, T> {
-        BumpVec::new_in(self.arena.bump())
+    pub fn vec<T>(&self) -> Vec<'_, T> {
+        Vec::new_in(self.arena.bump())
     }
 
     /// An empty growable string in this scope's arena (same rules as [`vec`](Scope::vec)).
@@ -339,8 +274,8 @@ impl<'env> Scope<'env> {
     /// });
     /// ```
     #[inline]
-    pub fn string(&self) -> BumpString<'_> {
-        BumpString::new_in(self.arena.bump())
+    pub fn string(&self) -> String<'_> {
+        String::new_in(self.arena.bump())
     }
 
     /// The underlying [`bumpalo::Bump`], for the rest of bumpalo's API. What is allocated

@@ -5,6 +5,8 @@
 //! line shared with another thread's counters. The registry's lock is taken only when a thread
 //! first uses an arena, when it exits, and when someone asks for [`global`] statistics.
 
+use std::fmt;
+
 use crate::sync::{global, Arc, Mutex, OwnedCounter, OwnedGauge};
 
 /// What a thread's arenas (from [`stats`](super::stats)) or every thread's arenas (from
@@ -23,7 +25,7 @@ use crate::sync::{global, Arc, Mutex, OwnedCounter, OwnedGauge};
 /// });
 /// let after = arena::stats();
 /// assert_eq!(after.scopes_entered - before.scopes_entered, 1);
-/// assert!(after.bytes_allocated - before.bytes_allocated >= 100);
+/// assert!(after.bytes_used_at_scope_end - before.bytes_used_at_scope_end >= 100);
 /// assert!(after.peak_scope_bytes >= 100);
 /// assert_eq!(after.idle_arenas, 1); // kept warm for the next scope
 /// ```
@@ -38,8 +40,8 @@ pub struct ArenaStats {
     /// [`vec()`](super::Scope::vec) or [`string()`](super::Scope::string) whose buffer was the
     /// last thing allocated. Use [`retained_bytes`](ArenaStats::retained_bytes) for the memory
     /// the arenas really occupy.
-    pub bytes_allocated: u64,
-    /// The most bytes a single scope held when it ended (same measure as `bytes_allocated`).
+    pub bytes_used_at_scope_end: u64,
+    /// The most bytes a single scope held when it ended (same measure as `bytes_used_at_scope_end`).
     pub peak_scope_bytes: usize,
     /// Arenas made because no warm one was idle (first use, deeper nesting, after a drop).
     pub arenas_created: u64,
@@ -63,7 +65,7 @@ impl ArenaStats {
     /// Adds `other` into `self`: sums, except the peak, which is a maximum.
     fn absorb(&mut self, other: &ArenaStats) {
         self.scopes_entered += other.scopes_entered;
-        self.bytes_allocated += other.bytes_allocated;
+        self.bytes_used_at_scope_end += other.bytes_used_at_scope_end;
         self.peak_scope_bytes = self.peak_scope_bytes.max(other.peak_scope_bytes);
         self.arenas_created += other.arenas_created;
         self.dropped_oversized += other.dropped_oversized;
@@ -71,6 +73,71 @@ impl ArenaStats {
         self.retained_bytes += other.retained_bytes;
         self.idle_arenas += other.idle_arenas;
         self.live_threads += other.live_threads;
+    }
+}
+
+impl fmt::Display for ArenaStats {
+    /// One line, bytes in binary units (B, KiB, MiB, GiB): scopes and what they used, then the
+    /// arenas made and freed, then what is kept warm now.
+    ///
+    /// ```
+    /// use hotpool::arena::{self, ArenaStats};
+    ///
+    /// let mut stats = ArenaStats::default();
+    /// (stats.scopes_entered, stats.bytes_used_at_scope_end) = (2, 6000);
+    /// (stats.peak_scope_bytes, stats.arenas_created) = (3000, 1);
+    /// (stats.idle_arenas, stats.retained_bytes, stats.live_threads) = (1, 4000, 1);
+    /// assert_eq!(
+    ///     stats.to_string(),
+    ///     "2 scopes used 5.9 KiB at scope end (peak 2.9 KiB); 1 arena created, \
+    ///      0 dropped oversized, 0 dropped surplus; 1 idle arena retaining 3.9 KiB; 1 live thread"
+    /// );
+    /// println!("{}", arena::stats()); // the current thread's, the same way
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} used {} at scope end (peak {}); {} created, {} dropped oversized, \
+             {} dropped surplus; {} retaining {}; {}",
+            Count(self.scopes_entered, "scope"),
+            Bytes(self.bytes_used_at_scope_end),
+            Bytes(self.peak_scope_bytes as u64),
+            Count(self.arenas_created, "arena"),
+            self.dropped_oversized,
+            self.dropped_surplus,
+            Count(self.idle_arenas as u64, "idle arena"),
+            Bytes(self.retained_bytes as u64),
+            Count(self.live_threads as u64, "live thread"),
+        )
+    }
+}
+
+/// `n thing` or `n things`.
+struct Count(u64, &'static str);
+
+impl fmt::Display for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural = if self.0 == 1 { "" } else { "s" };
+        write!(f, "{} {}{plural}", self.0, self.1)
+    }
+}
+
+/// A byte count in binary units, one decimal past 1 KiB.
+struct Bytes(u64);
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+        if self.0 < 1024 {
+            return write!(f, "{} B", self.0);
+        }
+        let mut value = self.0 as f64 / 1024.0;
+        let mut unit = 0;
+        while value >= 1024.0 && unit + 1 < UNITS.len() {
+            value /= 1024.0;
+            unit += 1;
+        }
+        write!(f, "{value:.1} {}", UNITS[unit])
     }
 }
 
@@ -82,7 +149,7 @@ impl ArenaStats {
 #[repr(align(128))]
 pub(super) struct ThreadCounters {
     pub(super) scopes_entered: OwnedCounter,
-    pub(super) bytes_allocated: OwnedCounter,
+    pub(super) bytes_used_at_scope_end: OwnedCounter,
     pub(super) peak_scope_bytes: OwnedGauge,
     pub(super) arenas_created: OwnedCounter,
     pub(super) dropped_oversized: OwnedCounter,
@@ -95,7 +162,7 @@ impl ThreadCounters {
     pub(super) fn snapshot(&self) -> ArenaStats {
         ArenaStats {
             scopes_entered: self.scopes_entered.get() as u64,
-            bytes_allocated: self.bytes_allocated.get() as u64,
+            bytes_used_at_scope_end: self.bytes_used_at_scope_end.get() as u64,
             peak_scope_bytes: self.peak_scope_bytes.get(),
             arenas_created: self.arenas_created.get() as u64,
             dropped_oversized: self.dropped_oversized.get() as u64,

@@ -12,7 +12,7 @@ use bumpalo::Bump;
 use super::config::ArenaConfig;
 use super::stats::{self, ArenaStats, ThreadCounters};
 use crate::error::ConfigError;
-use crate::sync::{thread_local, Arc};
+use crate::sync::{global, thread_local, Arc, Mutex};
 
 struct ThreadArenas {
     /// Reset bumps ready for the next scope; the last one is the most recently used (LIFO keeps
@@ -25,13 +25,19 @@ struct ThreadArenas {
     counters: Arc<ThreadCounters>,
 }
 
+global! {
+    /// The settings a thread's arenas start with ([`configure_default`]); read once per thread,
+    /// when it first uses an arena, never on the hot path.
+    static DEFAULT_CONFIG: Mutex<ArenaConfig> = Mutex::new(ArenaConfig::new());
+}
+
 thread_local! {
     static ARENAS: RefCell<ThreadArenas> = RefCell::new(ThreadArenas::new());
 }
 
 impl ThreadArenas {
     fn new() -> Self {
-        let config = ArenaConfig::default();
+        let config = default_config();
         Self {
             idle: Vec::with_capacity(config.max_idle_arenas),
             idle_bytes: 0,
@@ -66,7 +72,7 @@ impl ThreadArenas {
     #[inline]
     fn put(&mut self, bump: Box<Bump>, used: usize) -> Option<Box<Bump>> {
         let c = &self.counters;
-        c.bytes_allocated.add(used);
+        c.bytes_used_at_scope_end.add(used);
         if used > c.peak_scope_bytes.get() {
             c.peak_scope_bytes.set(used);
         }
@@ -148,7 +154,7 @@ pub(super) fn configure(config: ArenaConfig) -> Result<ArenaConfig, ConfigError>
     config.validate()?;
     let (old, freed) = ARENAS
         .try_with(|arenas| arenas.borrow_mut().reconfigure(config))
-        .unwrap_or_default();
+        .unwrap_or_else(|_| (default_config(), Vec::new()));
     drop(freed);
     Ok(old)
 }
@@ -156,7 +162,17 @@ pub(super) fn configure(config: ArenaConfig) -> Result<ArenaConfig, ConfigError>
 pub(super) fn config() -> ArenaConfig {
     ARENAS
         .try_with(|arenas| arenas.borrow().config)
-        .unwrap_or_default()
+        .unwrap_or_else(|_| default_config())
+}
+
+/// Replaces the settings threads start with; threads that already have arena state keep theirs.
+pub(super) fn configure_default(config: ArenaConfig) -> Result<ArenaConfig, ConfigError> {
+    config.validate()?;
+    Ok(mem::replace(&mut *DEFAULT_CONFIG.lock(), config))
+}
+
+pub(super) fn default_config() -> ArenaConfig {
+    *DEFAULT_CONFIG.lock()
 }
 
 pub(super) fn stats() -> ArenaStats {

@@ -26,11 +26,17 @@
 //!
 //! Both runs print a checksum of their totals, and the program exits with an error if they
 //! differ. Everything is integer arithmetic, so the totals do not depend on thread timing.
+//!
+//! A line that is not a record is skipped, not fatal; the summary says how many lines were
+//! skipped for each reason (a missing field, a number that is negative, too large or no number
+//! at all, ...) and shows the first such line with its line number. Output piped into a
+//! program that stops reading (`| head -3`) ends the run quietly.
 
+mod records;
 #[allow(dead_code)] // each example uses a different part of the helpers
+#[path = "../support/mod.rs"]
 mod support;
 
-use std::collections::BTreeMap;
 use std::error::Error;
 use std::fmt::Write as _;
 use std::io;
@@ -40,9 +46,10 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use hotpool::arena::{self, ArenaStats};
-use hotpool::{OwnedPooled, Pool, PoolStats};
-use support::{grouped, mib, Args, LineGenerator, LineSource, Rng};
+use hotpool::arena;
+use hotpool::{OwnedPooled, Pool};
+use records::{Record, Totals};
+use support::{grouped, mib, outln, Args, LineGenerator, LineSource, Rng};
 
 /// The input of a run: generated records, or the lines of `--input`.
 type Lines = LineSource<Generator>;
@@ -58,10 +65,13 @@ Runs a parse-and-aggregate pipeline twice, with hotpool (pooled buffers, per-thr
 and with plain allocation, and compares speed, heap allocations and peak memory.
 
 Options:
-  --records N       records to generate per run (default 2000000; ignored with --input)
+  --records N       records to generate per run, 0 or more (default 2000000; ignored with
+                    --input)
   --threads N       worker threads (default 2)
   --chunk-lines N   lines per chunk sent to a worker (default 1024)
-  --input FILE      read records from FILE, one per line, instead of generating them
+  --input FILE      read records from FILE, one per line (user_id,region,amount,tags...),
+                    instead of generating them; lines that are not records are skipped
+                    and reported
   -h, --help        print this help";
 
 /// Buffers that grew past this (a chunk with giant lines) are dropped instead of pooled, so one
@@ -105,10 +115,15 @@ fn compare(opts: &Options) -> Result<(), Box<dyn Error>> {
         Some(path) => format!("records from {}", path.display()),
         None => format!("{} generated records", grouped(opts.records)),
     };
-    println!(
+    outln!(
         "pipeline: {source}, {} worker threads, {} lines per chunk\n",
-        opts.threads, opts.chunk_lines
+        opts.threads,
+        opts.chunk_lines
     );
+    if opts.input.is_none() && opts.records == 0 {
+        outln!("nothing to compare: --records 0 makes no input");
+        return Ok(());
+    }
 
     // Buffers flow one way: the reader takes them, the workers return them. A returned buffer
     // goes to the returning thread's cache first, and reaches the reader only when that cache
@@ -125,15 +140,22 @@ fn compare(opts: &Options) -> Result<(), Box<dyn Error>> {
     let arena_stats = arena::global_stats();
     let plain = run(opts, String::new, parse_chunk_plain)?;
 
+    if pooled.totals.lines() == 0 {
+        outln!("nothing to compare: the input has no lines");
+        return Ok(());
+    }
     print_comparison(&pooled, &plain);
-    print_pool_stats(&pool_stats);
-    print_arena_stats(&arena_stats);
-    println!("\n{}", plain.totals.summary());
+    // What the pool did during the pooled run: a handful of buffers served every chunk.
+    outln!("\nchunk pool: {pool_stats}");
+    // What the workers' arenas did: one warm arena per worker, rewound after every chunk.
+    outln!("arenas: {arena_stats}");
+    outln!("\n{}", plain.totals.summary());
+    plain.totals.print_skipped();
 
     if pooled.totals.checksum() != plain.totals.checksum() {
         return Err("the pooled and plain runs computed different totals".into());
     }
-    println!("checksums equal: both runs computed the same totals");
+    outln!("checksums equal: both runs computed the same totals");
     Ok(())
 }
 
@@ -172,7 +194,7 @@ impl Chunk for OwnedPooled<String> {
 fn run<C: Chunk>(
     opts: &Options,
     new_chunk: impl FnMut() -> C,
-    parse_chunk: fn(&str, &mut Totals),
+    parse_chunk: ParseChunk,
 ) -> io::Result<RunReport> {
     let mut lines = Lines::open(opts.input.as_deref(), || Generator::new(opts.records))?;
     let rss_reset = support::reset_peak_rss();
@@ -181,7 +203,7 @@ fn run<C: Chunk>(
 
     // Two chunks in flight per worker keep every worker busy while bounding the memory held by
     // chunks that wait in the channel.
-    let (sender, receiver) = sync_channel::<C>(2 * opts.threads);
+    let (sender, receiver) = sync_channel::<Numbered<C>>(2 * opts.threads);
     let receiver = Mutex::new(receiver);
     let totals = std::thread::scope(|s| {
         let workers: Vec<_> = (0..opts.threads)
@@ -204,13 +226,23 @@ fn run<C: Chunk>(
     })
 }
 
+/// Parses one chunk whose first line has number `first_line` (from 1) into the totals.
+type ParseChunk = fn(&str, u64, &mut Totals);
+
+/// A chunk and the line number of its first line, so that a skipped line can be named.
+struct Numbered<C> {
+    first_line: u64,
+    chunk: C,
+}
+
 /// The reader: fills chunks of `chunk_lines` lines and sends them, until the input ends.
 fn read_chunks<C: Chunk>(
     lines: &mut Lines,
     mut new_chunk: impl FnMut() -> C,
     chunk_lines: usize,
-    sender: SyncSender<C>,
+    sender: SyncSender<Numbered<C>>,
 ) -> io::Result<()> {
+    let mut first_line = 1;
     loop {
         let mut chunk = new_chunk();
         let mut count = 0;
@@ -220,23 +252,29 @@ fn read_chunks<C: Chunk>(
         if count == 0 {
             return Ok(()); // dropping `sender` tells the workers the input is over
         }
-        if sender.send(chunk).is_err() {
+        let numbered = Numbered { first_line, chunk };
+        first_line += count as u64;
+        if sender.send(numbered).is_err() {
             return Ok(()); // every worker is gone; the join reports why
         }
     }
 }
 
 /// A worker: parses chunks until the channel closes, and returns its totals.
-fn work<C: Chunk>(receiver: &Mutex<Receiver<C>>, parse_chunk: fn(&str, &mut Totals)) -> Totals {
+fn work<C: Chunk>(receiver: &Mutex<Receiver<Numbered<C>>>, parse_chunk: ParseChunk) -> Totals {
     let mut totals = Totals::default();
     loop {
         // The lock is held only while receiving (the guard is a temporary of this statement),
         // so workers parse in parallel.
         let next = receiver.lock().expect("a worker panicked").recv();
-        let Ok(mut chunk) = next else {
+        let Ok(Numbered {
+            first_line,
+            mut chunk,
+        }) = next
+        else {
             return totals;
         };
-        parse_chunk(chunk.text(), &mut totals);
+        parse_chunk(chunk.text(), first_line, &mut totals);
         // `chunk` drops here. In the pooled run that returns the buffer to the pool from this
         // thread; the reader picks it up again through the pool's shared depot.
     }
@@ -249,16 +287,16 @@ fn work<C: Chunk>(receiver: &Mutex<Receiver<C>>, parse_chunk: fn(&str, &mut Tota
 /// The pooled variant: every temporary lives in this thread's arena. Nothing is freed one by
 /// one; the scope rewinds the arena in one step when the chunk is done, and the next chunk reuses
 /// the same memory, so a warm worker makes no heap allocation at all.
-fn parse_chunk_in_arena(text: &str, totals: &mut Totals) {
+fn parse_chunk_in_arena(text: &str, first_line: u64, totals: &mut Totals) {
     arena::scope(|s| {
         let mut records = s.vec();
         let mut fields = s.vec(); // one field list, reused for every line of the chunk
-        for line in text.lines() {
+        for (number, line) in (first_line..).zip(text.lines()) {
             fields.clear();
             fields.extend(line.split(','));
             match Record::parse(&fields) {
-                Some(record) => records.push(record),
-                None => totals.skipped += 1,
+                Ok(record) => records.push(record),
+                Err(why) => totals.skip(why, number, line),
             }
         }
         totals.add_chunk(&mut records);
@@ -267,180 +305,16 @@ fn parse_chunk_in_arena(text: &str, totals: &mut Totals) {
 
 /// The plain variant, as straightforward code writes it: a new `Vec` for each line's fields and
 /// for each chunk's records, freed as soon as it is no longer needed.
-fn parse_chunk_plain(text: &str, totals: &mut Totals) {
+fn parse_chunk_plain(text: &str, first_line: u64, totals: &mut Totals) {
     let mut records = Vec::new();
-    for line in text.lines() {
+    for (number, line) in (first_line..).zip(text.lines()) {
         let fields: Vec<&str> = line.split(',').collect();
         match Record::parse(&fields) {
-            Some(record) => records.push(record),
-            None => totals.skipped += 1,
+            Ok(record) => records.push(record),
+            Err(why) => totals.skip(why, number, line),
         }
     }
     totals.add_chunk(&mut records);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Records and totals (shared by both variants)
-// ---------------------------------------------------------------------------------------------
-
-/// One parsed line: `user_id,region,amount,tag,tag,...`, amount in dollars with up to two
-/// decimals. The region borrows the chunk's text: parsing copies nothing.
-struct Record<'a> {
-    user_id: u64,
-    region: &'a str,
-    cents: u64,
-    tags: u64,
-    vip: bool,
-}
-
-impl<'a> Record<'a> {
-    /// `None` for a malformed line (it is counted as skipped, not fatal).
-    fn parse(fields: &[&'a str]) -> Option<Self> {
-        let [user_id, region, amount, tags @ ..] = fields else {
-            return None;
-        };
-        Some(Record {
-            user_id: user_id.parse().ok()?,
-            region,
-            cents: parse_cents(amount)?,
-            tags: tags.len() as u64,
-            vip: tags.contains(&"vip"),
-        })
-    }
-}
-
-/// `"12.3"` → 1230. Integer cents keep the totals exact and independent of summation order.
-fn parse_cents(amount: &str) -> Option<u64> {
-    let (dollars, fraction) = amount.split_once('.').unwrap_or((amount, ""));
-    let cents = match fraction.len() {
-        0 => 0,
-        1 => fraction.parse::<u64>().ok()? * 10,
-        2 => fraction.parse::<u64>().ok()?,
-        _ => return None,
-    };
-    dollars
-        .parse::<u64>()
-        .ok()?
-        .checked_mul(100)?
-        .checked_add(cents)
-}
-
-/// Running totals of one region.
-#[derive(Default, Clone, Copy)]
-struct RegionTotals {
-    records: u64,
-    cents: u64,
-    max_cents: u64,
-    tags: u64,
-    vip: u64,
-    user_id_sum: u64,
-}
-
-impl RegionTotals {
-    fn add(&mut self, other: &RegionTotals) {
-        self.records += other.records;
-        self.cents += other.cents;
-        self.max_cents = self.max_cents.max(other.max_cents);
-        self.tags += other.tags;
-        self.vip += other.vip;
-        self.user_id_sum = self.user_id_sum.wrapping_add(other.user_id_sum);
-    }
-
-    fn of(record: &Record<'_>) -> Self {
-        RegionTotals {
-            records: 1,
-            cents: record.cents,
-            max_cents: record.cents,
-            tags: record.tags,
-            vip: u64::from(record.vip),
-            user_id_sum: record.user_id,
-        }
-    }
-}
-
-/// Totals per region, plus the lines that did not parse.
-#[derive(Default)]
-struct Totals {
-    regions: BTreeMap<String, RegionTotals>,
-    skipped: u64,
-}
-
-impl Totals {
-    /// Adds a chunk's records. Sorting them by region first means the map is looked up once per
-    /// region and chunk, not once per record, and a region's name is copied into the map only
-    /// the first time it is seen.
-    fn add_chunk(&mut self, records: &mut [Record<'_>]) {
-        records.sort_unstable_by_key(|r| r.region);
-        let mut rest = &records[..];
-        while let Some(first) = rest.first() {
-            let same_region = rest.iter().take_while(|r| r.region == first.region).count();
-            let mut sum = RegionTotals::default();
-            for record in &rest[..same_region] {
-                sum.add(&RegionTotals::of(record));
-            }
-            self.add_region(first.region, &sum);
-            rest = &rest[same_region..];
-        }
-    }
-
-    fn add_region(&mut self, region: &str, sum: &RegionTotals) {
-        match self.regions.get_mut(region) {
-            Some(totals) => totals.add(sum),
-            None => {
-                self.regions.insert(region.to_owned(), *sum);
-            }
-        }
-    }
-
-    fn merge(&mut self, other: Totals) {
-        for (region, sum) in &other.regions {
-            self.add_region(region, sum);
-        }
-        self.skipped += other.skipped;
-    }
-
-    fn records(&self) -> u64 {
-        self.regions.values().map(|t| t.records).sum()
-    }
-
-    /// FNV-1a over every region and number, in region order.
-    fn checksum(&self) -> u64 {
-        let mut hash = 0xcbf2_9ce4_8422_2325_u64;
-        let mut eat = |bytes: &[u8]| {
-            for &b in bytes {
-                hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-            }
-        };
-        for (region, t) in &self.regions {
-            eat(region.as_bytes());
-            for n in [
-                t.records,
-                t.cents,
-                t.max_cents,
-                t.tags,
-                t.vip,
-                t.user_id_sum,
-            ] {
-                eat(&n.to_le_bytes());
-            }
-        }
-        eat(&self.skipped.to_le_bytes());
-        hash
-    }
-
-    fn summary(&self) -> String {
-        let cents: u64 = self.regions.values().map(|t| t.cents).sum();
-        let vip: u64 = self.regions.values().map(|t| t.vip).sum();
-        format!(
-            "totals: {} records in {} regions, amount {}.{:02}, {} vip, {} lines skipped",
-            grouped(self.records()),
-            self.regions.len(),
-            grouped(cents / 100),
-            cents % 100,
-            grouped(vip),
-            grouped(self.skipped),
-        )
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -505,9 +379,9 @@ impl LineGenerator for Generator {
 
 fn print_comparison(pooled: &RunReport, plain: &RunReport) {
     let row = |label: &str, f: &dyn Fn(&RunReport) -> String| {
-        println!("{label:<20}{:>18}{:>18}", f(pooled), f(plain));
+        outln!("{label:<20}{:>18}{:>18}", f(pooled), f(plain));
     };
-    println!("{:<20}{:>18}{:>18}", "", "pooled", "plain");
+    outln!("{:<20}{:>18}{:>18}", "", "pooled", "plain");
     row("records", &|r| grouped(r.totals.records()));
     row("time", &|r| format!("{:.3} s", r.elapsed.as_secs_f64()));
     row("records/s", &|r| grouped(records_per_second(r)));
@@ -520,33 +394,6 @@ fn print_comparison(pooled: &RunReport, plain: &RunReport) {
     });
     row("peak RSS", &|r| mib(r.peak_rss));
     row("checksum", &|r| format!("{:016x}", r.totals.checksum()));
-}
-
-/// What the pool did during the pooled run: a handful of buffers served every chunk.
-fn print_pool_stats(s: &PoolStats) {
-    println!(
-        "\nchunk pool: {} buffers created, {} reuses, {} returns, {} discarded; \
-         {} idle, {} in use, peak {} in use",
-        s.created,
-        grouped(s.reused),
-        grouped(s.returned),
-        s.discarded,
-        s.idle,
-        s.in_use,
-        s.peak_in_use,
-    );
-}
-
-/// What the workers' arenas did during the pooled run: one warm arena per worker, rewound after
-/// every chunk.
-fn print_arena_stats(s: &ArenaStats) {
-    println!(
-        "arenas: {} scopes served by {} arenas; {} dropped as oversized, {} as surplus",
-        grouped(s.scopes_entered),
-        s.arenas_created,
-        s.dropped_oversized,
-        s.dropped_surplus,
-    );
 }
 
 fn records_per_second(report: &RunReport) -> u64 {
