@@ -252,6 +252,24 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
             .map_err(|boxed| *boxed)
     }
 
+    /// Hands every value of `values` to the pool, as [`put`](Pool::put) does one by one, and
+    /// returns the ones it did not keep (already reset), in order: nothing handed over is
+    /// dropped behind the caller's back. Returning no leftovers allocates nothing.
+    ///
+    /// ```
+    /// let pool = hotpool::Pool::builder(String::new).max_idle(2).thread_cache(0).build()?;
+    /// let leftovers = pool.put_all(["a", "b", "c"].map(String::from));
+    /// assert_eq!(leftovers, [String::new()]); // the third found the pool full
+    /// assert_eq!(pool.stats().idle, 2);
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
+    pub fn put_all<I: IntoIterator<Item = T>>(&self, values: I) -> Vec<T> {
+        values
+            .into_iter()
+            .filter_map(|value| self.put(value).err())
+            .collect()
+    }
+
     /// Drops every idle object in the shared depot and in the calling thread's cache now;
     /// returns how many were dropped. Other threads' caches (at most `thread_cache` each) are
     /// left to them: they drain when those threads exit.
