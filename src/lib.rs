@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+// `doc_cfg` (nightly) labels cfg-gated items with what they need; on current nightly it also
+// derives those labels automatically (`doc_auto_cfg` was folded into it and now fails, E0557).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(rust_2018_idioms, unreachable_pub)]
 
 pub mod arena;
