@@ -24,37 +24,41 @@ fn borrowed_mut<T, B: BorrowMut<T>>(b: &mut B) -> &mut T {
     b.borrow_mut()
 }
 
-/// Runs the checks on guards made by `$string` (a `String` guard) and `$bytes` (a `Vec<u8>`
-/// guard), all from pools of their own.
+/// Runs the checks on guards that `$get` takes from `$string_pool` (a pool of `String`s) and
+/// `$bytes_pool` (of `Vec<u8>`s).
 macro_rules! guard_checks {
-    ($kind:ident, $guard:ident, $string:expr, $bytes:expr) => {
+    ($kind:ident, $guard:ident, $get:ident, $string_pool:expr, $bytes_pool:expr) => {
         mod $kind {
             use super::*;
 
             #[test]
             fn display_formats_the_object() {
-                let (_pool, mut s) = $string;
+                let pool = $string_pool;
+                let mut s = pool.$get();
                 s.push_str("hello");
                 assert_eq!(format!("{s}|{s:>7}"), "hello|  hello");
             }
 
             #[test]
             fn partial_eq_with_what_the_object_compares_with() {
-                let (_pool, mut s) = $string;
+                let pool = $string_pool;
+                let mut s = pool.$get();
                 s.push_str("abc");
                 assert!(s == "abc");
                 assert!(s == *"abc");
                 let owned = String::from("abc");
                 assert!(s == owned);
                 assert!(s != "abd");
-                let (_pool2, mut t) = $string;
+                let pool2 = $string_pool;
+                let mut t = pool2.$get();
                 t.push_str("abc");
                 assert!(*s == *t); // two guards compare through their objects
             }
 
             #[test]
             fn partial_ord_with_what_the_object_orders_against() {
-                let (_pool, mut v) = $bytes;
+                let pool = $bytes_pool;
+                let mut v = pool.$get();
                 v.extend_from_slice(&[1, 2]);
                 assert_eq!(v.partial_cmp(&vec![1u8, 3]), Some(Ordering::Less));
                 assert!(v > vec![1u8, 1]);
@@ -63,7 +67,8 @@ macro_rules! guard_checks {
 
             #[test]
             fn hash_is_the_objects_hash() {
-                let (_pool, mut s) = $string;
+                let pool = $string_pool;
+                let mut s = pool.$get();
                 s.push_str("key");
                 assert_eq!(hash_of(&s), hash_of("key"));
                 assert_eq!(hash_of(&s), hash_of(&String::from("key")));
@@ -71,12 +76,14 @@ macro_rules! guard_checks {
 
             #[test]
             fn as_ref_and_as_mut_convert_as_the_object_does() {
-                let (_pool, mut s) = $string;
+                let pool = $string_pool;
+                let mut s = pool.$get();
                 s.push_str("xy");
                 let as_str: &str = s.as_ref();
                 let as_bytes: &[u8] = s.as_ref();
                 assert_eq!((as_str, as_bytes), ("xy", &b"xy"[..]));
-                let (_pool2, mut v) = $bytes;
+                let pool2 = $bytes_pool;
+                let mut v = pool2.$get();
                 v.extend_from_slice(&[1, 2]);
                 let slice: &mut [u8] = v.as_mut();
                 slice[0] = 9;
@@ -85,7 +92,8 @@ macro_rules! guard_checks {
 
             #[test]
             fn borrow_and_borrow_mut_lend_the_object() {
-                let (_pool, mut s) = $string;
+                let pool = $string_pool;
+                let mut s = pool.$get();
                 borrowed_mut::<String, _>(&mut s).push_str("in place");
                 assert_eq!(borrowed::<String, _>(&s), "in place");
             }
@@ -93,7 +101,8 @@ macro_rules! guard_checks {
             #[test]
             fn io_write_writes_to_the_object() {
                 use std::io::Write;
-                let (_pool, mut v) = $bytes;
+                let pool = $bytes_pool;
+                let mut v = pool.$get();
                 write!(v, "{}-{}", 1, 2).unwrap();
                 v.write_all(b"!").unwrap();
                 assert_eq!(v.write(b"ab").unwrap(), 2);
@@ -108,7 +117,8 @@ macro_rules! guard_checks {
             #[test]
             fn fmt_write_writes_to_the_object() {
                 use std::fmt::Write;
-                let (_pool, mut s) = $string;
+                let pool = $string_pool;
+                let mut s = pool.$get();
                 write!(s, "{}+{}", 1, 2).unwrap();
                 s.write_char('=').unwrap();
                 s.write_str("3").unwrap();
@@ -117,7 +127,8 @@ macro_rules! guard_checks {
 
             #[test]
             fn the_guard_type_is_the_one_expected() {
-                let (_pool, s) = $string;
+                let pool = $string_pool;
+                let s = pool.$get();
                 let _: &$guard<String> = &s;
             }
         }
@@ -127,50 +138,30 @@ macro_rules! guard_checks {
 guard_checks!(
     pooled,
     Pooled,
-    {
-        let pool: &'static Pool<String> = Box::leak(Box::new(Pool::new(String::new)));
-        ((), pool.get())
-    },
-    {
-        let pool: &'static Pool<Vec<u8>> = Box::leak(Box::new(Pool::new(Vec::new)));
-        ((), pool.get())
-    }
+    get,
+    Pool::new(String::new),
+    Pool::new(Vec::<u8>::new)
 );
 guard_checks!(
     owned_pooled,
     OwnedPooled,
-    {
-        let pool = Pool::new(String::new);
-        ((), pool.get_owned())
-    },
-    {
-        let pool = Pool::new(Vec::<u8>::new);
-        ((), pool.get_owned())
-    }
+    get_owned,
+    Pool::new(String::new),
+    Pool::new(Vec::<u8>::new)
 );
 guard_checks!(
     local_pooled,
     LocalPooled,
-    {
-        let pool: &'static LocalPool<String> = Box::leak(Box::new(LocalPool::new(String::new)));
-        ((), pool.get())
-    },
-    {
-        let pool: &'static LocalPool<Vec<u8>> = Box::leak(Box::new(LocalPool::new(Vec::new)));
-        ((), pool.get())
-    }
+    get,
+    LocalPool::new(String::new),
+    LocalPool::new(Vec::<u8>::new)
 );
 guard_checks!(
     local_owned_pooled,
     LocalOwnedPooled,
-    {
-        let pool = Rc::new(LocalPool::new(String::new));
-        ((), pool.get_owned())
-    },
-    {
-        let pool = Rc::new(LocalPool::new(Vec::<u8>::new));
-        ((), pool.get_owned())
-    }
+    get_owned,
+    Rc::new(LocalPool::new(String::new)),
+    Rc::new(LocalPool::new(Vec::<u8>::new))
 );
 
 #[test]
