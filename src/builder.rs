@@ -4,7 +4,8 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use crate::error::ConfigError;
-use crate::recycle::{Recycler, ResetRecycler};
+use crate::policy::{LocalPolicy, Policy, ResetStep, RetainedCap};
+use crate::recycle::{Recycle, Recycler, ResetRecycler};
 
 /// Default cap on idle objects a pool keeps (the shared depot, for [`Pool`](crate::Pool)).
 ///
@@ -80,8 +81,11 @@ pub enum Shared {}
 
 /// Configures a pool; made by `Pool::builder` or `LocalPool::builder`, finished by `build()`.
 ///
-/// `K` says which pool it builds, `F` is the factory and `R` the [`Recycler`] policy. Every
-/// setting is checked by `build()`, which returns a [`ConfigError`] naming the bad value.
+/// `K` says which pool it builds, `F` is the factory and `R` the [`Recycler`] policy:
+/// [`ResetRecycler`] until `recycle_with` or `keep_if` makes it a [`Policy`] (a
+/// [`LocalPolicy`] for a `LocalPool`). The recycle settings compose in any order; see
+/// [`policy`](crate::policy). Every setting is checked by `build()`, which returns a
+/// [`ConfigError`] naming the bad value.
 ///
 /// ```
 /// use hotpool::Pool;
@@ -102,6 +106,8 @@ pub struct Builder<K, T, F, R = ResetRecycler> {
     pub(crate) max_idle: usize,
     pub(crate) prefill: usize,
     pub(crate) thread_cache: usize,
+    /// The cap `max_retained_bytes` asked for, kept when the policy changes type.
+    explicit_cap: Option<RetainedCap<T>>,
     _kind: PhantomData<(fn() -> T, K)>,
 }
 
@@ -146,13 +152,17 @@ impl<K, T, F: Fn() -> T> Builder<K, T, F> {
             max_idle: DEFAULT_MAX_IDLE,
             prefill: 0,
             thread_cache: DEFAULT_THREAD_CACHE,
+            explicit_cap: None,
             _kind: PhantomData,
         }
     }
+}
 
-    /// Drops returned objects that keep more than `bytes` of heap memory after
-    /// [`Recycle::reset`](crate::Recycle::reset) (default
-    /// [`DEFAULT_MAX_RETAINED_BYTES`](crate::recycle::DEFAULT_MAX_RETAINED_BYTES)).
+impl<K, T: Recycle, F> Builder<K, T, F> {
+    /// Drops returned objects that keep more than `bytes` of heap memory after their reset, as
+    /// [`Recycle::retained_bytes`] measures it (default
+    /// [`DEFAULT_MAX_RETAINED_BYTES`](crate::recycle::DEFAULT_MAX_RETAINED_BYTES)). Composes
+    /// with `recycle_with` and `keep_if` in any order; the last `max_retained_bytes` wins.
     ///
     /// ```
     /// let pool = hotpool::LocalPool::builder(Vec::<u8>::new).max_retained_bytes(1024).build()?;
@@ -162,11 +172,183 @@ impl<K, T, F: Fn() -> T> Builder<K, T, F> {
     /// assert_eq!((stats.returned, stats.discarded), (1, 1));
     /// # Ok::<(), hotpool::ConfigError>(())
     /// ```
+    ///
+    /// It needs [`Recycle`] to measure an object; anything else is a compile error, not a cap
+    /// silently ignored:
+    ///
+    /// ```compile_fail
+    /// struct Conn;
+    /// let _ = hotpool::LocalPool::builder(|| Conn).max_retained_bytes(1024);
+    /// ```
     pub fn max_retained_bytes(mut self, bytes: usize) -> Self {
         self.recycler = ResetRecycler::new(bytes);
+        self.explicit_cap = Some(RetainedCap::explicit(bytes));
         self
     }
 }
+
+impl<K, T: Recycle, F, Reset: ?Sized, Keep: ?Sized> Builder<K, T, F, Policy<T, Reset, Keep>> {
+    /// Drops returned objects that keep more than `bytes` of heap memory after their reset,
+    /// whatever the reset step is; the last `max_retained_bytes` wins.
+    ///
+    /// ```
+    /// let pool = hotpool::Pool::builder(Vec::<u8>::new)
+    ///     .recycle_with(|v: &mut Vec<u8>| { v.clear(); true })
+    ///     .max_retained_bytes(1024) // after `recycle_with`: applies too
+    ///     .build()?;
+    /// pool.get().reserve(4096);
+    /// assert_eq!(pool.stats().discarded, 1);
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
+    pub fn max_retained_bytes(mut self, bytes: usize) -> Self {
+        self.recycler.cap = Some(RetainedCap::explicit(bytes));
+        self.explicit_cap = self.recycler.cap;
+        self
+    }
+}
+
+/// `recycle_with` and `keep_if` for the builder of kind `$kind`, whose policy is `$policy` and
+/// whose closures must be `$($bound)*`. `$pool` names the pool type in the examples.
+macro_rules! policy_settings {
+    ($kind:ident, $policy:ident, $pool:literal, [$($bound:tt)*]) => {
+        impl<T, F> Builder<$kind, T, F, ResetRecycler> {
+            /// Gives the reset step: `recycle` resets an object that came back and returns
+            /// whether to keep it (`false` drops it). It runs *instead of* [`Recycle::reset`]
+            /// (call `value.reset()` in it to run both) and is the only reset of a type that
+            /// does not implement [`Recycle`]. An explicit `max_retained_bytes` and every
+            /// `keep_if` still apply, in any order; the default cap goes with the default reset.
+            ///
+            /// ```
+            #[doc = concat!("use hotpool::", $pool, ";")]
+            ///
+            #[doc = concat!("let pool = ", $pool, "::builder(|| Vec::<u8>::with_capacity(64))")]
+            ///     .max_retained_bytes(1024) // kept: it composes
+            ///     .recycle_with(|v: &mut Vec<u8>| { v.clear(); v.capacity() >= 64 })
+            ///     .build()?;
+            /// pool.get().shrink_to(0); // refused by the closure
+            /// pool.get().reserve(4096); // refused by the cap
+            /// assert_eq!(pool.stats().discarded, 2);
+            /// # Ok::<(), hotpool::ConfigError>(())
+            /// ```
+            pub fn recycle_with<C>(self, recycle: C) -> Builder<$kind, T, F, $policy<T>>
+            where
+                C: Fn(&mut T) -> bool $($bound)*,
+            {
+                let policy: $policy<T> = Policy {
+                    reset: ResetStep::Custom(Box::new(recycle)),
+                    cap: self.explicit_cap,
+                    keep: None,
+                };
+                self.with_policy(policy)
+            }
+
+            /// Keeps a returned object only if `keep` says so, after [`Recycle::reset`] and the
+            /// retained-size cap (which both still apply, in any order).
+            ///
+            /// ```
+            #[doc = concat!("use hotpool::", $pool, ";")]
+            ///
+            #[doc = concat!("let pool = ", $pool, "::builder(|| Vec::<u8>::with_capacity(64))")]
+            ///     .keep_if(|v: &Vec<u8>| v.capacity() >= 64) // not the shrunk ones
+            ///     .build()?;
+            /// pool.get().push(1);
+            /// pool.get().shrink_to(0);
+            /// let stats = pool.stats();
+            /// assert_eq!((stats.returned, stats.discarded), (1, 1));
+            /// assert!(pool.get().is_empty()); // reset ran
+            /// # Ok::<(), hotpool::ConfigError>(())
+            /// ```
+            ///
+            /// A type without [`Recycle`] gives its reset first, with `recycle_with`:
+            ///
+            /// ```compile_fail
+            /// struct Conn { healthy: bool }
+            #[doc = concat!("let _ = hotpool::", $pool, "::builder(|| Conn { healthy: true })")]
+            ///     .keep_if(|c: &Conn| c.healthy);
+            /// ```
+            pub fn keep_if<C>(self, keep: C) -> Builder<$kind, T, F, $policy<T>>
+            where
+                T: Recycle,
+                C: Fn(&T) -> bool $($bound)*,
+            {
+                let policy: $policy<T> = Policy {
+                    reset: ResetStep::Recycle(T::reset),
+                    cap: Some(self.explicit_cap.unwrap_or_else(RetainedCap::default_cap)),
+                    keep: Some(Box::new(keep)),
+                };
+                self.with_policy(policy)
+            }
+        }
+
+        impl<T: 'static, F> Builder<$kind, T, F, $policy<T>> {
+            /// Sets the reset step, replacing [`Recycle::reset`] (and the default cap that
+            /// comes with it); a second `recycle_with` runs after the first, and the object is
+            /// kept only if both return `true`. The cap and the `keep_if` predicates stay.
+            ///
+            /// ```
+            #[doc = concat!("use hotpool::", $pool, ";")]
+            ///
+            #[doc = concat!("let pool = ", $pool, "::builder(Vec::<u8>::new)")]
+            ///     .keep_if(|v: &Vec<u8>| v.is_empty()) // sees the object after the reset
+            ///     .recycle_with(|v: &mut Vec<u8>| { v.truncate(1); true })
+            ///     .build()?;
+            /// pool.get().push(7); // truncated to one element: refused by keep_if
+            /// drop(pool.get()); // empty: kept
+            /// let stats = pool.stats();
+            /// assert_eq!((stats.returned, stats.discarded), (1, 1));
+            /// # Ok::<(), hotpool::ConfigError>(())
+            /// ```
+            pub fn recycle_with<C>(mut self, recycle: C) -> Self
+            where
+                C: Fn(&mut T) -> bool $($bound)*,
+            {
+                let reset = match self.recycler.reset {
+                    ResetStep::Recycle(_) => {
+                        self.recycler.forget_default_cap();
+                        ResetStep::Custom(Box::new(recycle) as Box<_>)
+                    }
+                    ResetStep::Custom(first) => {
+                        ResetStep::Custom(Box::new(move |t: &mut T| first(t) && recycle(t)) as Box<_>)
+                    }
+                };
+                self.recycler.reset = reset;
+                self
+            }
+
+            /// Adds a keep predicate: an object is kept only if every `keep_if` returns `true`
+            /// (they run after the reset step and the cap).
+            ///
+            /// ```
+            #[doc = concat!("use hotpool::", $pool, ";")]
+            ///
+            #[doc = concat!("let pool = ", $pool, "::builder(|| Vec::<u8>::with_capacity(64))")]
+            ///     .recycle_with(|v: &mut Vec<u8>| { v.clear(); true })
+            ///     .keep_if(|v: &Vec<u8>| v.capacity() >= 64)
+            ///     .keep_if(|v: &Vec<u8>| v.capacity() <= 1024)
+            ///     .build()?;
+            /// pool.get().shrink_to(0);
+            /// pool.get().reserve(4096);
+            /// drop(pool.get());
+            /// let stats = pool.stats();
+            /// assert_eq!((stats.returned, stats.discarded), (1, 2));
+            /// # Ok::<(), hotpool::ConfigError>(())
+            /// ```
+            pub fn keep_if<C>(mut self, keep: C) -> Self
+            where
+                C: Fn(&T) -> bool $($bound)*,
+            {
+                self.recycler.keep = Some(match self.recycler.keep.take() {
+                    None => Box::new(keep) as Box<_>,
+                    Some(first) => Box::new(move |t: &T| first(t) && keep(t)) as Box<_>,
+                });
+                self
+            }
+        }
+    };
+}
+
+policy_settings!(Local, LocalPolicy, "LocalPool", [+ 'static]);
+policy_settings!(Shared, Policy, "Pool", [+ Send + Sync + 'static]);
 
 impl<K, T, F, R> Builder<K, T, F, R> {
     /// Caps the objects kept idle (default [`DEFAULT_MAX_IDLE`]); must be at least 1. Objects
@@ -201,26 +383,27 @@ impl<K, T, F, R> Builder<K, T, F, R> {
         self
     }
 
-    /// Replaces the recycle policy: `recycle` resets an object that came back and returns whether
-    /// to keep it (`false` drops it).
+    /// The recycle policy as configured so far.
     ///
     /// ```
-    /// use hotpool::LocalPool;
+    /// use hotpool::{LocalPool, ResetRecycler};
     ///
-    /// let pool = LocalPool::builder(|| Vec::<u8>::with_capacity(64))
-    ///     .recycle_with(|v: &mut Vec<u8>| { v.clear(); v.capacity() <= 1024 })
-    ///     .build()?;
-    /// pool.get().reserve(4096); // grew too large: dropped on return
-    /// assert_eq!(pool.stats().discarded, 1);
-    /// # Ok::<(), hotpool::ConfigError>(())
+    /// let builder = LocalPool::builder(String::new).max_retained_bytes(4096);
+    /// assert_eq!(*builder.policy(), ResetRecycler::new(4096));
     /// ```
-    pub fn recycle_with<R2: Fn(&mut T) -> bool>(self, recycle: R2) -> Builder<K, T, F, R2> {
+    pub fn policy(&self) -> &R {
+        &self.recycler
+    }
+
+    /// The same settings with policy `recycler`.
+    fn with_policy<R2>(self, recycler: R2) -> Builder<K, T, F, R2> {
         Builder {
             factory: self.factory,
-            recycler: recycle,
+            recycler,
             max_idle: self.max_idle,
             prefill: self.prefill,
             thread_cache: self.thread_cache,
+            explicit_cap: self.explicit_cap,
             _kind: PhantomData,
         }
     }

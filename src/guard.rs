@@ -125,6 +125,156 @@ macro_rules! guard_type {
                 ::std::fmt::Debug::fmt(&**self, f)
             }
         }
+
+        // What follows forwards std traits to the object, so a guard stands in for `T` in
+        // formatting, comparisons, hashing, conversions and writers.
+
+        /// Formats the object.
+        impl<$($lt,)? T: ::std::fmt::Display, R> ::std::fmt::Display for $name<$($lt,)? T, R>
+        where
+            $($bounds)*
+        {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Display::fmt(&**self, f)
+            }
+        }
+
+        /// Compares the object with anything `T` compares with: `guard == "text"`. Two guards
+        /// compare through their objects: `*a == *b`.
+        impl<$($lt,)? T, R, U: ?Sized> ::std::cmp::PartialEq<U> for $name<$($lt,)? T, R>
+        where
+            T: ::std::cmp::PartialEq<U>,
+            $($bounds)*
+        {
+            #[inline]
+            fn eq(&self, other: &U) -> bool {
+                (**self).eq(other)
+            }
+        }
+
+        /// Orders the object against anything `T` orders against.
+        impl<$($lt,)? T, R, U: ?Sized> ::std::cmp::PartialOrd<U> for $name<$($lt,)? T, R>
+        where
+            T: ::std::cmp::PartialOrd<U>,
+            $($bounds)*
+        {
+            #[inline]
+            fn partial_cmp(&self, other: &U) -> Option<::std::cmp::Ordering> {
+                (**self).partial_cmp(other)
+            }
+        }
+
+        /// Hashes as the object does (consistent with `Borrow<T>`).
+        impl<$($lt,)? T: ::std::hash::Hash, R> ::std::hash::Hash for $name<$($lt,)? T, R>
+        where
+            $($bounds)*
+        {
+            #[inline]
+            fn hash<H: ::std::hash::Hasher>(&self, state: &mut H) {
+                (**self).hash(state)
+            }
+        }
+
+        /// Converts as the object does: a `String` guard is an `AsRef<str>`, `AsRef<[u8]>`, ...
+        impl<$($lt,)? T, R, U: ?Sized> ::std::convert::AsRef<U> for $name<$($lt,)? T, R>
+        where
+            T: ::std::convert::AsRef<U>,
+            $($bounds)*
+        {
+            #[inline]
+            fn as_ref(&self) -> &U {
+                (**self).as_ref()
+            }
+        }
+
+        /// Converts as the object does: a `Vec<u8>` guard is an `AsMut<[u8]>`.
+        impl<$($lt,)? T, R, U: ?Sized> ::std::convert::AsMut<U> for $name<$($lt,)? T, R>
+        where
+            T: ::std::convert::AsMut<U>,
+            $($bounds)*
+        {
+            #[inline]
+            fn as_mut(&mut self) -> &mut U {
+                (**self).as_mut()
+            }
+        }
+
+        /// Lends the object, so a guard goes where a `Borrow<T>` is taken.
+        impl<$($lt,)? T, R> ::std::borrow::Borrow<T> for $name<$($lt,)? T, R>
+        where
+            $($bounds)*
+        {
+            #[inline]
+            fn borrow(&self) -> &T {
+                self
+            }
+        }
+
+        /// Lends the object mutably.
+        impl<$($lt,)? T, R> ::std::borrow::BorrowMut<T> for $name<$($lt,)? T, R>
+        where
+            $($bounds)*
+        {
+            #[inline]
+            fn borrow_mut(&mut self) -> &mut T {
+                self
+            }
+        }
+
+        /// Writes bytes to the object: `write!(guard, ..)` on a pooled `Vec<u8>`.
+        impl<$($lt,)? T: ::std::io::Write, R> ::std::io::Write for $name<$($lt,)? T, R>
+        where
+            $($bounds)*
+        {
+            #[inline]
+            fn write(&mut self, buf: &[u8]) -> ::std::io::Result<usize> {
+                (**self).write(buf)
+            }
+
+            #[inline]
+            fn write_vectored(
+                &mut self,
+                bufs: &[::std::io::IoSlice<'_>],
+            ) -> ::std::io::Result<usize> {
+                (**self).write_vectored(bufs)
+            }
+
+            #[inline]
+            fn flush(&mut self) -> ::std::io::Result<()> {
+                (**self).flush()
+            }
+
+            #[inline]
+            fn write_all(&mut self, buf: &[u8]) -> ::std::io::Result<()> {
+                (**self).write_all(buf)
+            }
+
+            #[inline]
+            fn write_fmt(&mut self, args: ::std::fmt::Arguments<'_>) -> ::std::io::Result<()> {
+                (**self).write_fmt(args)
+            }
+        }
+
+        /// Writes text to the object: `write!(guard, ..)` on a pooled `String`.
+        impl<$($lt,)? T: ::std::fmt::Write, R> ::std::fmt::Write for $name<$($lt,)? T, R>
+        where
+            $($bounds)*
+        {
+            #[inline]
+            fn write_str(&mut self, s: &str) -> ::std::fmt::Result {
+                (**self).write_str(s)
+            }
+
+            #[inline]
+            fn write_char(&mut self, c: char) -> ::std::fmt::Result {
+                (**self).write_char(c)
+            }
+
+            #[inline]
+            fn write_fmt(&mut self, args: ::std::fmt::Arguments<'_>) -> ::std::fmt::Result {
+                (**self).write_fmt(args)
+            }
+        }
     };
 }
 pub(crate) use guard_type;

@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+// `doc_cfg` (nightly) labels cfg-gated items with what they need; on current nightly it also
+// derives those labels automatically (`doc_auto_cfg` was folded into it and now fails, E0557).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(rust_2018_idioms, unreachable_pub)]
 
 pub mod arena;
@@ -9,6 +11,7 @@ mod error;
 mod guard;
 pub mod implementation;
 mod local;
+pub mod policy;
 mod pool;
 pub mod recycle;
 mod stats;
@@ -18,6 +21,7 @@ pub use builder::Builder;
 pub use bumpalo;
 pub use error::ConfigError;
 pub use local::{LocalOwnedPooled, LocalPool, LocalPooled};
+pub use policy::{LocalPolicy, Policy};
 pub use pool::{OwnedPooled, Pool, Pooled};
 pub use recycle::{Recycle, Recycler, ResetRecycler};
 pub use stats::PoolStats;

@@ -1,8 +1,12 @@
 //! Resetting objects for reuse, and the policy that decides which ones a pool keeps.
 
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, LinkedList, VecDeque};
+use std::ffi::OsString;
 use std::hash::{BuildHasher, Hash};
+use std::io::Cursor;
 use std::mem::size_of;
+use std::path::PathBuf;
 
 /// An object that can be reset in place and reused.
 ///
@@ -27,6 +31,18 @@ use std::mem::size_of;
 ///     }
 /// }
 /// ```
+///
+/// A type from another crate cannot implement it here (the orphan rule): give its reset to the
+/// builder's `recycle_with` instead, and compose it with `max_retained_bytes` and `keep_if`
+/// (see [`policy`](crate::policy)).
+#[cfg_attr(
+    hotpool_diagnostic,
+    diagnostic::on_unimplemented(
+        message = "`{Self}` does not implement `hotpool::Recycle`, so the pool cannot reset it",
+        label = "no `Recycle::reset` for `{Self}`",
+        note = "build the pool with `Pool::builder(..)` or `LocalPool::builder(..)` and give it a reset with `.recycle_with(|value: &mut {Self}| ...)`, or implement `Recycle` for `{Self}`"
+    )
+)]
 pub trait Recycle {
     /// Resets the object to its empty state, keeping allocated capacity.
     ///
@@ -187,12 +203,79 @@ recycle_by_clear!(Vec<T>, T, [T], Vec::capacity);
 recycle_by_clear!(VecDeque<T>, T, [T], VecDeque::capacity);
 recycle_by_clear!(BinaryHeap<T>, T, [T: Ord], BinaryHeap::capacity);
 recycle_by_clear!(String, u8, [], String::capacity);
+recycle_by_clear!(OsString, u8, [], OsString::capacity);
+recycle_by_clear!(PathBuf, u8, [], PathBuf::capacity);
 recycle_by_clear!(HashMap<K, V, S>, (K, V), [K: Eq + Hash, V, S: BuildHasher], HashMap::capacity);
 recycle_by_clear!(HashSet<T, S>, T, [T: Eq + Hash, S: BuildHasher], HashSet::capacity);
 // B-trees free their nodes on `clear`: nothing is retained, and nothing is gained by pooling them
 // beyond the node-less header, but they are supported so generic code can pool any collection.
 recycle_by_clear!(BTreeMap<K, V>, (K, V), [K: Ord, V], |_| 0);
 recycle_by_clear!(BTreeSet<T>, T, [T: Ord], |_| 0);
+recycle_by_clear!(LinkedList<T>, T, [T], |_| 0);
+
+/// The inner value is reset, the cursor rewinds to the start.
+impl<T: Recycle> Recycle for Cursor<T> {
+    #[inline]
+    fn reset(&mut self) {
+        self.get_mut().reset();
+        self.set_position(0);
+    }
+
+    #[inline]
+    fn retained_bytes(&self) -> usize {
+        self.get_ref().retained_bytes()
+    }
+}
+
+/// Resets the value inside; needs no borrow at run time (`&mut` proves exclusive access).
+impl<T: Recycle> Recycle for RefCell<T> {
+    #[inline]
+    fn reset(&mut self) {
+        self.get_mut().reset();
+    }
+
+    /// # Panics
+    /// If the value is mutably borrowed, as `RefCell::borrow` does.
+    #[inline]
+    fn retained_bytes(&self) -> usize {
+        self.borrow().retained_bytes()
+    }
+}
+
+/// Resets every element; retains what they retain together.
+impl<T: Recycle, const N: usize> Recycle for [T; N] {
+    #[inline]
+    fn reset(&mut self) {
+        self.iter_mut().for_each(T::reset);
+    }
+
+    #[inline]
+    fn retained_bytes(&self) -> usize {
+        self.iter()
+            .fold(0, |sum, t| sum.saturating_add(t.retained_bytes()))
+    }
+}
+
+/// Resets each part; retains what they retain together.
+macro_rules! recycle_tuple {
+    ($($name:ident . $index:tt),+) => {
+        impl<$($name: Recycle),+> Recycle for ($($name,)+) {
+            #[inline]
+            fn reset(&mut self) {
+                $(self.$index.reset();)+
+            }
+
+            #[inline]
+            fn retained_bytes(&self) -> usize {
+                0usize$(.saturating_add(self.$index.retained_bytes()))+
+            }
+        }
+    };
+}
+
+recycle_tuple!(A.0, B.1);
+recycle_tuple!(A.0, B.1, C.2);
+recycle_tuple!(A.0, B.1, C.2, D.3);
 
 impl<T: Recycle + ?Sized> Recycle for Box<T> {
     #[inline]

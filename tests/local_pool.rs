@@ -11,7 +11,7 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
 use common::{assert_stats, expect_panic, Retains, Tracked, Tracker, DROP_PANIC, RESET_PANIC};
-use hotpool::{LocalOwnedPooled, LocalPool, LocalPooled, Recycle};
+use hotpool::{LocalOwnedPooled, LocalPolicy, LocalPool, LocalPooled, Recycle};
 
 fn pool(tracker: &Arc<Tracker>, max_idle: usize) -> LocalPool<Tracked> {
     LocalPool::builder(tracker.factory())
@@ -518,7 +518,7 @@ type BoxedRecycle = Box<dyn Fn(&mut Tracked) -> bool>;
 #[test]
 fn recycle_closure_may_use_its_own_pool() {
     let tracker = Tracker::new();
-    let pool = Rc::new_cyclic(|weak: &Weak<LocalPool<Tracked, BoxedRecycle>>| {
+    let pool = Rc::new_cyclic(|weak: &Weak<LocalPool<Tracked, LocalPolicy<Tracked>>>| {
         let weak = weak.clone();
         let recycle: BoxedRecycle = Box::new(move |t: &mut Tracked| {
             t.data.clear();

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use common::{assert_stats, expect_panic, Tracked, Tracker, DROP_PANIC, RESET_PANIC};
-use hotpool::Pool;
+use hotpool::{Policy, Pool};
 use pool_support::{finish, quiet_expected_panics, retaining_pool, tracked_pool, NoPeak};
 
 const FACTORY_PANIC: &str = "factory failed on purpose";
@@ -81,7 +81,7 @@ fn a_factory_panic_during_prefill_drops_what_was_made() {
 fn pool_with_panicking_policy(
     tracker: &Arc<Tracker>,
     thread_cache: usize,
-) -> Pool<Tracked, impl Fn(&mut Tracked) -> bool + Send + Sync + 'static> {
+) -> Pool<Tracked, Policy<Tracked>> {
     Pool::builder(tracker.factory())
         .thread_cache(thread_cache)
         .recycle_with(|o: &mut Tracked| {

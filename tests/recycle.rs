@@ -205,3 +205,68 @@ fn closures_are_recyclers() {
     assert!(short.is_empty());
     assert!(!run(&keep_short, &mut String::with_capacity(8)));
 }
+
+#[test]
+fn os_string_and_path_buf_reset_and_keep_capacity() {
+    let mut s = std::ffi::OsString::with_capacity(32);
+    s.push("abc");
+    check_reset_keeps_capacity(s, |s| s.len(), std::ffi::OsString::capacity, 1);
+    let mut p = std::path::PathBuf::with_capacity(32);
+    p.push("dir/file");
+    check_reset_keeps_capacity(p, |p| p.as_os_str().len(), std::path::PathBuf::capacity, 1);
+}
+
+#[test]
+fn linked_list_clears_and_retains_nothing() {
+    let mut list: std::collections::LinkedList<u32> = (0..5).collect();
+    list.reset();
+    assert!(list.is_empty());
+    assert_eq!(list.retained_bytes(), 0);
+}
+
+#[test]
+fn cursor_resets_its_buffer_and_rewinds() {
+    use std::io::{Cursor, Write};
+    let mut c = Cursor::new(Vec::<u8>::with_capacity(64));
+    c.write_all(b"hello").unwrap();
+    assert_eq!(c.position(), 5);
+    c.reset();
+    assert_eq!((c.position(), c.get_ref().len()), (0, 0));
+    assert_eq!(c.retained_bytes(), 64);
+}
+
+#[test]
+fn ref_cell_resets_the_value_inside() {
+    let mut cell = std::cell::RefCell::new(vec![1u16, 2, 3]);
+    let cap = cell.borrow().capacity();
+    cell.reset();
+    assert!(cell.borrow().is_empty());
+    assert_eq!(cell.retained_bytes(), cap * 2);
+}
+
+#[test]
+fn arrays_and_tuples_reset_every_part() {
+    let mut arr = [String::from("a"), String::with_capacity(10)];
+    let retained = arr[0].capacity() + 10;
+    arr.reset();
+    assert!(arr.iter().all(String::is_empty));
+    assert_eq!(arr.retained_bytes(), retained);
+    let mut pair = (vec![1u32; 4], String::from("xyz"));
+    let retained = pair.0.capacity() * 4 + pair.1.capacity();
+    pair.reset();
+    assert!(pair.0.is_empty() && pair.1.is_empty());
+    assert_eq!(pair.retained_bytes(), retained);
+    let mut four = (
+        Vec::<u8>::new(),
+        String::new(),
+        vec![1u8],
+        VecDeque::<u8>::new(),
+    );
+    four.reset();
+    assert!(four.2.is_empty());
+    let huge = (
+        [usize::MAX, 1].map(|retained| Retains { retained, value: 0 }),
+        Vec::<u8>::new(),
+    );
+    assert_eq!(huge.retained_bytes(), usize::MAX, "saturates");
+}

@@ -244,6 +244,72 @@ impl<T, R: Recycler<T>> LocalPool<T, R> {
         Ok(())
     }
 
+    /// Hands every value of `values` to the pool, as [`put`](LocalPool::put) does one by one,
+    /// and returns the ones it did not keep (already reset), in order: nothing handed over is
+    /// dropped behind the caller's back. Returning no leftovers allocates nothing.
+    ///
+    /// ```
+    /// let pool = hotpool::LocalPool::builder(String::new).max_idle(2).build()?;
+    /// let leftovers = pool.put_all(["a", "b", "c"].map(String::from));
+    /// assert_eq!(leftovers, [String::new()]); // the third found the pool full
+    /// assert_eq!(pool.stats().idle, 2);
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
+    pub fn put_all<I: IntoIterator<Item = T>>(&self, values: I) -> Vec<T> {
+        values
+            .into_iter()
+            .filter_map(|value| self.put(value).err())
+            .collect()
+    }
+
+    /// Wraps `value` in a guard of this pool, as if [`get`](LocalPool::get) had handed it out:
+    /// the inverse of [`LocalPooled::detach`]. The value is not reset now; it goes through the
+    /// recycle policy when the guard drops, like any object of the pool.
+    ///
+    /// Counted as a [`put`](LocalPool::put) followed by a `get` served by it: `returned` and
+    /// `reused` each grow by one, and `in_use` by one until the guard drops. The factory does
+    /// not run.
+    ///
+    /// ```
+    /// use hotpool::LocalPool;
+    ///
+    /// let pool = LocalPool::new(Vec::<u8>::new);
+    /// let mut buf = pool.attach(b"made elsewhere".to_vec());
+    /// assert_eq!(&buf[..], b"made elsewhere"); // untouched: not reset on the way in
+    /// buf.push(b'!');
+    /// let stats = pool.stats();
+    /// assert_eq!((stats.created, stats.returned, stats.reused, stats.in_use), (0, 1, 1, 1));
+    /// drop(buf); // recycled and kept
+    /// assert!(pool.get().is_empty());
+    /// assert_eq!(pool.stats().idle, 1);
+    /// ```
+    pub fn attach(&self, value: T) -> LocalPooled<'_, T, R> {
+        let obj = Box::new(value);
+        self.change(Change::Put);
+        // The guard's object counts as lent from the idle level it finds.
+        self.counters.reused(self.idle.len());
+        LocalPooled::new(self, obj)
+    }
+
+    /// Like [`attach`](LocalPool::attach), with an owned guard.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use hotpool::{LocalOwnedPooled, LocalPool};
+    ///
+    /// let pool = Rc::new(LocalPool::new(String::new));
+    /// let guard: LocalOwnedPooled<String> = pool.attach_owned("hello".to_string());
+    /// assert_eq!(*guard, "hello");
+    /// drop(guard);
+    /// assert_eq!(pool.stats().idle, 1);
+    /// ```
+    pub fn attach_owned(self: &Rc<Self>, value: T) -> LocalOwnedPooled<T, R> {
+        let obj = Box::new(value);
+        self.change(Change::Put);
+        self.counters.reused(self.idle.len());
+        LocalOwnedPooled::new(Rc::clone(self), obj)
+    }
+
     /// Drops every idle object now; returns how many were dropped.
     ///
     /// ```

@@ -325,9 +325,15 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         }
     }
 
-    /// Counts an object adopted into a guard (`Pool::attach`): one more object, in use.
+    /// Counts an object adopted into a guard (`Pool::attach`) as `LocalPool::attach` does: a
+    /// `put` that was kept (`returned`), then a `get` it served (`reused`), so one more in use.
     pub(crate) fn note_attached(&self) {
-        self.count(|c| c.put.add(1));
+        self.count(|c| {
+            // In the order `Counts::lent_balance` reads them.
+            c.put.add(1);
+            c.reused.add(1);
+            c.returned.add(1);
+        });
     }
 
     /// Counts a guard's object as detached.

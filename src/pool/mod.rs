@@ -244,7 +244,9 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
 
     /// Wraps `value` into a guard of this pool, the inverse of [`Pooled::detach`]: the pool
     /// adopts it as if it had handed it out, so it is recycled and kept when the guard drops.
-    /// Counted as one more object in use (not as `created`: the factory did not make it).
+    /// The object is not reset on the way in. Counted as [`LocalPool::attach`](crate::LocalPool::attach)
+    /// counts it: a `put` that was kept (`returned`) and a `get` it served (`reused`); never as
+    /// `created`, as the factory did not make it.
     ///
     /// ```
     /// use hotpool::{Pool, Pooled};
@@ -256,7 +258,8 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     /// drop(guard); // reset and kept, as if `get` had handed it out
     /// let again = pool.get();
     /// assert!(again.capacity() >= 64);
-    /// assert_eq!((pool.stats().created, pool.stats().reused), (0, 1));
+    /// let stats = pool.stats();
+    /// assert_eq!((stats.created, stats.reused, stats.returned, stats.in_use), (0, 2, 2, 1));
     /// let back: String = Pooled::detach(again); // and out again
     /// # drop(back);
     /// ```
@@ -283,6 +286,24 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
         self.inner
             .recycle_and_keep(Box::new(value), Source::Put)
             .map_err(|boxed| *boxed)
+    }
+
+    /// Hands every value of `values` to the pool, as [`put`](Pool::put) does one by one, and
+    /// returns the ones it did not keep (already reset), in order: nothing handed over is
+    /// dropped behind the caller's back. Returning no leftovers allocates nothing.
+    ///
+    /// ```
+    /// let pool = hotpool::Pool::builder(String::new).max_idle(2).thread_cache(0).build()?;
+    /// let leftovers = pool.put_all(["a", "b", "c"].map(String::from));
+    /// assert_eq!(leftovers, [String::new()]); // the third found the pool full
+    /// assert_eq!(pool.stats().idle, 2);
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
+    pub fn put_all<I: IntoIterator<Item = T>>(&self, values: I) -> Vec<T> {
+        values
+            .into_iter()
+            .filter_map(|value| self.put(value).err())
+            .collect()
     }
 
     /// Drops every idle object in the shared depot and in the calling thread's cache now;
