@@ -24,7 +24,7 @@ use arbitrary::Arbitrary;
 use hotpool::{LocalOwnedPooled, LocalPool, LocalPooled};
 use hotpool_fuzz::guards::{drop_borrowed, pick, Guard, Held};
 use hotpool_fuzz::ledger::Ledger;
-use hotpool_fuzz::tracker::{Tracker, Tracked};
+use hotpool_fuzz::tracker::{Tracked, Tracker};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

@@ -45,7 +45,7 @@ use arbitrary::Arbitrary;
 use hotpool::{OwnedPooled, Pool, Pooled};
 use hotpool_fuzz::guards::{drop_borrowed, pick, Guard, Held};
 use hotpool_fuzz::ledger::Ledger;
-use hotpool_fuzz::tracker::{Tracker, Tracked};
+use hotpool_fuzz::tracker::{Tracked, Tracker};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -416,7 +416,10 @@ fuzz_target!(|input: Input| {
 
 /// Drops the borrowed guards from the harness's thread (they must go before the pool) and
 /// checks the pool once more; returns the rest of what the harness holds.
-fn release_borrowed(run: Run<'_>, pool: &Pool<Tracked>) -> (Vec<OwnedPooled<Tracked>>, Vec<Tracked>, Ledger) {
+fn release_borrowed(
+    run: Run<'_>,
+    pool: &Pool<Tracked>,
+) -> (Vec<OwnedPooled<Tracked>>, Vec<Tracked>, Ledger) {
     let Run {
         held,
         own,

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use hotpool::PoolStats;
 
 use crate::guards::pick;
-use crate::tracker::{Tracker, Tracked};
+use crate::tracker::{Tracked, Tracker};
 
 /// Where one object is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +61,11 @@ pub struct Ledger {
 impl Ledger {
     /// A ledger for the objects of `tracker`, none made yet.
     pub fn new(tracker: &Arc<Tracker>) -> Self {
-        assert_eq!(tracker.created(), 0, "a ledger starts before any object exists");
+        assert_eq!(
+            tracker.created(),
+            0,
+            "a ledger starts before any object exists"
+        );
         Self {
             tracker: Arc::clone(tracker),
             places: Vec::new(),
@@ -96,7 +100,11 @@ impl Ledger {
     pub fn handed_out(&mut self, id: usize) -> bool {
         let fresh = id == self.places.len();
         if fresh {
-            assert_eq!(self.tracker.created(), id + 1, "one factory call per fresh object");
+            assert_eq!(
+                self.tracker.created(),
+                id + 1,
+                "one factory call per fresh object"
+            );
             self.places.push(Place::Lent);
             self.expected.created += 1;
         } else {
@@ -134,7 +142,11 @@ impl Ledger {
     /// Records that object `id` was detached from its guard: the harness owns it now.
     pub fn detached(&mut self, id: usize) {
         self.leave(id, Place::Lent);
-        assert_eq!(self.tracker.drops_of(id), 0, "detached object {id} was dropped");
+        assert_eq!(
+            self.tracker.drops_of(id),
+            0,
+            "detached object {id} was dropped"
+        );
         self.places[id] = Place::Harness;
         self.expected.in_use -= 1;
         self.expected.detached += 1;
@@ -162,7 +174,12 @@ impl Ledger {
 
     /// Records what `put` of object `id` returned (see [`Ledger::put`]); an object it refused
     /// must come back reset, and goes back to `own`. Returns whether the pool kept it.
-    pub fn put_result(&mut self, id: usize, result: Result<(), Tracked>, own: &mut Vec<Tracked>) -> bool {
+    pub fn put_result(
+        &mut self,
+        id: usize,
+        result: Result<(), Tracked>,
+        own: &mut Vec<Tracked>,
+    ) -> bool {
         self.put(id, result.is_ok());
         match result {
             Ok(()) => true,
