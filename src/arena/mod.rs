@@ -50,7 +50,11 @@
 //! the scope ends. Two places cannot take a panic without aborting the process, so there the
 //! panic hook's report is all that remains of it: a scope dropped while its thread is already
 //! unwinding, and a scope that ends during thread exit after the thread's arenas were freed (a
-//! guard from [`enter`] kept in a `thread_local!` that is destroyed after them).
+//! guard from [`enter`] kept in a `thread_local!` that is destroyed after them). A guard kept in
+//! a `thread_local!` destroyed *before* them (first touched after the thread had already used
+//! an arena) ends like any scope, and its panic then escapes that thread-local destructor,
+//! which Rust turns into an abort, as for any value kept there whose `drop` panics: end kept
+//! scopes before the thread exits.
 //!
 //! ```
 //! use std::cell::Cell;

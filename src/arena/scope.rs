@@ -366,7 +366,9 @@ impl Drop for Scope<'_> {
     /// A panicking destructor does not stop the others nor the rewind; its panic is resumed
     /// afterwards, except where resuming would abort the process: when the thread is already
     /// unwinding, or when the scope ends in a thread-local destructor after the thread's arenas
-    /// were freed. There the payload is dropped (the panic hook has already reported it).
+    /// were freed. There the payload is dropped (the panic hook has already reported it). A
+    /// thread-local destructor that runs before the arenas are freed cannot be told apart from
+    /// a normal scope end with std alone, so a panic there still resumes (and aborts).
     fn drop(&mut self) {
         let (bump, panic) = self.arena.finish();
         let thread_alive = bump.map_or(true, thread::release);
