@@ -9,7 +9,7 @@
 //! (printed, to replay a failure). Uses the public API only.
 //!
 //! ```sh
-//! HOTPOOL_SOAK_SECS=30 cargo test --release --test soak -- --ignored --nocapture
+//! HOTPOOL_SOAK_SECS=30 cargo test --test soak -- --ignored --nocapture
 //! ```
 
 mod common;
