@@ -29,6 +29,7 @@ const WORKERS: usize = 4;
 const MAX_IDLE: usize = 64;
 const THREAD_CACHE: usize = 8;
 const MAX_RETAINED: usize = 256;
+const PREFILL: usize = 16;
 const FACTORY_PANIC: &str = "soak: factory panicked on purpose";
 const ARENA_DROP_PANIC: &str = "soak: arena value's drop panicked on purpose";
 const EXPECTED_PANICS: [&str; 4] = [FACTORY_PANIC, DROP_PANIC, RESET_PANIC, ARENA_DROP_PANIC];
@@ -159,9 +160,15 @@ fn shared_pool_step<'p>(
             }
         }),
         8..=10 => getting(counts, rng.one_in(20), || {
-            let g = pool.get_owned();
-            counts.lent.fetch_add(1, SeqCst);
-            mailbox.lock().unwrap().push(g); // maybe dropped by another thread
+            let g = if rng.one_in(3) {
+                pool.try_get_owned()
+            } else {
+                Some(pool.get_owned())
+            };
+            if let Some(g) = g {
+                counts.lent.fetch_add(1, SeqCst);
+                mailbox.lock().unwrap().push(g); // maybe dropped by another thread
+            }
         }),
         11..=18 if !held.is_empty() => {
             let mut g = held.swap_remove(rng.below(held.len()));
@@ -227,9 +234,12 @@ fn local_pool_steps(rng: &mut Rng, counts: &Counts, steps: usize) {
             tracker.make()
         }
     };
+    let max_idle = 1 + rng.below(8);
+    let prefill = rng.below(max_idle + 1);
     let pool = Rc::new(
         LocalPool::builder(factory)
-            .max_idle(1 + rng.below(8))
+            .max_idle(max_idle)
+            .prefill(prefill)
             .recycle_with(policy as Policy)
             .build()
             .unwrap(),
@@ -237,7 +247,7 @@ fn local_pool_steps(rng: &mut Rng, counts: &Counts, steps: usize) {
     let mut borrowed = Vec::new();
     let mut owned: Vec<LocalOwnedPooled<Tracked, Policy>> = Vec::new();
     let mut detached = Vec::new();
-    let mut lent = 0;
+    let mut lent = 0u64;
     for _ in 0..steps {
         match rng.below(9) {
             0 => getting(counts, rng.one_in(20), || {
@@ -251,8 +261,15 @@ fn local_pool_steps(rng: &mut Rng, counts: &Counts, steps: usize) {
                 }
             }
             2 => getting(counts, rng.one_in(20), || {
-                owned.push(pool.get_owned());
-                lent += 1;
+                let g = if rng.one_in(3) {
+                    pool.try_get_owned()
+                } else {
+                    Some(pool.get_owned())
+                };
+                if let Some(g) = g {
+                    owned.push(g);
+                    lent += 1;
+                }
             }),
             3 if !borrowed.is_empty() => {
                 let mut g = borrowed.swap_remove(rng.below(borrowed.len()));
@@ -272,6 +289,10 @@ fn local_pool_steps(rng: &mut Rng, counts: &Counts, steps: usize) {
                 let g = borrowed.swap_remove(rng.below(borrowed.len()));
                 detached.push(hotpool::LocalPooled::detach(g));
             }
+            5 if !owned.is_empty() => {
+                let g = owned.swap_remove(rng.below(owned.len()));
+                detached.push(LocalOwnedPooled::detach(g));
+            }
             6 => {
                 let obj = detached.pop().unwrap_or_else(|| tracker.make());
                 drop(pool.put(obj));
@@ -281,7 +302,7 @@ fn local_pool_steps(rng: &mut Rng, counts: &Counts, steps: usize) {
                 let s = pool.stats();
                 assert_eq!(s.in_use, borrowed.len() + owned.len());
                 assert_eq!(s.created, made.get());
-                assert_eq!(s.created + s.reused, lent);
+                assert_eq!(s.created + s.reused, lent + prefill as u64);
                 assert!(s.idle <= pool.max_idle());
                 let held = borrowed.len() + owned.len() + detached.len();
                 assert_eq!(tracker.live(), s.idle + held, "leak or early drop");
@@ -405,6 +426,7 @@ fn soak_every_operation_with_thread_churn_and_panics() {
         Pool::builder(factory)
             .max_idle(MAX_IDLE)
             .thread_cache(THREAD_CACHE)
+            .prefill(PREFILL)
             .recycle_with(policy as Policy)
             .build()
             .unwrap(),
@@ -468,7 +490,7 @@ fn soak_every_operation_with_thread_churn_and_panics() {
     );
     assert_eq!(s.in_use, 0);
     assert_eq!(s.created, c.made.load(SeqCst));
-    assert_eq!(s.created + s.reused, c.lent.load(SeqCst));
+    assert_eq!(s.created + s.reused, c.lent.load(SeqCst) + PREFILL as u64);
     assert_eq!(s.detached, c.detached.load(SeqCst));
     // Every object that entered the pool left it (discarded, detached) or is idle.
     assert_eq!(
