@@ -22,9 +22,12 @@ mapfile -t targets < <(cargo "+$toolchain" fuzz list)
 echo "== building ${targets[*]}"
 cargo "+$toolchain" fuzz build
 
+# Logs go to a directory made here: fuzz/target/ exists only when CARGO_TARGET_DIR is unset.
+log_dir="${CARGO_TARGET_DIR:-fuzz/target}/fuzz-logs"
+mkdir -p "$log_dir"
 failed=()
 for target in "${targets[@]}"; do
-    log="fuzz/target/$target.log"
+    log="$log_dir/$target.log"
     echo "== fuzzing $target for ${seconds}s"
     # -max_total_time: stop after this many seconds (exit status 0 if nothing was found).
     # -print_final_stats=1: print stat::number_of_executed_units at the end, parsed below.

@@ -40,10 +40,40 @@ pub enum ConfigError {
         /// That setting's value.
         limit: usize,
     },
+    /// [`arena::configure`](crate::arena::configure) was called while the thread is exiting,
+    /// after its arenas were freed (from a thread-local destructor): there is nothing left to
+    /// apply the settings to, and the thread makes only cold, unpooled arenas from then on.
+    ///
+    /// ```
+    /// use hotpool::{arena, ConfigError};
+    ///
+    /// struct ConfigureOnExit;
+    /// impl Drop for ConfigureOnExit {
+    ///     fn drop(&mut self) {
+    ///         let result = arena::configure(arena::ArenaConfig::default());
+    ///         assert_eq!(result, Err(ConfigError::ThreadExiting));
+    ///     }
+    /// }
+    /// thread_local! { static ON_EXIT: ConfigureOnExit = ConfigureOnExit; }
+    ///
+    /// std::thread::spawn(|| {
+    ///     ON_EXIT.with(|_| {}); // registered first, so destroyed after the arenas
+    ///     arena::scope(|_| {});
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// ```
+    ThreadExiting,
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Self::ThreadExiting = self {
+            return f.write_str(
+                "arena settings not applied: arena::configure was called while the thread is \
+                 exiting, after its arenas were freed",
+            );
+        }
         f.write_str("invalid configuration: ")?;
         match self {
             Self::Zero { setting } => write!(f, "{setting} = 0, but it must be at least 1"),
@@ -58,6 +88,7 @@ impl fmt::Display for ConfigError {
                 limit_setting,
                 limit,
             } => write!(f, "{setting} = {value} exceeds {limit_setting} = {limit}"),
+            Self::ThreadExiting => unreachable!("written above"),
         }
     }
 }

@@ -17,26 +17,7 @@ const MAX_IDLE: usize = 3;
 const MAX_OPS: usize = if cfg!(miri) { 24 } else { 64 };
 const CASES: u32 = if cfg!(miri) { 8 } else { 256 };
 
-enum Guard<'a> {
-    Borrowed(LocalPooled<'a, Tracked>),
-    Owned(LocalOwnedPooled<Tracked>),
-}
-
-impl Guard<'_> {
-    fn get_mut(&mut self) -> &mut Tracked {
-        match self {
-            Guard::Borrowed(g) => g,
-            Guard::Owned(g) => g,
-        }
-    }
-
-    fn detach(self) -> Tracked {
-        match self {
-            Guard::Borrowed(g) => LocalPooled::detach(g),
-            Guard::Owned(g) => LocalOwnedPooled::detach(g),
-        }
-    }
-}
+type Guard<'a> = model_support::Guard<LocalPooled<'a, Tracked>, LocalOwnedPooled<Tracked>>;
 
 /// What the pool must hold: ids of idle objects (order unspecified) and the expected counters.
 #[derive(Default)]
@@ -91,7 +72,7 @@ struct Harness<'a> {
 impl<'a> Harness<'a> {
     /// Records a new guard, checking the object it holds.
     fn lent(&mut self, mut guard: Guard<'a>) {
-        let obj = guard.get_mut();
+        let obj = guard.obj();
         let fresh = self.seen.insert(obj.id);
         assert!(obj.data.is_empty(), "object {} handed out dirty", obj.id);
         self.model.lend(obj.id, fresh);
@@ -109,7 +90,7 @@ impl<'a> Harness<'a> {
             },
             Op::Drop(i) if !self.guards.is_empty() => {
                 let mut guard = self.guards.swap_remove(i % self.guards.len());
-                let (id, retained) = (guard.get_mut().id, guard.get_mut().data.capacity());
+                let (id, retained) = (guard.obj().id, guard.obj().data.capacity());
                 drop(guard);
                 self.model.counts.in_use -= 1;
                 if !self.model.take_back(id, retained) {
@@ -117,7 +98,8 @@ impl<'a> Harness<'a> {
                 }
             }
             Op::Detach(i) if !self.guards.is_empty() => {
-                let value = self.guards.swap_remove(i % self.guards.len()).detach();
+                let guard = self.guards.swap_remove(i % self.guards.len());
+                let value = guard.detach(LocalPooled::detach, LocalOwnedPooled::detach);
                 self.model.counts.in_use -= 1;
                 self.model.counts.detached += 1;
                 self.detached.push(value);
@@ -142,10 +124,11 @@ impl<'a> Harness<'a> {
             }
             Op::Mutate { index, len, grow } if !self.guards.is_empty() => {
                 let n = self.guards.len();
-                mutate(self.guards[index % n].get_mut(), len, grow);
+                mutate(self.guards[index % n].obj(), len, grow);
             }
             Op::Drop(_) | Op::Detach(_) | Op::Mutate { .. } => {} // no guard
             Op::TrimUnused => unreachable!("not drawn: `LocalPool` has no `trim_unused`"),
+            Op::Send(_) => unreachable!("not drawn: one thread"),
         }
     }
 
@@ -154,7 +137,7 @@ impl<'a> Harness<'a> {
         let model = &self.model;
         assert_stats!(self.pool, { idle: model.idle.len(), ..model.counts });
 
-        let held: Vec<usize> = self.guards.iter_mut().map(|g| g.get_mut().id).collect();
+        let held: Vec<usize> = self.guards.iter_mut().map(|g| g.obj().id).collect();
         let held_set: BTreeSet<usize> = held.iter().copied().collect();
         assert_eq!(
             held.len(),

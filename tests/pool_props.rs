@@ -17,7 +17,7 @@ use std::sync::{mpsc, Arc, Mutex};
 
 use common::{assert_stats, Tracked, Tracker};
 use hotpool::{OwnedPooled, Pool, PoolStats, Pooled};
-use model_support::{config, mutate, op, Op, MAX_RETAINED};
+use model_support::{config, mutate, op, thread_op, Op, MAX_RETAINED};
 use pool_support::{assert_idle_bound, retaining_pool, NoPeak};
 use proptest::prelude::*;
 
@@ -30,26 +30,7 @@ fn tracked_pool(tracker: &Arc<Tracker>, (max_idle, thread_cache): (usize, usize)
     retaining_pool(tracker, max_idle, thread_cache, MAX_RETAINED)
 }
 
-enum Guard<'a> {
-    Borrowed(Pooled<'a, Tracked>),
-    Owned(OwnedPooled<Tracked>),
-}
-
-impl Guard<'_> {
-    fn obj(&mut self) -> &mut Tracked {
-        match self {
-            Guard::Borrowed(g) => g,
-            Guard::Owned(g) => g,
-        }
-    }
-
-    fn detach(self) -> Tracked {
-        match self {
-            Guard::Borrowed(g) => Pooled::detach(g),
-            Guard::Owned(g) => OwnedPooled::detach(g),
-        }
-    }
-}
+type Guard<'a> = model_support::Guard<Pooled<'a, Tracked>, OwnedPooled<Tracked>>;
 
 /// What a one-thread pool must hold.
 struct Model {
@@ -158,7 +139,8 @@ impl<'a> Harness<'a> {
             }
             Op::Detach(i) if !self.guards.is_empty() => {
                 let guard = self.guards.swap_remove(i % self.guards.len());
-                self.detached.push(guard.detach());
+                self.detached
+                    .push(guard.detach(Pooled::detach, OwnedPooled::detach));
                 self.model.counts.in_use -= 1;
                 self.model.counts.detached += 1;
             }
@@ -254,31 +236,8 @@ fn run_model(config: (usize, usize), ops: &[Op]) {
     tracker.assert_all_dropped_once();
 }
 
-/// Operations of one thread in the cross-thread property.
-#[derive(Debug, Clone)]
-enum ThreadOp {
-    Get,
-    Drop(usize),
-    /// Sends the guard at this index to the next thread.
-    Send(usize),
-    Put,
-    Trim,
-    TrimUnused,
-    Mutate(usize, usize, bool),
-}
-
-fn thread_ops() -> impl Strategy<Value = Vec<ThreadOp>> {
-    let op = prop_oneof![
-        4 => Just(ThreadOp::Get),
-        3 => any::<usize>().prop_map(ThreadOp::Drop),
-        2 => any::<usize>().prop_map(ThreadOp::Send),
-        1 => Just(ThreadOp::Put),
-        1 => Just(ThreadOp::Trim),
-        1 => Just(ThreadOp::TrimUnused),
-        1 => (any::<usize>(), 0..16usize, any::<bool>())
-            .prop_map(|(i, len, grow)| ThreadOp::Mutate(i, len, grow)),
-    ];
-    prop::collection::vec(op, 0..MAX_OPS / 2)
+fn thread_ops() -> impl Strategy<Value = Vec<Op>> {
+    prop::collection::vec(thread_op(), 0..MAX_OPS / 2)
 }
 
 /// Ids held by live guards, on any thread.
@@ -288,7 +247,7 @@ fn run_thread(
     pool: &Pool<Tracked>,
     tracker: &Arc<Tracker>,
     held: &Held,
-    ops: &[ThreadOp],
+    ops: &[Op],
     next: &mpsc::Sender<OwnedPooled<Tracked>>,
     rx: &mpsc::Receiver<OwnedPooled<Tracked>>,
 ) {
@@ -300,24 +259,26 @@ fn run_thread(
     for op in ops {
         guards.extend(rx.try_iter());
         match *op {
-            ThreadOp::Get => {
+            Op::GetOwned => {
                 let g = pool.get_owned();
                 assert!(g.data.is_empty(), "handed out dirty");
                 assert!(held.lock().unwrap().insert(g.id), "{} in two guards", g.id);
                 guards.push(g);
             }
-            ThreadOp::Drop(i) if !guards.is_empty() => {
-                release(guards.swap_remove(i % guards.len()))
-            }
-            ThreadOp::Send(i) if !guards.is_empty() => {
+            Op::Drop(i) if !guards.is_empty() => release(guards.swap_remove(i % guards.len())),
+            Op::Send(i) if !guards.is_empty() => {
                 if let Err(mpsc::SendError(g)) = next.send(guards.swap_remove(i % guards.len())) {
                     release(g);
                 }
             }
-            ThreadOp::Put => drop(pool.put(tracker.make())),
-            ThreadOp::Trim => drop(pool.trim()),
-            ThreadOp::TrimUnused => drop(pool.trim_unused()),
-            ThreadOp::Mutate(i, len, grow) if !guards.is_empty() => {
+            Op::Put => drop(pool.put(tracker.make())),
+            Op::Trim => drop(pool.trim()),
+            Op::TrimUnused => drop(pool.trim_unused()),
+            Op::Mutate {
+                index: i,
+                len,
+                grow,
+            } if !guards.is_empty() => {
                 let n = guards.len();
                 mutate(&mut guards[i % n], len, grow);
             }
@@ -327,7 +288,7 @@ fn run_thread(
     guards.into_iter().for_each(release);
 }
 
-fn run_threads(config: (usize, usize), lists: Vec<Vec<ThreadOp>>) {
+fn run_threads(config: (usize, usize), lists: Vec<Vec<Op>>) {
     let tracker = Tracker::new();
     let pool = Arc::new(tracked_pool(&tracker, config));
     let held: Held = Arc::default();

@@ -24,7 +24,7 @@ use arbitrary::Arbitrary;
 use hotpool::{LocalOwnedPooled, LocalPool, LocalPooled};
 use hotpool_fuzz::guards::{drop_borrowed, pick, Guard, Held};
 use hotpool_fuzz::ledger::Ledger;
-use hotpool_fuzz::tracked::{DropLog, Obj};
+use hotpool_fuzz::tracker::{Tracked, Tracker};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -64,15 +64,15 @@ enum Op {
     Trim,
 }
 
-type Pooled<'p> = Guard<LocalPooled<'p, Obj>, LocalOwnedPooled<Obj>>;
+type Pooled<'p> = Guard<LocalPooled<'p, Tracked>, LocalOwnedPooled<Tracked>>;
 
 /// The harness's side of one run: the pool, what the harness holds, and the model.
 struct Run<'p> {
-    pool: &'p Rc<LocalPool<Obj>>,
+    pool: &'p Rc<LocalPool<Tracked>>,
     max_idle: usize,
     max_retained: usize,
     held: Vec<Held<Pooled<'p>>>,
-    own: Vec<Obj>,
+    own: Vec<Tracked>,
     /// The pool's idle objects in LIFO order, by id.
     idle: Vec<usize>,
     ledger: Ledger,
@@ -167,7 +167,7 @@ impl<'p> Run<'p> {
     }
 
     /// What the harness holds, and the model; the rest (which borrows the pool) is dropped.
-    fn into_parts(self) -> (Vec<Held<Pooled<'p>>>, Vec<Obj>, Ledger) {
+    fn into_parts(self) -> (Vec<Held<Pooled<'p>>>, Vec<Tracked>, Ledger) {
         (self.held, self.own, self.ledger)
     }
 
@@ -184,9 +184,9 @@ fuzz_target!(|input: Input| {
     let max_idle = 1 + usize::from(input.max_idle % 16);
     let prefill = usize::from(input.prefill) % (max_idle + 1);
     let max_retained = 8 + usize::from(input.max_retained % 57);
-    let log = DropLog::new();
-    let mut ledger = Ledger::new(&log);
-    let pool = LocalPool::builder(log.factory())
+    let tracker = Tracker::strict();
+    let mut ledger = Ledger::new(&tracker);
+    let pool = LocalPool::builder(tracker.factory())
         .max_idle(max_idle)
         .prefill(prefill)
         .max_retained_bytes(max_retained)
@@ -226,5 +226,5 @@ fuzz_target!(|input: Input| {
         "the last owned guard dropped the pool"
     );
     drop(own);
-    log.assert_all_dropped_once();
+    tracker.assert_all_dropped_once();
 });

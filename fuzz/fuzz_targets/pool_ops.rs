@@ -45,7 +45,7 @@ use arbitrary::Arbitrary;
 use hotpool::{OwnedPooled, Pool, Pooled};
 use hotpool_fuzz::guards::{drop_borrowed, pick, Guard, Held};
 use hotpool_fuzz::ledger::Ledger;
-use hotpool_fuzz::tracked::{DropLog, Obj};
+use hotpool_fuzz::tracker::{Tracked, Tracker};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -100,14 +100,14 @@ enum Op {
     },
 }
 
-type Shared<'p> = Guard<Pooled<'p, Obj>, OwnedPooled<Obj>>;
+type Shared<'p> = Guard<Pooled<'p, Tracked>, OwnedPooled<Tracked>>;
 
 /// What a worker is told to do with the pool.
 enum Cmd<'p> {
     Get { owned: bool, only_idle: bool },
     Drop(Shared<'p>),
     Detach(Shared<'p>),
-    Put(Obj),
+    Put(Tracked),
     Trim,
     TrimUnused,
 }
@@ -115,12 +115,12 @@ enum Cmd<'p> {
 enum Reply<'p> {
     Got(Option<Shared<'p>>),
     Dropped,
-    Detached(Obj),
-    Put(Result<(), Obj>),
+    Detached(Tracked),
+    Put(Result<(), Tracked>),
     Trimmed(usize),
 }
 
-fn serve<'p>(pool: &'p Pool<Obj>, cmds: Receiver<Cmd<'p>>, replies: Sender<Reply<'p>>) {
+fn serve<'p>(pool: &'p Pool<Tracked>, cmds: Receiver<Cmd<'p>>, replies: Sender<Reply<'p>>) {
     for cmd in cmds {
         let reply = match cmd {
             Cmd::Get { owned, only_idle } => Reply::Got(match (owned, only_idle) {
@@ -154,7 +154,7 @@ struct Worker<'scope, 'p> {
 }
 
 impl<'scope, 'p: 'scope> Worker<'scope, 'p> {
-    fn spawn(scope: &'scope Scope<'scope, '_>, pool: &'p Pool<Obj>) -> Self {
+    fn spawn(scope: &'scope Scope<'scope, '_>, pool: &'p Pool<Tracked>) -> Self {
         let (cmds, cmd_rx) = channel();
         let (reply_tx, replies) = channel();
         // A small stack: the worker only forwards calls, and spawning dominates a run's cost.
@@ -201,7 +201,7 @@ struct Config {
 struct Run<'p> {
     config: Config,
     held: Vec<Held<Shared<'p>>>,
-    own: Vec<Obj>,
+    own: Vec<Tracked>,
     ledger: Ledger,
 }
 
@@ -347,7 +347,7 @@ impl<'p> Run<'p> {
     }
 
     /// The model against the pool, with `live_users` live threads whose caches may hold objects.
-    fn check(&mut self, pool: &Pool<Obj>, discarded: Option<usize>, live_users: usize) {
+    fn check(&mut self, pool: &Pool<Tracked>, discarded: Option<usize>, live_users: usize) {
         let swept = self.ledger.sweep();
         if let Some(discarded) = discarded {
             assert_eq!(swept, discarded, "idle objects dropped");
@@ -371,9 +371,9 @@ fuzz_target!(|input: Input| {
         prefill: usize::from(input.prefill) % (max_idle + 1),
         max_retained: 8 + usize::from(input.max_retained % 57),
     };
-    let log = DropLog::new();
-    let mut ledger = Ledger::new(&log);
-    let pool = Pool::builder(log.factory())
+    let tracker = Tracker::strict();
+    let mut ledger = Ledger::new(&tracker);
+    let pool = Pool::builder(tracker.factory())
         .max_idle(config.max_idle)
         .thread_cache(config.thread_cache)
         .prefill(config.prefill)
@@ -411,12 +411,15 @@ fuzz_target!(|input: Input| {
     }
     drop(owned);
     drop(own);
-    log.assert_all_dropped_once();
+    tracker.assert_all_dropped_once();
 });
 
 /// Drops the borrowed guards from the harness's thread (they must go before the pool) and
 /// checks the pool once more; returns the rest of what the harness holds.
-fn release_borrowed(run: Run<'_>, pool: &Pool<Obj>) -> (Vec<OwnedPooled<Obj>>, Vec<Obj>, Ledger) {
+fn release_borrowed(
+    run: Run<'_>,
+    pool: &Pool<Tracked>,
+) -> (Vec<OwnedPooled<Tracked>>, Vec<Tracked>, Ledger) {
     let Run {
         held,
         own,

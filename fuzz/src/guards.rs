@@ -3,7 +3,7 @@
 use std::ops::{Deref, DerefMut};
 
 use crate::ledger::Ledger;
-use crate::tracked::Obj;
+use crate::tracker::Tracked;
 
 /// Either kind of guard of a pool: borrowing it (`B`) or owning a handle to it (`O`).
 pub enum Guard<B, O> {
@@ -11,10 +11,10 @@ pub enum Guard<B, O> {
     Owned(O),
 }
 
-impl<B: Deref<Target = Obj>, O: Deref<Target = Obj>> Deref for Guard<B, O> {
-    type Target = Obj;
+impl<B: Deref<Target = Tracked>, O: Deref<Target = Tracked>> Deref for Guard<B, O> {
+    type Target = Tracked;
 
-    fn deref(&self) -> &Obj {
+    fn deref(&self) -> &Tracked {
         match self {
             Guard::Borrowed(g) => g,
             Guard::Owned(g) => g,
@@ -22,8 +22,8 @@ impl<B: Deref<Target = Obj>, O: Deref<Target = Obj>> Deref for Guard<B, O> {
     }
 }
 
-impl<B: DerefMut<Target = Obj>, O: DerefMut<Target = Obj>> DerefMut for Guard<B, O> {
-    fn deref_mut(&mut self) -> &mut Obj {
+impl<B: DerefMut<Target = Tracked>, O: DerefMut<Target = Tracked>> DerefMut for Guard<B, O> {
+    fn deref_mut(&mut self) -> &mut Tracked {
         match self {
             Guard::Borrowed(g) => g,
             Guard::Owned(g) => g,
@@ -38,7 +38,7 @@ pub struct Held<G> {
     payload: Vec<u8>,
 }
 
-impl<G: DerefMut<Target = Obj>> Held<G> {
+impl<G: DerefMut<Target = Tracked>> Held<G> {
     /// Takes a guard a `get` returned: the object must come reset; the ledger records it (and
     /// checks it was idle, or fresh from the factory); a first payload is written into it.
     /// Returns whether the factory made it.
@@ -96,8 +96,8 @@ impl<G: DerefMut<Target = Obj>> Held<G> {
 /// `ledger`; returns the owned ones, which may outlive the pool's handle.
 pub fn drop_borrowed<B, O>(held: Vec<Held<Guard<B, O>>>, ledger: &mut Ledger) -> Vec<O>
 where
-    B: DerefMut<Target = Obj>,
-    O: DerefMut<Target = Obj>,
+    B: DerefMut<Target = Tracked>,
+    O: DerefMut<Target = Tracked>,
 {
     let mut owned = Vec::new();
     for held in held {

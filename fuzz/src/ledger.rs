@@ -1,7 +1,7 @@
 //! The reference model of a pool: where each object is, and the statistics that follow.
 //!
 //! The ledger learns what the pool did from what the harness sees: the object a `get` returned
-//! (by id), and the [`DropLog`] (which objects the pool dropped). From that alone, with no
+//! (by id), and the [`Tracker`] (which objects the pool dropped). From that alone, with no
 //! knowledge of the pool's tiers, it knows every counter of [`PoolStats`] exactly:
 //!
 //! - `created`: objects the factory made; a `get` returns either the next id (fresh from the
@@ -21,7 +21,7 @@ use std::sync::Arc;
 use hotpool::PoolStats;
 
 use crate::guards::pick;
-use crate::tracked::{DropLog, Obj};
+use crate::tracker::{Tracked, Tracker};
 
 /// Where one object is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub enum Place {
     Idle,
     /// Owned by the harness: detached from the pool, or refused by `put`, or not handed to it yet.
     Harness,
-    /// Dropped (exactly once, checked by [`Obj`]'s `Drop`).
+    /// Dropped (exactly once, checked by [`Tracked`]'s `Drop`).
     Dropped,
 }
 
@@ -52,18 +52,22 @@ pub struct Expected {
 /// The model of one pool's objects; see the module docs.
 #[derive(Debug)]
 pub struct Ledger {
-    log: Arc<DropLog>,
+    tracker: Arc<Tracker>,
     places: Vec<Place>,
     /// What `stats()` must say (`idle` is derived from `places`).
     pub expected: Expected,
 }
 
 impl Ledger {
-    /// A ledger for the objects of `log`, none made yet.
-    pub fn new(log: &Arc<DropLog>) -> Self {
-        assert_eq!(log.made(), 0, "a ledger starts before any object exists");
+    /// A ledger for the objects of `tracker`, none made yet.
+    pub fn new(tracker: &Arc<Tracker>) -> Self {
+        assert_eq!(
+            tracker.created(),
+            0,
+            "a ledger starts before any object exists"
+        );
         Self {
-            log: Arc::clone(log),
+            tracker: Arc::clone(tracker),
             places: Vec::new(),
             expected: Expected::default(),
         }
@@ -72,7 +76,7 @@ impl Ledger {
     /// Records the `n` objects the builder's `prefill` made: idle in the pool.
     pub fn prefilled(&mut self, n: usize) {
         assert_eq!(
-            self.log.made(),
+            self.tracker.created(),
             self.places.len() + n,
             "prefill made {n} objects"
         );
@@ -81,14 +85,14 @@ impl Ledger {
     }
 
     /// A new object owned by the harness (to `put` into the pool later).
-    pub fn make_own(&mut self) -> Obj {
+    pub fn make_own(&mut self) -> Tracked {
         assert_eq!(
-            self.log.made(),
+            self.tracker.created(),
             self.places.len(),
             "factory ran behind the ledger's back"
         );
         self.places.push(Place::Harness);
-        self.log.make()
+        self.tracker.make()
     }
 
     /// Records that a `get` handed out object `id`; returns whether the factory just made it.
@@ -96,7 +100,11 @@ impl Ledger {
     pub fn handed_out(&mut self, id: usize) -> bool {
         let fresh = id == self.places.len();
         if fresh {
-            assert_eq!(self.log.made(), id + 1, "one factory call per fresh object");
+            assert_eq!(
+                self.tracker.created(),
+                id + 1,
+                "one factory call per fresh object"
+            );
             self.places.push(Place::Lent);
             self.expected.created += 1;
         } else {
@@ -120,7 +128,7 @@ impl Ledger {
     pub fn guard_ended(&mut self, id: usize) -> bool {
         self.leave(id, Place::Lent);
         self.expected.in_use -= 1;
-        let kept = self.log.drops_of(id) == 0;
+        let kept = self.tracker.drops_of(id) == 0;
         if kept {
             self.places[id] = Place::Idle;
             self.expected.returned += 1;
@@ -134,7 +142,11 @@ impl Ledger {
     /// Records that object `id` was detached from its guard: the harness owns it now.
     pub fn detached(&mut self, id: usize) {
         self.leave(id, Place::Lent);
-        assert_eq!(self.log.drops_of(id), 0, "detached object {id} was dropped");
+        assert_eq!(
+            self.tracker.drops_of(id),
+            0,
+            "detached object {id} was dropped"
+        );
         self.places[id] = Place::Harness;
         self.expected.in_use -= 1;
         self.expected.detached += 1;
@@ -143,7 +155,7 @@ impl Ledger {
     /// Records the outcome of `put` of the harness's object `id`: kept, or given back.
     pub fn put(&mut self, id: usize, kept: bool) {
         self.leave(id, Place::Harness);
-        assert_eq!(self.log.drops_of(id), 0, "`put` dropped object {id}");
+        assert_eq!(self.tracker.drops_of(id), 0, "`put` dropped object {id}");
         if kept {
             self.places[id] = Place::Idle;
             self.expected.returned += 1;
@@ -153,7 +165,7 @@ impl Ledger {
     }
 
     /// The object a `put` hands over: `own[index]` (see [`pick`]), or a new one.
-    pub fn take_own(&mut self, own: &mut Vec<Obj>, index: u8) -> Obj {
+    pub fn take_own(&mut self, own: &mut Vec<Tracked>, index: u8) -> Tracked {
         match pick(own, index) {
             Some(i) => own.swap_remove(i),
             None => self.make_own(),
@@ -162,7 +174,12 @@ impl Ledger {
 
     /// Records what `put` of object `id` returned (see [`Ledger::put`]); an object it refused
     /// must come back reset, and goes back to `own`. Returns whether the pool kept it.
-    pub fn put_result(&mut self, id: usize, result: Result<(), Obj>, own: &mut Vec<Obj>) -> bool {
+    pub fn put_result(
+        &mut self,
+        id: usize,
+        result: Result<(), Tracked>,
+        own: &mut Vec<Tracked>,
+    ) -> bool {
         self.put(id, result.is_ok());
         match result {
             Ok(()) => true,
@@ -178,14 +195,14 @@ impl Ledger {
     }
 
     /// Drops `own[index]` (see [`pick`]), if the harness owns any object.
-    pub fn drop_own_at(&mut self, own: &mut Vec<Obj>, index: u8) {
+    pub fn drop_own_at(&mut self, own: &mut Vec<Tracked>, index: u8) {
         if let Some(i) = pick(own, index) {
             self.drop_own(own.swap_remove(i));
         }
     }
 
     /// Drops an object the harness owns.
-    pub fn drop_own(&mut self, obj: Obj) {
+    pub fn drop_own(&mut self, obj: Tracked) {
         let id = obj.id;
         self.leave(id, Place::Harness);
         drop(obj);
@@ -205,13 +222,13 @@ impl Ledger {
     /// the factory runs only when the model saw it.
     pub fn sweep(&mut self) -> usize {
         assert_eq!(
-            self.log.made(),
+            self.tracker.created(),
             self.places.len(),
             "factory ran behind the ledger's back"
         );
         let mut swept = 0;
         for (id, place) in self.places.iter_mut().enumerate() {
-            let drops = self.log.drops_of(id);
+            let drops = self.tracker.drops_of(id);
             match *place {
                 Place::Idle if drops == 1 => {
                     *place = Place::Dropped;

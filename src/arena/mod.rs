@@ -46,7 +46,15 @@
 //! ([`std::mem::needs_drop`]) is registered when it is allocated, and dropped when the scope
 //! ends, newest first. The bookkeeping is a list node stored in the arena itself; types
 //! without drop glue skip it entirely (the check is a constant). If a destructor panics, the
-//! others still run and the arena is still rewound and returned; then the panic resumes.
+//! others still run and the arena is still rewound and returned; then the panic resumes, where
+//! the scope ends. Two places cannot take a panic without aborting the process, so there the
+//! panic hook's report is all that remains of it: a scope dropped while its thread is already
+//! unwinding, and a scope that ends during thread exit after the thread's arenas were freed (a
+//! guard from [`enter`] kept in a `thread_local!` that is destroyed after them). A guard kept in
+//! a `thread_local!` destroyed *before* them (first touched after the thread had already used
+//! an arena) ends like any scope, and its panic then escapes that thread-local destructor,
+//! which Rust turns into an abort, as for any value kept there whose `drop` panics: end kept
+//! scopes before the thread exits.
 //!
 //! ```
 //! use std::cell::Cell;
@@ -307,6 +315,8 @@ pub fn scope<'env, R>(f: impl FnOnce(&Scope<'env>) -> R) -> R {
 ///
 /// # Errors
 /// [`ConfigError`] naming the first invalid field; the settings are then unchanged.
+/// [`ConfigError::ThreadExiting`] if called from a thread-local destructor after the thread's
+/// arenas were freed: nothing is left to configure.
 ///
 /// ```
 /// use hotpool::arena::{self, ArenaConfig};

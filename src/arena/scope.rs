@@ -299,14 +299,16 @@ impl<'env> Scope<'env> {
 impl Drop for Scope<'_> {
     /// Drops the values owed (newest first), rewinds the arena and gives it back to the thread.
     /// A panicking destructor does not stop the others nor the rewind; its panic is resumed
-    /// afterwards (unless the thread is already unwinding, where it would abort).
+    /// afterwards, except where resuming would abort the process: when the thread is already
+    /// unwinding, or when the scope ends in a thread-local destructor after the thread's arenas
+    /// were freed. There the payload is dropped (the panic hook has already reported it). A
+    /// thread-local destructor that runs before the arenas are freed cannot be told apart from
+    /// a normal scope end with std alone, so a panic there still resumes (and aborts).
     fn drop(&mut self) {
         let (bump, panic) = self.arena.finish();
-        if let Some(bump) = bump {
-            thread::release(bump);
-        }
+        let thread_alive = bump.map_or(true, thread::release);
         if let Some(payload) = panic {
-            if !std::thread::panicking() {
+            if !std::thread::panicking() && thread_alive {
                 std::panic::resume_unwind(payload);
             }
         }

@@ -140,21 +140,24 @@ pub(super) fn acquire() -> Box<Bump> {
 }
 
 /// Takes back the bump of an ended scope (its destructors already ran): rewinds it and keeps it
-/// warm, or frees it.
+/// warm, or frees it. Returns `false` if the thread's arenas are gone: the thread is exiting and
+/// this runs in a thread-local destructor.
 #[inline]
-pub(super) fn release(mut bump: Box<Bump>) {
+pub(super) fn release(mut bump: Box<Bump>) -> bool {
     let used = bump.iter_allocated_chunks().map(<[_]>::len).sum();
     bump.reset();
     // Freed outside the borrow; if the thread's arenas are gone, the closure's `bump` is freed.
     let surplus = ARENAS.try_with(|arenas| arenas.borrow_mut().put(bump, used));
+    let alive = surplus.is_ok();
     drop(surplus);
+    alive
 }
 
 pub(super) fn configure(config: ArenaConfig) -> Result<ArenaConfig, ConfigError> {
     config.validate()?;
     let (old, freed) = ARENAS
         .try_with(|arenas| arenas.borrow_mut().reconfigure(config))
-        .unwrap_or_else(|_| (default_config(), Vec::new()));
+        .map_err(|_| ConfigError::ThreadExiting)?;
     drop(freed);
     Ok(old)
 }

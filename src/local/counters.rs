@@ -112,3 +112,142 @@ impl Counters {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The derived counters against hand-computed stats, driven the way `LocalPool` drives them:
+    //! `idle` is the idle-stack length after each step. Run by `cargo test --lib` and miri.
+
+    use super::{Change, Counters};
+    use crate::stats::PoolStats;
+
+    /// Counters plus the idle count a `LocalPool` would pass them.
+    #[derive(Default)]
+    struct Sim {
+        counters: Counters,
+        idle: usize,
+    }
+
+    impl Sim {
+        /// A `get`: from the idle stack if it has one, else from the factory.
+        fn get(&mut self) {
+            if self.idle > 0 {
+                self.idle -= 1;
+                self.counters.reused(self.idle);
+            } else {
+                self.counters.change(Change::Created, self.idle);
+            }
+        }
+
+        /// A guard ends and its object is kept: no counter moves.
+        fn give_back_kept(&mut self) {
+            self.idle += 1;
+        }
+
+        fn change(&mut self, change: Change, idle_after: usize) {
+            self.idle = idle_after;
+            self.counters.change(change, self.idle);
+        }
+
+        fn stats(&self) -> PoolStats {
+            self.counters.snapshot(self.idle)
+        }
+    }
+
+    fn stats(
+        [created, reused, returned, discarded, detached]: [u64; 5],
+        [idle, in_use, peak_in_use]: [usize; 3],
+    ) -> PoolStats {
+        PoolStats {
+            created,
+            reused,
+            returned,
+            discarded,
+            detached,
+            idle,
+            in_use,
+            peak_in_use,
+        }
+    }
+
+    #[test]
+    fn a_new_pool_counts_nothing() {
+        assert_eq!(Sim::default().stats(), PoolStats::default());
+    }
+
+    #[test]
+    fn hits_and_kept_returns_are_derived_from_the_idle_count() {
+        let mut sim = Sim::default();
+        sim.get();
+        assert_eq!(sim.stats(), stats([1, 0, 0, 0, 0], [0, 1, 1]));
+        sim.give_back_kept();
+        assert_eq!(sim.stats(), stats([1, 0, 1, 0, 0], [1, 0, 1]));
+        for round in 1..=3 {
+            sim.get();
+            assert_eq!(sim.stats(), stats([1, round, round, 0, 0], [0, 1, 1]));
+            sim.give_back_kept();
+        }
+        assert_eq!(sim.stats(), stats([1, 3, 4, 0, 0], [1, 0, 1]));
+    }
+
+    #[test]
+    fn the_peak_is_exact_between_changes_of_the_live_count() {
+        let mut sim = Sim::default();
+        sim.change(Change::Prefilled, 1);
+        sim.change(Change::Prefilled, 2);
+        sim.change(Change::Prefilled, 3);
+        assert_eq!(sim.stats(), stats([3, 0, 0, 0, 0], [3, 0, 0]));
+        // Three hits and their returns: only the idle stack moved, its low point is the peak.
+        sim.get();
+        sim.get();
+        sim.give_back_kept();
+        sim.get();
+        sim.get();
+        assert_eq!(sim.stats(), stats([3, 4, 1, 0, 0], [0, 3, 3]));
+        (0..3).for_each(|_| sim.give_back_kept());
+        assert_eq!(sim.stats(), stats([3, 4, 4, 0, 0], [3, 0, 3]));
+        // A change of the live count keeps the peak seen before it.
+        sim.change(Change::Trimmed(3), 0);
+        assert_eq!(sim.stats(), stats([3, 4, 4, 3, 0], [0, 0, 3]));
+        sim.get(); // created
+        assert_eq!(sim.stats(), stats([4, 4, 4, 3, 0], [0, 1, 3]));
+    }
+
+    #[test]
+    fn a_peak_reached_through_misses_counts_every_object() {
+        let mut sim = Sim::default();
+        (0..4).for_each(|_| sim.get());
+        assert_eq!(sim.stats(), stats([4, 0, 0, 0, 0], [0, 4, 4]));
+        (0..4).for_each(|_| sim.give_back_kept());
+        sim.get();
+        assert_eq!(sim.stats(), stats([4, 1, 4, 0, 0], [3, 1, 4]));
+    }
+
+    #[test]
+    fn put_discard_and_detach_keep_the_books_balanced() {
+        let mut sim = Sim::default();
+        sim.change(Change::Put, 1); // a put object is kept idle
+        assert_eq!(sim.stats(), stats([0, 0, 1, 0, 0], [1, 0, 0]));
+        sim.get(); // reused the put object
+        sim.get(); // created
+        assert_eq!(sim.stats(), stats([1, 1, 1, 0, 0], [0, 2, 2]));
+        // One guard's object is refused by the policy, the other detached.
+        sim.change(Change::DiscardedOnReturn, 0);
+        assert_eq!(sim.stats(), stats([1, 1, 1, 1, 0], [0, 1, 2]));
+        sim.change(Change::Detached, 0);
+        assert_eq!(sim.stats(), stats([1, 1, 1, 1, 1], [0, 0, 2]));
+        // Every lent object is accounted for: 2 lent = 0 in use + 1 detached + 1 discarded.
+        let s = sim.stats();
+        assert_eq!(s.created + s.reused, s.in_use as u64 + s.detached + 1);
+    }
+
+    #[test]
+    fn prefilled_objects_are_created_but_never_returned() {
+        let mut sim = Sim::default();
+        sim.change(Change::Prefilled, 1);
+        sim.change(Change::Prefilled, 2);
+        sim.get();
+        sim.give_back_kept();
+        assert_eq!(sim.stats(), stats([2, 1, 1, 0, 0], [2, 0, 1]));
+    }
+}

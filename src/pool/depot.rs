@@ -229,3 +229,7 @@ impl<T> Depot<T> {
         self.idle
     }
 }
+
+#[cfg(test)]
+#[path = "depot_tests.rs"]
+mod tests;

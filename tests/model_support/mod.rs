@@ -1,9 +1,12 @@
 //! The operation language shared by the model-based tests of `LocalPool`
 //! (`tests/local_pool_props.rs`) and `Pool` (`tests/pool_props.rs`), with `mod model_support;`:
-//! both pools have the same API, so their models draw the same operations.
+//! both pools have the same API, so their models draw the same operations ([`Op`]) and hold
+//! the same two kinds of guard ([`Guard`]).
 //!
 //! Each binary compiles this module on its own and uses part of it.
 #![allow(dead_code)]
+
+use std::ops::DerefMut;
 
 use proptest::prelude::*;
 use proptest::strategy::Union;
@@ -34,6 +37,9 @@ pub enum Op {
         len: usize,
         grow: bool,
     },
+    /// Sends the guard at `index % guards.len()` to another thread (drawn only by
+    /// [`thread_op`]: the one-thread models have no other thread).
+    Send(usize),
 }
 
 /// A random [`Op`], with [`Op::TrimUnused`] among them if `trim_unused`.
@@ -57,6 +63,46 @@ pub fn op(trim_unused: bool) -> impl Strategy<Value = Op> {
         ops.push((2, Just(Op::TrimUnused).boxed()));
     }
     Union::new_weighted(ops)
+}
+
+/// A random [`Op`] of one thread sharing a `Pool` with others: owned guards only (they cross
+/// threads), sent on with [`Op::Send`].
+pub fn thread_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => Just(Op::GetOwned),
+        3 => any::<usize>().prop_map(Op::Drop),
+        2 => any::<usize>().prop_map(Op::Send),
+        1 => Just(Op::Put),
+        1 => Just(Op::Trim),
+        1 => Just(Op::TrimUnused),
+        1 => (any::<usize>(), 0..16usize, any::<bool>())
+            .prop_map(|(index, len, grow)| Op::Mutate { index, len, grow }),
+    ]
+}
+
+/// A guard of either kind, as [`Op::Get`] / [`Op::TryGet`] (`Borrowed`) and [`Op::GetOwned`]
+/// (`Owned`) make them; `B` and `O` are the pool's two guard types.
+pub enum Guard<B, O> {
+    Borrowed(B),
+    Owned(O),
+}
+
+impl<B: DerefMut<Target = Tracked>, O: DerefMut<Target = Tracked>> Guard<B, O> {
+    /// The object the guard holds.
+    pub fn obj(&mut self) -> &mut Tracked {
+        match self {
+            Guard::Borrowed(g) => g,
+            Guard::Owned(g) => g,
+        }
+    }
+
+    /// Takes the object out of the pool for good, with the guard type's `detach`.
+    pub fn detach(self, borrowed: fn(B) -> Tracked, owned: fn(O) -> Tracked) -> Tracked {
+        match self {
+            Guard::Borrowed(g) => borrowed(g),
+            Guard::Owned(g) => owned(g),
+        }
+    }
 }
 
 /// Writes `len` bytes into `obj`, and with `grow` makes it retain more than [`MAX_RETAINED`].
