@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the unit, integration and doc tests under miri, which checks every unsafe line for
 # undefined behaviour: once with Stacked Borrows and once with Tree Borrows, both with strict
-# provenance. Loom models (cfg(loom) only) and benches are not part of `cargo miri test`.
+# provenance. Loom models (cfg(hotpool_loom) only) and benches are not part of `cargo miri test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

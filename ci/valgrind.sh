@@ -4,7 +4,7 @@
 # or the thread goes away, including the thread-churn tests (tests/pool_threads.rs).
 #
 # Which binaries: the library's unit tests and every tests/*.rs binary except the loom models
-# (tests/loom_*.rs compile to nothing without --cfg loom; ci/loom.sh runs them). Proptest state
+# (tests/loom_*.rs compile to nothing without --cfg hotpool_loom; ci/loom.sh runs them). Proptest state
 # machines run PROPTEST_CASES=8 cases instead of 256: under valgrind (~30x slower) the default
 # would take most of the time budget, and what valgrind looks for (leaks) shows up in a few
 # cases. The whole run takes a few minutes on 2 cores.

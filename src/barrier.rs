@@ -38,7 +38,7 @@ pub(crate) fn init() {
     expedited::init();
 }
 
-#[cfg(all(target_os = "linux", not(loom), not(miri)))]
+#[cfg(all(target_os = "linux", not(hotpool_loom), not(miri)))]
 mod expedited {
     use crate::sync::{AtomicBool, Once, Ordering};
 
@@ -94,7 +94,7 @@ mod expedited {
     }
 }
 
-#[cfg(not(all(target_os = "linux", not(loom), not(miri))))]
+#[cfg(not(all(target_os = "linux", not(hotpool_loom), not(miri))))]
 mod expedited {
     pub(super) fn init() {}
 

@@ -104,7 +104,7 @@
 //! - Depot: everything under its `Mutex`.
 //!
 //! loom checks these paths (`tests/loom_pool.rs`). Two things loom cannot see are made visible to
-//! it under `--cfg loom`: std's `Arc` (loom 0.7 has no `Weak`, so the pool uses std's; its final
+//! it under `--cfg hotpool_loom`: std's `Arc` (loom 0.7 has no `Weak`, so the pool uses std's; its final
 //! drop's release/acquire is mirrored by `sync::ArcDropSync`), and globals, which become loom's
 //! per-execution `lazy_static`.
 //!

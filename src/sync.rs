@@ -1,18 +1,18 @@
 //! The one door to concurrency primitives.
 //!
 //! Every atomic, `Mutex`, `UnsafeCell` and `thread_local!` the crate uses comes from here, so
-//! that building with `RUSTFLAGS="--cfg loom"` swaps them all for [loom]'s model-checked
+//! that building with `RUSTFLAGS="--cfg hotpool_loom"` swaps them all for [loom]'s model-checked
 //! versions at once. Nothing else in the crate may import them from `std` or `core`.
 //!
 //! [loom]: https://docs.rs/loom
 
-#[cfg(loom)]
+#[cfg(hotpool_loom)]
 pub(crate) use loom::{
     sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering},
     thread_local,
 };
 
-#[cfg(not(loom))]
+#[cfg(not(hotpool_loom))]
 pub(crate) use std::{
     sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering},
     thread_local,
@@ -20,7 +20,7 @@ pub(crate) use std::{
 
 /// Process-wide one-time initialisation outside loom's models (`barrier.rs` registers the
 /// process once; loom never sees it).
-#[cfg(not(loom))]
+#[cfg(not(hotpool_loom))]
 pub(crate) use std::sync::Once;
 
 /// `Arc` and `Weak` are std's in both builds: loom 0.7 has no `Weak`, which the thread-exit
@@ -38,20 +38,20 @@ pub(crate) use std::sync::{Arc, Weak};
 /// loom does see. In normal builds both are empty and the type has no size.
 #[derive(Debug, Default)]
 pub(crate) struct ArcDropSync {
-    #[cfg(loom)]
+    #[cfg(hotpool_loom)]
     releases: AtomicUsize,
 }
 
 impl ArcDropSync {
     #[inline(always)]
     pub(crate) fn before_release(&self) {
-        #[cfg(loom)]
+        #[cfg(hotpool_loom)]
         self.releases.fetch_add(1, Ordering::Release);
     }
 
     #[inline(always)]
     pub(crate) fn before_destroy(&self) {
-        #[cfg(loom)]
+        #[cfg(hotpool_loom)]
         self.releases.load(Ordering::Acquire);
     }
 }
@@ -59,7 +59,7 @@ impl ArcDropSync {
 /// Declares a lazily initialised global: `once_cell::sync::Lazy` normally, loom's per-execution
 /// `lazy_static!` under loom (a plain static would leak loom objects from one model run into the
 /// next).
-#[cfg(loom)]
+#[cfg(hotpool_loom)]
 macro_rules! global {
     ($(#[$attr:meta])* static $name:ident: $ty:ty = $init:expr;) => {
         loom::lazy_static! { $(#[$attr])* static ref $name: $ty = $init; }
@@ -69,7 +69,7 @@ macro_rules! global {
 /// Declares a lazily initialised global: `once_cell::sync::Lazy` normally, loom's per-execution
 /// `lazy_static!` under loom (a plain static would leak loom objects from one model run into the
 /// next).
-#[cfg(not(loom))]
+#[cfg(not(hotpool_loom))]
 macro_rules! global {
     ($(#[$attr:meta])* static $name:ident: $ty:ty = $init:expr;) => {
         $(#[$attr])*
@@ -93,9 +93,9 @@ pub(crate) trait AtomicGetMut {
 impl<T> AtomicGetMut for AtomicPtr<T> {
     type Value = *mut T;
     fn read_exclusive(&mut self) -> *mut T {
-        #[cfg(loom)]
+        #[cfg(hotpool_loom)]
         return self.with_mut(|p| *p);
-        #[cfg(not(loom))]
+        #[cfg(not(hotpool_loom))]
         return *self.get_mut();
     }
 }
@@ -103,9 +103,9 @@ impl<T> AtomicGetMut for AtomicPtr<T> {
 impl AtomicGetMut for AtomicUsize {
     type Value = usize;
     fn read_exclusive(&mut self) -> usize {
-        #[cfg(loom)]
+        #[cfg(hotpool_loom)]
         return self.with_mut(|v| *v);
-        #[cfg(not(loom))]
+        #[cfg(not(hotpool_loom))]
         return *self.get_mut();
     }
 }
@@ -117,25 +117,25 @@ impl AtomicGetMut for AtomicUsize {
 /// no information worth failing on.
 #[derive(Debug, Default)]
 pub(crate) struct Mutex<T> {
-    #[cfg(loom)]
+    #[cfg(hotpool_loom)]
     inner: loom::sync::Mutex<T>,
-    #[cfg(not(loom))]
+    #[cfg(not(hotpool_loom))]
     inner: std::sync::Mutex<T>,
 }
 
 /// Guard of [`Mutex`].
-#[cfg(loom)]
+#[cfg(hotpool_loom)]
 pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
 /// Guard of [`Mutex`].
-#[cfg(not(loom))]
+#[cfg(not(hotpool_loom))]
 pub(crate) type MutexGuard<'a, T> = std::sync::MutexGuard<'a, T>;
 
 impl<T> Mutex<T> {
     pub(crate) fn new(value: T) -> Self {
         Self {
-            #[cfg(loom)]
+            #[cfg(hotpool_loom)]
             inner: loom::sync::Mutex::new(value),
-            #[cfg(not(loom))]
+            #[cfg(not(hotpool_loom))]
             inner: std::sync::Mutex::new(value),
         }
     }
@@ -148,15 +148,15 @@ impl<T> Mutex<T> {
 }
 
 /// `UnsafeCell` with loom's closure-based API, so loom can track every access.
-#[cfg(loom)]
+#[cfg(hotpool_loom)]
 pub(crate) use loom::cell::UnsafeCell;
 
 /// `UnsafeCell` with loom's closure-based API, so loom can track every access.
-#[cfg(not(loom))]
+#[cfg(not(hotpool_loom))]
 #[derive(Debug, Default)]
 pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
 
-#[cfg(not(loom))]
+#[cfg(not(hotpool_loom))]
 impl<T> UnsafeCell<T> {
     pub(crate) const fn new(value: T) -> Self {
         Self(std::cell::UnsafeCell::new(value))

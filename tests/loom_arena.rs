@@ -2,8 +2,8 @@
 //! uses its own); what does is the statistics registry: a thread registers its counters on first
 //! use and folds them into the exited total when it exits, while any thread may aggregate.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test loom_arena`.
-#![cfg(loom)]
+//! Run with `RUSTFLAGS="--cfg hotpool_loom" cargo test --release --test loom_arena`.
+#![cfg(hotpool_loom)]
 
 use hotpool::arena;
 use loom::thread;

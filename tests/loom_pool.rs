@@ -7,7 +7,7 @@
 //! after), so a thread's exit flush may still be running when `join` returns. Checks that depend
 //! on it wait with `eventually`, which yields to loom's scheduler until the flush has run; a flush
 //! that never happens makes loom fail the model for exceeding its branch limit.
-#![cfg(loom)]
+#![cfg(hotpool_loom)]
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 

@@ -54,7 +54,7 @@ thread_local! {
     static CURRENT: ThreadHandle = ThreadHandle::register();
 }
 
-#[cfg(not(loom))]
+#[cfg(not(hotpool_loom))]
 std::thread_local! {
     /// `CURRENT`'s address while it is alive, null before and after. Constant-initialised and
     /// without a destructor, so reading it is a single load with no lazy-initialisation or
@@ -79,7 +79,7 @@ pub(crate) fn with_current_or<V, R>(
     f: impl FnOnce(&ThreadHandle, V) -> R,
     none: impl FnOnce(V) -> R,
 ) -> R {
-    #[cfg(not(loom))]
+    #[cfg(not(hotpool_loom))]
     {
         let handle = FAST.with(std::cell::Cell::get);
         if !handle.is_null() {
@@ -103,7 +103,7 @@ fn with_current_slow<V, R>(
 ) -> R {
     let mut value = Some(value);
     let ran = CURRENT.try_with(|handle| {
-        #[cfg(not(loom))]
+        #[cfg(not(hotpool_loom))]
         if !handle.exiting() {
             FAST.with(|fast| fast.set(handle));
         }
@@ -153,7 +153,7 @@ impl ThreadHandle {
     }
 
     /// Whether this handle's destructor has started (its hooks are running).
-    #[cfg(not(loom))]
+    #[cfg(not(hotpool_loom))]
     fn exiting(&self) -> bool {
         self.exit_hooks.try_borrow().is_err()
     }
@@ -180,7 +180,7 @@ impl Drop for ThreadHandle {
     fn drop(&mut self) {
         // First: from here on the fast path finds no handle, and a pool used from code that runs
         // below (a `T::drop`) bypasses its thread cache.
-        #[cfg(not(loom))]
+        #[cfg(not(hotpool_loom))]
         let _ = FAST.try_with(|fast| fast.set(std::ptr::null()));
         // Held for the whole loop: `on_exit` refuses new hooks while the thread exits, so a pool
         // first used by a `T::drop` below never caches anything it would strand.
