@@ -20,7 +20,7 @@ pub(crate) use std::{
 
 /// Process-wide one-time initialisation outside loom's models (`barrier.rs` registers the
 /// process once; loom never sees it).
-#[cfg(not(hotpool_loom))]
+#[cfg(all(target_os = "linux", not(hotpool_loom), not(miri)))]
 pub(crate) use std::sync::Once;
 
 /// `Arc` and `Weak` are std's in both builds: loom 0.7 has no `Weak`, which the thread-exit

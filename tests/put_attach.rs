@@ -119,7 +119,10 @@ fn pool_attach_counts_as_local_pool_attach_does() {
         let guard = pool.attach(outside);
         assert_eq!((guard.id, &guard.data[..]), (id, &b"kept as is"[..]));
         let s = pool.stats();
-        assert_eq!((s.created, s.returned, s.reused, s.in_use, s.idle), (0, 1, 1, 1, 0));
+        assert_eq!(
+            (s.created, s.returned, s.reused, s.in_use, s.idle),
+            (0, 1, 1, 1, 0)
+        );
         drop(guard); // recycled like any object of the pool
         let s = pool.stats();
         assert_eq!((s.returned, s.in_use, s.idle), (2, 0, 1));
@@ -132,7 +135,11 @@ fn pool_attach_counts_as_local_pool_attach_does() {
         let back = pool.attach(detached); // and in again
         drop(back);
         let s = pool.stats();
-        assert_eq!((s.detached, s.in_use, s.idle), (1, 0, 1), "thread_cache {thread_cache}");
+        assert_eq!(
+            (s.detached, s.in_use, s.idle),
+            (1, 0, 1),
+            "thread_cache {thread_cache}"
+        );
         drop(pool);
         tracker.assert_all_dropped_once();
     }

@@ -444,7 +444,14 @@ impl<T, R> Drop for Inner<T, R> {
         // stops here, after the panic hook has reported it: the last handle, guard or exit hook
         // may be dropped by a thread-local destructor, where an escaping panic aborts the process,
         // and there is no telling from here.
-        let mut objects: Vec<Box<T>> = self.depot.0.lock().take_all().into_iter().flatten().collect();
+        let mut objects: Vec<Box<T>> = self
+            .depot
+            .0
+            .lock()
+            .take_all()
+            .into_iter()
+            .flatten()
+            .collect();
         objects.extend(self.slots.take_cached_objects());
         let _reported_by_the_panic_hook = drop_all(objects);
     }
