@@ -3,6 +3,7 @@
 #![warn(rust_2018_idioms, unreachable_pub)]
 
 pub mod arena;
+pub mod buffer;
 pub mod builder;
 mod error;
 mod guard;
@@ -13,6 +14,7 @@ pub mod recycle;
 mod stats;
 mod sync;
 
+pub use buffer::{Buffer, BufferPool, BufferStats, OwnedBuffer};
 pub use builder::Builder;
 pub use error::ConfigError;
 pub use local::{LocalOwnedPooled, LocalPool, LocalPooled};
