@@ -250,7 +250,9 @@ fn a_threads_cached_buffers_are_flushed_when_it_exits() {
         s.spawn(|| {
             let held: Vec<_> = (0..3).map(|_| pool.get(512)).collect();
             drop(held); // into that thread's cache
-        });
+        })
+        .join() // an explicit join also waits for the thread-exit flush
+        .unwrap();
     });
     let s = pool.stats();
     assert_eq!((s.created, s.idle, s.in_use), (3, 3, 0));
@@ -283,19 +285,23 @@ fn buffers_cross_threads_and_owned_guards_outlive_the_pool() {
 fn shared_across_threads() {
     let pool = BufferPool::new();
     std::thread::scope(|s| {
-        for t in 0..4u8 {
-            let pool = &pool;
-            s.spawn(move || {
-                for i in 0..500usize {
-                    let mut buf = pool.get(1 << (6 + (i % 12)));
-                    buf.push(t);
-                    if i % 7 == 0 {
-                        buf.extend_from_slice(&[t; 3000]); // grows: changes class
+        let workers: Vec<_> = (0..4u8)
+            .map(|t| {
+                let pool = &pool;
+                s.spawn(move || {
+                    for i in 0..500usize {
+                        let mut buf = pool.get(1 << (6 + (i % 12)));
+                        buf.push(t);
+                        if i % 7 == 0 {
+                            buf.extend_from_slice(&[t; 3000]); // grows: changes class
+                        }
+                        assert_eq!(buf[0], t);
                     }
-                    assert_eq!(buf[0], t);
-                }
-            });
-        }
+                })
+            })
+            .collect();
+        // Explicit joins also wait for the threads' exit flushes, which the scope's end does not.
+        workers.into_iter().for_each(|w| w.join().unwrap());
     });
     let s = pool.stats();
     assert_eq!(s.in_use, 0);

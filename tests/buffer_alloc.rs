@@ -93,16 +93,20 @@ fn two_threads_never_allocate_once_warm() {
     let both_hold = std::sync::Barrier::new(2);
     let calls = measured_calls(|| {
         std::thread::scope(|s| {
-            for t in 0..2 {
-                let (pool, both_hold) = (&pool, &both_hold);
-                s.spawn(move || {
-                    let held: Vec<_> = (0..5).flat_map(|_| SIZES.map(|n| pool.get(n))).collect();
-                    both_hold.wait();
-                    drop(held);
-                    (0..12).for_each(|i| round(pool, i + t));
-                    measured(|| (0..ITERATIONS).for_each(|i| round(pool, i + t)));
-                });
-            }
+            let workers: Vec<_> = (0..2)
+                .map(|t| {
+                    let (pool, both_hold) = (&pool, &both_hold);
+                    s.spawn(move || {
+                        let held: Vec<_> =
+                            (0..5).flat_map(|_| SIZES.map(|n| pool.get(n))).collect();
+                        both_hold.wait();
+                        drop(held);
+                        (0..12).for_each(|i| round(pool, i + t));
+                        measured(|| (0..ITERATIONS).for_each(|i| round(pool, i + t)));
+                    })
+                })
+                .collect();
+            workers.into_iter().for_each(|w| w.join().unwrap());
         });
     });
     assert_eq!(calls, 0);
@@ -140,7 +144,8 @@ fn every_buffer_is_freed_once_with_nothing_leaked() {
         drop(detached);
         drop(pool.get(2 << 20)); // oversized
         std::thread::scope(|s| {
-            s.spawn(|| drop(pool.get(500 * 1024))); // cached there, flushed at its exit
+            // Cached there, flushed at its exit (which an explicit join waits for).
+            s.spawn(|| drop(pool.get(500 * 1024))).join().unwrap();
         });
         drop(held);
         assert!(pool.stats().idle_bytes > 1 << 20, "buffers are kept idle");
