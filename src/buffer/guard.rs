@@ -60,8 +60,8 @@ macro_rules! buffer_guard {
                 *buf
             }
 
-            /// Appends the bytes of one `read` of at most `max` bytes from `reader` to the
-            /// buffer and returns how many were read: `Ok(0)` (with `max > 0`) means end of
+            /// Appends the bytes of one `read` of at most `max` bytes from `reader` (any
+            /// `Read`, or `&mut` one) to the buffer and returns how many were read: `Ok(0)` (with `max > 0`) means end of
             /// input. Retries reads interrupted by a signal; after an error the buffer is as
             /// before. The `max` bytes are zeroed before the read (safe code cannot read into
             /// uninitialised memory), so no old data is ever exposed to the reader.
@@ -75,11 +75,7 @@ macro_rules! buffer_guard {
             /// assert_eq!(&buf[..], b"first line\nsecond");
             /// # Ok::<(), std::io::Error>(())
             /// ```
-            pub fn read_from<Rd: io::Read + ?Sized>(
-                &mut self,
-                reader: &mut Rd,
-                max: usize,
-            ) -> io::Result<usize> {
+            pub fn read_from<Rd: io::Read>(&mut self, reader: Rd, max: usize) -> io::Result<usize> {
                 read_into(self.vec_mut(), reader, max)
             }
         }
@@ -201,11 +197,7 @@ buffer_guard!(
 );
 
 /// [`Buffer::read_from`]: one read of at most `max` bytes appended to `buf`.
-fn read_into<Rd: io::Read + ?Sized>(
-    buf: &mut Vec<u8>,
-    reader: &mut Rd,
-    max: usize,
-) -> io::Result<usize> {
+fn read_into<Rd: io::Read>(buf: &mut Vec<u8>, mut reader: Rd, max: usize) -> io::Result<usize> {
     let start = buf.len();
     let end = start.checked_add(max).expect("buffer length overflow");
     buf.resize(end, 0);
