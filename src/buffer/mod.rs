@@ -75,7 +75,6 @@ pub(crate) type Boxed = Box<Vec<u8>>;
 /// assert_eq!(&buf[..], b"hello");
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Clone)]
 pub struct BufferPool {
     classes: Arc<Classes>,
 }
@@ -385,6 +384,22 @@ impl BufferPool {
     /// ```
     pub fn stats(&self) -> BufferStats {
         stats::collect(&self.classes)
+    }
+}
+
+impl Clone for BufferPool {
+    /// Another handle to the same pool: classes, buffers and statistics are shared.
+    ///
+    /// ```
+    /// let pool = hotpool::BufferPool::new();
+    /// let handle = pool.clone();
+    /// std::thread::spawn(move || drop(handle.get(100))).join().unwrap();
+    /// assert_eq!(pool.stats().created, 1);
+    /// ```
+    fn clone(&self) -> Self {
+        Self {
+            classes: Arc::clone(&self.classes),
+        }
     }
 }
 
