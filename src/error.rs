@@ -45,8 +45,9 @@ pub enum ConfigError {
     /// ```
     /// use hotpool::{BufferPool, ConfigError};
     ///
-    /// let err = BufferPool::builder().max_idle_bytes(100).build().unwrap_err();
-    /// assert!(matches!(err, ConfigError::TooSmall { setting: "max_idle_bytes", value: 100, .. }));
+    /// // Not even one buffer of the smallest class (64 bytes).
+    /// let err = BufferPool::builder().max_idle_bytes(10).build().unwrap_err();
+    /// assert!(matches!(err, ConfigError::TooSmall { setting: "max_idle_bytes", value: 10, .. }));
     /// ```
     TooSmall {
         /// The builder method that was given the value.

@@ -217,6 +217,29 @@ fn idle_bytes_stay_within_the_cap_per_class_and_overall() {
 }
 
 #[test]
+fn a_budget_below_one_buffer_per_class_leaves_the_largest_classes_keeping_none() {
+    let pool = BufferPool::builder()
+        .max_size(4096)
+        .max_idle_bytes(1000) // 64 + 128 + 256 + 512 = 960 fits; 1024 does not
+        .build()
+        .unwrap();
+    let caps: Vec<usize> = pool.stats().classes.iter().map(|c| c.max_idle).collect();
+    assert_eq!(caps, [1, 1, 1, 1, 0, 0, 0]);
+    for n in [64, 128, 256, 512, 1024, 2048, 4096] {
+        drop((pool.get(n), pool.get(n))); // two of each back: one kept where it may
+    }
+    assert_eq!(pool.stats().idle_bytes, 960);
+    let mut grown = pool.get(512); // the idle 512-byte buffer...
+    grown.extend_from_slice(&[0; 1024]); // ...grows into the 1024 class, which keeps none
+    drop(grown);
+    let s = pool.stats();
+    assert_eq!((s.idle, s.idle_bytes), (3, 448));
+    assert_eq!(s.discarded, 14 - 4 + 1);
+    assert_eq!(pool.get(2048).capacity(), 2048, "still served by class");
+    assert_balanced(&pool.stats());
+}
+
+#[test]
 fn trim_frees_idle_buffers_and_trim_unused_the_unused_ones() {
     let pool = BufferPool::builder().thread_cache(0).build().unwrap();
     let held: Vec<_> = (0..8).map(|i| pool.get(64 << i)).collect();
@@ -448,11 +471,11 @@ fn bad_settings_are_errors_naming_the_setting_and_value() {
             },
         ),
         (
-            BufferPool::builder().max_size(1024).max_idle_bytes(63),
+            BufferPool::builder().min_size(128).max_idle_bytes(127),
             ConfigError::TooSmall {
                 setting: "max_idle_bytes",
-                value: 63,
-                min: 2048 - 64,
+                value: 127,
+                min: 128,
             },
         ),
         (

@@ -15,8 +15,9 @@ const CASES: u32 = if cfg!(miri) { 4 } else { 256 };
 struct Config {
     min_shift: u32,
     classes: u32,
-    /// Extra budget over one buffer per class, in units of the smallest class.
-    extra: usize,
+    /// The idle budget in units of the smallest class: from one (only the smallest class keeps a
+    /// buffer) to well over one buffer per class.
+    units: usize,
     thread_cache: usize,
 }
 
@@ -48,14 +49,15 @@ enum Op {
 }
 
 fn config() -> impl Strategy<Value = Config> {
-    (0..4u32, 1..6u32, 0..40usize, 0..5usize).prop_map(
-        |(min_shift, classes, extra, thread_cache)| Config {
+    (0..4u32, 1..6u32, 0..5usize).prop_flat_map(|(min_shift, classes, thread_cache)| {
+        // One buffer per class is 2^classes - 1 units.
+        (1..(1usize << classes) + 40).prop_map(move |units| Config {
             min_shift,
             classes,
-            extra,
+            units,
             thread_cache,
-        },
-    )
+        })
+    })
 }
 
 fn op(max_size: usize) -> impl Strategy<Value = Op> {
@@ -178,7 +180,7 @@ impl Model {
 fn run(cfg: &Config, ops: &[Op]) {
     let min_size = 1usize << cfg.min_shift;
     let max_size = min_size << (cfg.classes - 1);
-    let budget = 2 * max_size - min_size + cfg.extra * min_size;
+    let budget = cfg.units * min_size;
     let pool = BufferPool::builder()
         .min_size(min_size)
         .max_size(max_size)
@@ -342,7 +344,7 @@ fn a_grown_buffer_is_the_next_one_of_its_new_class() {
     let cfg = Config {
         min_shift: 2,
         classes: 4,
-        extra: 10,
+        units: 25,
         thread_cache: 2,
     };
     run(

@@ -1,7 +1,7 @@
 //! Fuzzes `BufferPool` against a model of each class's idle count.
 //!
-//! The input is a configuration (`min_size` 1..=8, 1..=6 classes, an idle budget of one buffer
-//! per class plus 0..=63 smallest-class units, `thread_cache` 0..=4) and a list of [`Op`]s: gets
+//! The input is a configuration (`min_size` 1..=8, 1..=6 classes, an idle budget of 1 to (one
+//! buffer per class + 63) smallest-class units, so small budgets leave large classes keeping none, `thread_cache` 0..=4) and a list of [`Op`]s: gets
 //! (borrowed, owned, zeroed; any size up to twice the largest class, so oversized requests too),
 //! writes that grow a held buffer, shrinks, drops, detaches, `trim`, `trim_unused`, and a burst on
 //! a second thread that also drops some of the held buffers there (its cache is flushed when it
@@ -183,7 +183,8 @@ fuzz_target!(|input: Input| {
     let min_size = 1usize << (input.min_shift % 4);
     let classes = 1 + input.classes as usize % 6;
     let max_size = min_size << (classes - 1);
-    let budget = 2 * max_size - min_size + (input.extra as usize % 64) * min_size;
+    // From one smallest-class buffer to 63 units more than one buffer per class.
+    let budget = (1 + input.extra as usize % ((1 << classes) + 62)) * min_size;
     let pool = BufferPool::builder()
         .min_size(min_size)
         .max_size(max_size)

@@ -65,6 +65,9 @@ pub const LARGEST_MAX_SIZE: usize = 1 << 30;
 /// between the classes: class `c` keeps at most `1 + (max_idle_bytes - sum of class sizes) /
 /// classes / size(c)` idle buffers ([`ClassStats::max_idle`](crate::buffer::ClassStats)); half of
 /// that, up to `thread_cache`, may sit in each thread's cache, the rest in the shared depot.
+/// A budget below the sum of the class sizes gives one buffer to each class from the smallest up
+/// while it lasts; the larger classes keep none (their buffers are still served by size class,
+/// and freed when returned).
 ///
 /// ```
 /// use hotpool::BufferPool;
@@ -128,7 +131,7 @@ impl BufferPoolBuilder {
     }
 
     /// Cap on the capacity of idle buffers over all classes, in bytes (default
-    /// [`DEFAULT_MAX_IDLE_BYTES`]). It must hold at least one buffer of every class. It bounds
+    /// [`DEFAULT_MAX_IDLE_BYTES`]), at least `min_size`. It bounds
     /// idle memory exactly for a program that uses the pool from one thread; every further
     /// thread may keep up to its cache's worth more (see [`BufferPool`]).
     ///
@@ -137,6 +140,11 @@ impl BufferPoolBuilder {
     /// let held: Vec<_> = (0..100).map(|_| pool.get(4096)).collect();
     /// drop(held);
     /// assert!(pool.stats().idle_bytes <= 64 * 1024);
+    ///
+    /// // A budget smaller than one buffer per class: the largest classes keep nothing.
+    /// let lean = hotpool::BufferPool::builder().max_size(4096).max_idle_bytes(4096).build()?;
+    /// let kept: Vec<usize> = lean.stats().classes.iter().map(|c| c.max_idle).collect();
+    /// assert_eq!(kept, [1, 1, 1, 1, 1, 1, 0]); // 64 + 128 + ... + 2048 = 4032 bytes
     /// # Ok::<(), hotpool::ConfigError>(())
     /// ```
     pub fn max_idle_bytes(mut self, bytes: usize) -> Self {
@@ -164,7 +172,7 @@ impl BufferPoolBuilder {
     /// # Errors
     /// [`ConfigError`] naming the setting and its value if `min_size` or `max_size` is 0 or not a
     /// power of two, `max_size` is above [`LARGEST_MAX_SIZE`] or below `min_size`,
-    /// `max_idle_bytes` is 0 or cannot hold one buffer of every class, or `thread_cache` is
+    /// `max_idle_bytes` is 0 or below `min_size`, or `thread_cache` is
     /// above [`MAX_THREAD_CACHE`].
     ///
     /// ```
@@ -174,29 +182,29 @@ impl BufferPoolBuilder {
     /// assert_eq!(err, ConfigError::Zero { setting: "max_size" });
     /// let err = BufferPool::builder().min_size(4096).max_size(1024).build().unwrap_err();
     /// assert_eq!(err.to_string(), "invalid configuration: min_size = 4096 exceeds max_size = 1024");
-    /// let err = BufferPool::builder().max_size(4096).max_idle_bytes(4096).build().unwrap_err();
+    /// let err = BufferPool::builder().max_idle_bytes(32).build().unwrap_err();
     /// assert_eq!(
     ///     err.to_string(),
-    ///     "invalid configuration: max_idle_bytes = 4096 is below the minimum of 8128"
-    /// ); // 64 + 128 + ... + 4096: one buffer per class
+    ///     "invalid configuration: max_idle_bytes = 32 is below the minimum of 64"
+    /// ); // not even one buffer of the smallest class
     /// ```
     pub fn build(self) -> Result<BufferPool, ConfigError> {
         self.validate()?;
         let min_shift = self.min_size.trailing_zeros();
         let classes = (self.max_size.trailing_zeros() - min_shift + 1) as usize;
-        let one_each = self.one_of_each_class();
-        let share = (self.max_idle_bytes - one_each) / classes;
         let mut pools = Vec::with_capacity(classes);
         let mut max_idle = Vec::with_capacity(classes);
         for class in 0..classes {
             let size = self.min_size << class;
-            let count = 1 + share / size;
+            let count = self.idle_buffers(classes, class);
             let per_thread = self.thread_cache.min(count / 2);
             pools.push(
                 Pool::builder(move || Vec::with_capacity(size))
-                    .max_idle(count - per_thread)
+                    // A `Pool` keeps at least one idle object; a class that keeps none refuses
+                    // every buffer through its retained-size cap instead.
+                    .max_idle((count - per_thread).max(1))
                     .thread_cache(per_thread)
-                    .max_retained_bytes(size)
+                    .max_retained_bytes(if count == 0 { 0 } else { size })
                     .build()?,
             );
             max_idle.push(count);
@@ -209,10 +217,19 @@ impl BufferPoolBuilder {
         )))
     }
 
-    /// Bytes of one buffer of every class: the smallest accepted `max_idle_bytes`.
-    fn one_of_each_class(&self) -> usize {
-        // min + 2 min + ... + max = 2 max - min.
-        2 * self.max_size - self.min_size
+    /// Most idle buffers class `class` of `classes` keeps (depot and one thread's cache).
+    fn idle_buffers(&self, classes: usize, class: usize) -> usize {
+        // min + 2 min + ... + max = 2 max - min: one buffer of every class.
+        let one_each = 2 * self.max_size - self.min_size;
+        if self.max_idle_bytes >= one_each {
+            let share = (self.max_idle_bytes - one_each) / classes;
+            1 + share / (self.min_size << class)
+        } else {
+            // One each from the smallest class up while the budget lasts: classes 0..=class
+            // take `(2 << class) - 1` smallest-class units.
+            let prefix = ((2usize << class) - 1) * self.min_size;
+            usize::from(prefix <= self.max_idle_bytes)
+        }
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -244,12 +261,11 @@ impl BufferPoolBuilder {
                 setting: "max_idle_bytes",
             });
         }
-        let min = self.one_of_each_class();
-        if self.max_idle_bytes < min {
+        if self.max_idle_bytes < self.min_size {
             return Err(ConfigError::TooSmall {
                 setting: "max_idle_bytes",
                 value: self.max_idle_bytes,
-                min,
+                min: self.min_size,
             });
         }
         if self.thread_cache > MAX_THREAD_CACHE {
