@@ -64,6 +64,37 @@ pub enum ConfigError {
     /// .unwrap();
     /// ```
     ThreadExiting,
+    /// A setting was below the smallest value that works with the other settings.
+    ///
+    /// ```
+    /// use hotpool::{BufferPool, ConfigError};
+    ///
+    /// // Not even one buffer of the smallest class (64 bytes).
+    /// let err = BufferPool::builder().max_idle_bytes(10).build().unwrap_err();
+    /// assert!(matches!(err, ConfigError::TooSmall { setting: "max_idle_bytes", value: 10, .. }));
+    /// ```
+    TooSmall {
+        /// The builder method that was given the value.
+        setting: &'static str,
+        /// The value given.
+        value: usize,
+        /// The smallest accepted value.
+        min: usize,
+    },
+    /// A setting that must be a power of two was not.
+    ///
+    /// ```
+    /// use hotpool::BufferPool;
+    ///
+    /// let err = BufferPool::builder().max_size(1500).build().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid configuration: max_size = 1500 is not a power of two");
+    /// ```
+    NotPowerOfTwo {
+        /// The builder method that was given the value.
+        setting: &'static str,
+        /// The value given.
+        value: usize,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -89,6 +120,14 @@ impl fmt::Display for ConfigError {
                 limit,
             } => write!(f, "{setting} = {value} exceeds {limit_setting} = {limit}"),
             Self::ThreadExiting => unreachable!("written above"),
+            Self::TooSmall {
+                setting,
+                value,
+                min,
+            } => write!(f, "{setting} = {value} is below the minimum of {min}"),
+            Self::NotPowerOfTwo { setting, value } => {
+                write!(f, "{setting} = {value} is not a power of two")
+            }
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod arena;
 mod barrier;
+pub mod buffer;
 pub mod builder;
 mod error;
 mod guard;
@@ -17,6 +18,7 @@ pub mod recycle;
 mod stats;
 mod sync;
 
+pub use buffer::{Buffer, BufferPool, BufferStats, OwnedBuffer};
 pub use builder::Builder;
 pub use bumpalo;
 pub use error::ConfigError;

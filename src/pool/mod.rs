@@ -5,6 +5,7 @@ mod counts;
 mod depot;
 mod guard;
 mod inner;
+mod lend;
 mod owned;
 mod slots;
 mod thread;

@@ -1,0 +1,334 @@
+//! Fuzzes `BufferPool` against a model of each class's idle count.
+//!
+//! The input is a configuration (`min_size` 1..=8, 1..=6 classes, an idle budget of 1 to (one
+//! buffer per class + 63) smallest-class units, so small budgets leave large classes keeping none, `thread_cache` 0..=4) and a list of [`Op`]s: gets
+//! (borrowed, owned, zeroed; any size up to twice the largest class, so oversized requests too),
+//! writes that grow a held buffer, shrinks, drops, detaches, `trim`, `trim_unused`, and a burst on
+//! a second thread that also drops some of the held buffers there (its cache is flushed when it
+//! exits).
+//!
+//! # Model
+//! On the harness thread the pool is deterministic: a get of a class reuses a buffer iff the
+//! class has one idle, and a returned buffer is kept iff its class (the one its capacity fits
+//! now) holds fewer than `max_idle` idle buffers. The model predicts `created`, `reused`,
+//! `oversized`, `discarded`, `detached` and every class's idle and in-use counts exactly, and the
+//! address of the buffer a get returns when it knows the class's last returned one. Where the
+//! tiers decide (`trim_unused`, the second thread), the model takes the pool's per-class idle
+//! counts and checks that only idle buffers went. After every op: the counts equal the model,
+//! held buffers keep their contents, every class keeps at most `max_idle` idle buffers and
+//! `idle_bytes <= max_idle_bytes`, and `created - discarded - detached == idle + in_use`.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use hotpool::{Buffer, BufferPool, BufferStats, OwnedBuffer};
+use libfuzzer_sys::fuzz_target;
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    min_shift: u8,
+    classes: u8,
+    extra: u8,
+    thread_cache: u8,
+    ops: Vec<Op>,
+}
+
+#[derive(Arbitrary, Debug)]
+enum Op {
+    Get {
+        size: u32,
+        owned: bool,
+    },
+    GetZeroed {
+        len: u32,
+    },
+    Write {
+        i: u8,
+        n: u32,
+    },
+    ShrinkToFit {
+        i: u8,
+    },
+    Drop {
+        i: u8,
+    },
+    Detach {
+        i: u8,
+    },
+    Trim,
+    TrimUnused,
+    /// On a new thread: get buffers of these sizes, hold them all, drop them; and drop held
+    /// buffers `i` with `i % 3 == 0` there.
+    OnThread {
+        sizes: Vec<u16>,
+    },
+}
+
+enum Guard<'a> {
+    Borrowed(Buffer<'a>),
+    Owned(OwnedBuffer),
+}
+
+impl Guard<'_> {
+    fn vec(&mut self) -> &mut Vec<u8> {
+        match self {
+            Guard::Borrowed(g) => g,
+            Guard::Owned(g) => g,
+        }
+    }
+}
+
+struct Held<'a> {
+    guard: Guard<'a>,
+    bytes: Vec<u8>,
+    class: Option<usize>,
+}
+
+struct Model {
+    sizes: Vec<usize>,
+    max_idle: Vec<usize>,
+    idle: Vec<usize>,
+    top: Vec<Option<usize>>,
+    created: u64,
+    reused: u64,
+    oversized: u64,
+    discarded: u64,
+    detached: u64,
+    budget: usize,
+}
+
+impl Model {
+    fn class_for(&self, n: usize) -> Option<usize> {
+        self.sizes.iter().position(|&s| s >= n)
+    }
+
+    fn get(&mut self, class: Option<usize>, ptr: usize) {
+        match class {
+            Some(c) if self.idle[c] > 0 => {
+                self.idle[c] -= 1;
+                self.reused += 1;
+                if let Some(top) = self.top[c].take() {
+                    assert_eq!(ptr, top, "LIFO in class {c}");
+                }
+            }
+            Some(_) => self.created += 1,
+            None => {
+                self.created += 1;
+                self.oversized += 1;
+            }
+        }
+    }
+
+    fn give_back(&mut self, class: Option<usize>, cap: usize, ptr: usize) {
+        let largest = *self.sizes.last().unwrap();
+        let dest = class.filter(|&c| self.sizes[c] == cap).or_else(|| {
+            (cap <= largest)
+                .then(|| self.sizes.iter().rposition(|&s| s <= cap))
+                .flatten()
+        });
+        match dest {
+            Some(c) if self.idle[c] < self.max_idle[c] => {
+                self.idle[c] += 1;
+                self.top[c] = (self.sizes[c] == cap).then_some(ptr);
+            }
+            _ => self.discarded += 1,
+        }
+    }
+
+    /// Takes the pool's idle counts where the tiers decided; returns how many buffers left.
+    fn resync_idle(&mut self, s: &BufferStats) -> usize {
+        let mut gone = 0;
+        for (c, class) in s.classes.iter().enumerate() {
+            gone += self.idle[c].saturating_sub(class.idle);
+            self.idle[c] = class.idle;
+            self.top[c] = None;
+        }
+        gone
+    }
+
+    fn check(&self, s: &BufferStats, held: &[Held<'_>]) {
+        assert_eq!(s.in_use, held.len());
+        assert_eq!(
+            (s.created, s.reused, s.oversized, s.discarded, s.detached),
+            (
+                self.created,
+                self.reused,
+                self.oversized,
+                self.discarded,
+                self.detached
+            )
+        );
+        assert!(s.idle_bytes <= self.budget, "{s:?}");
+        for (c, class) in s.classes.iter().enumerate() {
+            assert_eq!(class.idle, self.idle[c], "class {c}");
+            assert!(class.idle <= class.max_idle);
+            assert_eq!(
+                class.in_use,
+                held.iter().filter(|h| h.class == Some(c)).count()
+            );
+        }
+        assert_eq!(
+            s.created - s.discarded - s.detached,
+            (s.idle + s.in_use) as u64
+        );
+    }
+}
+
+fn give_back_held(model: &mut Model, mut h: Held<'_>) {
+    let (cap, ptr) = (h.guard.vec().capacity(), h.guard.vec().as_ptr() as usize);
+    drop(h.guard);
+    model.give_back(h.class, cap, ptr);
+}
+
+fuzz_target!(|input: Input| {
+    let min_size = 1usize << (input.min_shift % 4);
+    let classes = 1 + input.classes as usize % 6;
+    let max_size = min_size << (classes - 1);
+    // From one smallest-class buffer to 63 units more than one buffer per class.
+    let budget = (1 + input.extra as usize % ((1 << classes) + 62)) * min_size;
+    let pool = BufferPool::builder()
+        .min_size(min_size)
+        .max_size(max_size)
+        .max_idle_bytes(budget)
+        .thread_cache(input.thread_cache as usize % 5)
+        .build()
+        .unwrap();
+    let first = pool.stats();
+    let mut model = Model {
+        sizes: first.classes.iter().map(|c| c.size).collect(),
+        max_idle: first.classes.iter().map(|c| c.max_idle).collect(),
+        idle: vec![0; classes],
+        top: vec![None; classes],
+        created: 0,
+        reused: 0,
+        oversized: 0,
+        discarded: 0,
+        detached: 0,
+        budget,
+    };
+    let limit = |n: u32| n as usize % (2 * max_size + 1);
+    let mut held: Vec<Held<'_>> = Vec::new();
+    for op in input.ops.iter().take(64) {
+        match op {
+            Op::Get { size, owned } => {
+                let size = limit(*size);
+                let mut guard = if *owned {
+                    Guard::Owned(pool.get_owned(size))
+                } else {
+                    Guard::Borrowed(pool.get(size))
+                };
+                let class = model.class_for(size);
+                let v = guard.vec();
+                assert!(v.is_empty() && v.capacity() >= size);
+                if let Some(c) = class {
+                    assert_eq!(v.capacity(), model.sizes[c]);
+                }
+                model.get(class, v.as_ptr() as usize);
+                held.push(Held {
+                    guard,
+                    bytes: Vec::new(),
+                    class,
+                });
+            }
+            Op::GetZeroed { len } => {
+                let len = *len as usize % (max_size + 1);
+                let buf = pool.get_zeroed(len);
+                assert!(buf.len() == len && buf.iter().all(|&b| b == 0));
+                let class = model.class_for(len);
+                model.get(class, buf.as_ptr() as usize);
+                held.push(Held {
+                    guard: Guard::Borrowed(buf),
+                    bytes: vec![0; len],
+                    class,
+                });
+            }
+            Op::Write { i, n } if !held.is_empty() => {
+                let len = held.len();
+                let h = &mut held[*i as usize % len];
+                let fill = h.bytes.len() as u8;
+                let n = limit(*n);
+                h.guard.vec().extend(std::iter::repeat(fill).take(n));
+                h.bytes.extend(std::iter::repeat(fill).take(n));
+            }
+            Op::ShrinkToFit { i } if !held.is_empty() => {
+                let len = held.len();
+                held[*i as usize % len].guard.vec().shrink_to_fit();
+            }
+            Op::Drop { i } if !held.is_empty() => {
+                let h = held.swap_remove(*i as usize % held.len());
+                give_back_held(&mut model, h);
+            }
+            Op::Detach { i } if !held.is_empty() => {
+                let h = held.swap_remove(*i as usize % held.len());
+                let v = match h.guard {
+                    Guard::Borrowed(g) => Buffer::detach(g),
+                    Guard::Owned(g) => OwnedBuffer::detach(g),
+                };
+                assert_eq!(v, h.bytes);
+                model.detached += 1;
+            }
+            Op::Trim => {
+                let idle: usize = model.idle.iter().sum();
+                assert_eq!(pool.trim(), idle);
+                model.resync_idle(&pool.stats());
+                model.discarded += idle as u64;
+            }
+            Op::TrimUnused => {
+                let freed = pool.trim_unused();
+                assert_eq!(model.resync_idle(&pool.stats()), freed);
+                model.discarded += freed as u64;
+            }
+            Op::OnThread { sizes } => {
+                let (mut moved, mut kept) = (Vec::new(), Vec::new());
+                for (k, h) in held.drain(..).enumerate() {
+                    if k % 3 == 0 {
+                        moved.push(h)
+                    } else {
+                        kept.push(h)
+                    }
+                }
+                held = kept;
+                let before = pool.stats();
+                let pool_ref = &pool;
+                std::thread::scope(|s| {
+                    s.spawn(move || {
+                        let got: Vec<Buffer<'_>> = sizes
+                            .iter()
+                            .take(32)
+                            .map(|&n| pool_ref.get(limit(u32::from(n))))
+                            .collect();
+                        drop(got);
+                        for mut h in moved {
+                            assert_eq!(*h.guard.vec(), h.bytes);
+                            drop(h.guard); // returned from this thread
+                        }
+                    })
+                    .join() // an explicit join also waits for the thread's exit flush
+                    .unwrap();
+                });
+                // The tiers decided where the thread's buffers went: take the pool's counts,
+                // after checking they only grew, and `check` below bounds the idle counts.
+                let after = pool.stats();
+                assert!(after.created >= before.created && after.reused >= before.reused);
+                assert!(after.discarded >= before.discarded);
+                assert_eq!(after.detached, before.detached);
+                model.created = after.created;
+                model.reused = after.reused;
+                model.oversized = after.oversized;
+                model.discarded = after.discarded;
+                model.resync_idle(&after);
+            }
+            _ => {}
+        }
+        for h in &mut held {
+            let expected = std::mem::take(&mut h.bytes);
+            assert_eq!(*h.guard.vec(), expected);
+            h.bytes = expected;
+        }
+        model.check(&pool.stats(), &held);
+    }
+    while let Some(h) = held.pop() {
+        give_back_held(&mut model, h);
+    }
+    let rest = pool.stats();
+    model.check(&rest, &held);
+});

@@ -1,0 +1,426 @@
+//! [`BufferPool`]: byte buffers of any size from power-of-two size classes.
+//!
+//! Each class is a [`Pool`] of `Vec<u8>` of exactly that capacity, so the classes share the
+//! pools' engine: lock-free thread caches in front of a shared depot, the exit flush, the
+//! counters. The guards ([`Buffer`], [`OwnedBuffer`]) remember the class they came from and, when
+//! they drop, hand the buffer to the class its capacity fits now: the same one unless it grew
+//! (or shrank) while in use.
+
+mod config;
+mod guard;
+mod stats;
+
+#[cfg(feature = "bytes")]
+mod bytes;
+
+use std::fmt;
+
+pub use config::{
+    BufferPoolBuilder, DEFAULT_MAX_IDLE_BYTES, DEFAULT_MAX_SIZE, DEFAULT_MIN_SIZE,
+    DEFAULT_THREAD_CACHE, LARGEST_MAX_SIZE,
+};
+pub use guard::{Buffer, OwnedBuffer};
+pub use stats::{BufferStats, ClassStats};
+
+use crate::sync::{Arc, AtomicUsize, Ordering};
+use crate::Pool;
+
+/// A pooled buffer as the class pools hold it: boxed once, so the tiers move one pointer.
+#[allow(clippy::box_collection)]
+pub(crate) type Boxed = Box<Vec<u8>>;
+
+/// A thread-safe pool of byte buffers (`Vec<u8>`) in power-of-two size classes.
+///
+/// [`get(n)`](BufferPool::get) hands out an empty buffer with capacity at least `n`: an idle one
+/// of the smallest class that fits (the one this thread returned last, if any), or a new one of
+/// exactly the class size. Requests above the largest class are plain allocations, freed when
+/// their guard drops. A buffer that grew while in use goes back to the largest class its
+/// capacity covers (shrunk to that class's size if its capacity is not a power of two), or is
+/// freed if its capacity is above the largest class.
+///
+/// # Memory bound
+/// Every idle buffer of class `c` has capacity exactly `size(c)`, so [`BufferStats::idle_bytes`]
+/// is the idle memory, and it is bounded per class and overall: class `c` keeps at most
+/// [`ClassStats::max_idle`] buffers in the depot and the cache of one thread together, and
+/// `sum(max_idle(c) * size(c)) <= max_idle_bytes`. Each further thread that uses the pool may
+/// cache up to `min(thread_cache, max_idle(c) / 2)` more buffers of class `c` (the thread
+/// caches are what make a hit free of locks and shared writes); they move to the depot, within
+/// its bound, when the thread exits. So with `T` threads, idle bytes never exceed
+/// `max_idle_bytes + (T - 1) * sum(size(c) * min(thread_cache, max_idle(c) / 2))`. Not counted:
+/// 24 bytes of bookkeeping per pooled buffer.
+///
+/// ```
+/// use hotpool::BufferPool;
+///
+/// let pool = BufferPool::new();
+/// let mut buf = pool.get(1500);
+/// assert!(buf.is_empty() && buf.capacity() >= 1500);
+/// buf.extend_from_slice(b"GET / HTTP/1.1\r\n");
+/// let first = buf.as_ptr();
+/// drop(buf); // cleared and kept in this thread's cache
+/// let again = pool.get(1200); // the same class (2048 bytes): the same buffer
+/// assert_eq!((again.as_ptr(), again.len()), (first, 0));
+/// ```
+///
+/// Reading into a buffer (an empty one reads nothing: `read` needs length, not capacity):
+///
+/// ```
+/// use std::io::Read;
+///
+/// let pool = hotpool::BufferPool::new();
+/// let mut input: &[u8] = b"hello";
+/// let mut buf = pool.get_zeroed(4096); // 4096 zero bytes, never old data
+/// let n = input.read(&mut buf)?;
+/// buf.truncate(n);
+/// assert_eq!(&buf[..], b"hello");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct BufferPool {
+    classes: Arc<Classes>,
+}
+
+/// The size classes and the counters of what they do not see.
+pub(crate) struct Classes {
+    /// One pool per class; class `c` holds buffers of capacity `min_size << c`.
+    pools: Box<[Pool<Vec<u8>>]>,
+    /// Most idle buffers of each class with one thread (depot + one thread cache).
+    max_idle: Box<[usize]>,
+    min_shift: u32,
+    /// `min_size - 1`: requests up to `min_size` map to class 0.
+    min_mask: usize,
+    max_idle_bytes: usize,
+    /// Requests above the largest class (plain allocations).
+    oversized: AtomicUsize,
+    /// Oversized buffers in use now.
+    oversized_in_use: AtomicUsize,
+    /// Buffers whose capacity changed in use: counted `detached` by their first class (and
+    /// `put` by the class they moved to, if any), so not user detaches.
+    moved: AtomicUsize,
+    /// Returned buffers freed because no class fits them (or the fitting class was full).
+    dropped: AtomicUsize,
+    /// Oversized buffers detached by the user.
+    oversized_detached: AtomicUsize,
+}
+
+impl Classes {
+    fn new(
+        pools: Box<[Pool<Vec<u8>>]>,
+        max_idle: Box<[usize]>,
+        min_shift: u32,
+        max_idle_bytes: usize,
+    ) -> Self {
+        Self {
+            pools,
+            max_idle,
+            min_shift,
+            min_mask: (1 << min_shift) - 1,
+            max_idle_bytes,
+            oversized: AtomicUsize::new(0),
+            oversized_in_use: AtomicUsize::new(0),
+            moved: AtomicUsize::new(0),
+            dropped: AtomicUsize::new(0),
+            oversized_detached: AtomicUsize::new(0),
+        }
+    }
+
+    /// Capacity of class `class`'s buffers.
+    #[inline(always)]
+    fn size(&self, class: usize) -> usize {
+        1 << (class as u32 + self.min_shift)
+    }
+
+    /// The smallest class whose buffers hold `n` bytes; `>= pools.len()` if none.
+    #[inline(always)]
+    fn class_for(&self, n: usize) -> usize {
+        // ceil(log2(max(n, min_size))) - log2(min_size), without a branch or a division.
+        let bits = usize::BITS - (n.saturating_sub(1) | self.min_mask).leading_zeros();
+        (bits - self.min_shift) as usize
+    }
+
+    /// An empty buffer with capacity >= `n`, and the class it belongs to (`pools.len()` for a
+    /// plain allocation).
+    #[inline(always)]
+    pub(crate) fn take(&self, n: usize) -> (Boxed, usize) {
+        let class = self.class_for(n);
+        match self.pools.get(class) {
+            Some(pool) => (pool.take_boxed(), class),
+            None => (self.take_oversized(n), self.pools.len()),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn take_oversized(&self, n: usize) -> Boxed {
+        let buf: Boxed = Box::new(Vec::with_capacity(n));
+        self.oversized.fetch_add(1, Ordering::Relaxed);
+        self.oversized_in_use.fetch_add(1, Ordering::Relaxed);
+        buf
+    }
+
+    /// A guard of class `class` drops `buf`.
+    #[inline(always)]
+    pub(crate) fn give_back(&self, buf: Boxed, class: usize) {
+        match self.pools.get(class) {
+            Some(pool) if buf.capacity() == self.size(class) => pool.give_back_boxed(buf),
+            _ => self.give_back_moved(buf, class),
+        }
+    }
+
+    /// A buffer whose capacity no longer matches its class (or an oversized one): its class
+    /// lets go of it and the class its capacity covers now takes it, or it is freed.
+    #[cold]
+    #[inline(never)]
+    fn give_back_moved(&self, mut buf: Boxed, class: usize) {
+        self.note_left(class);
+        let cap = buf.capacity();
+        if cap >= self.size(0) && cap <= self.size(self.pools.len() - 1) {
+            // The largest class whose size is <= cap: floor(log2(cap)) - log2(min_size).
+            let fits = (usize::BITS - 1 - cap.leading_zeros() - self.min_shift) as usize;
+            let size = self.size(fits);
+            if cap > size {
+                buf.clear();
+                buf.shrink_to(size);
+            }
+            if buf.capacity() == size {
+                match self.pools[fits].put_boxed(buf) {
+                    Ok(()) => return,
+                    Err(full) => buf = full,
+                }
+            }
+        }
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        drop(buf);
+    }
+
+    /// A guard of class `class` ends without giving its buffer back to that class.
+    fn note_left(&self, class: usize) {
+        match self.pools.get(class) {
+            Some(pool) => {
+                pool.note_detached_boxed();
+                self.moved.fetch_add(1, Ordering::Relaxed);
+            }
+            None => {
+                self.oversized_in_use.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The user detaches a buffer of class `class`.
+    pub(crate) fn note_detached(&self, class: usize) {
+        match self.pools.get(class) {
+            Some(pool) => pool.note_detached_boxed(),
+            None => {
+                self.oversized_in_use.fetch_sub(1, Ordering::Relaxed);
+                self.oversized_detached.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl BufferPool {
+    /// A pool with the default settings of [`BufferPool::builder`]: classes from
+    /// [`DEFAULT_MIN_SIZE`] to [`DEFAULT_MAX_SIZE`], at most [`DEFAULT_MAX_IDLE_BYTES`] idle.
+    ///
+    /// ```
+    /// let pool = hotpool::BufferPool::new();
+    /// assert_eq!(pool.get(3000).capacity(), 4096);
+    /// ```
+    pub fn new() -> Self {
+        Self::builder()
+            .build()
+            .expect("the default configuration is valid")
+    }
+
+    /// Starts configuring a pool.
+    ///
+    /// ```
+    /// let pool = hotpool::BufferPool::builder().max_size(64 * 1024).max_idle_bytes(1 << 20).build()?;
+    /// assert_eq!(pool.max_idle_bytes(), 1 << 20);
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
+    pub fn builder() -> BufferPoolBuilder {
+        BufferPoolBuilder::new()
+    }
+
+    fn from_classes(classes: Classes) -> Self {
+        Self {
+            classes: Arc::new(classes),
+        }
+    }
+
+    /// An empty buffer with capacity at least `min_capacity`, given back to the pool when the
+    /// guard drops.
+    ///
+    /// # Panics
+    /// Like `Vec::with_capacity`, if a request above the largest class exceeds `isize::MAX`
+    /// bytes or memory runs out.
+    ///
+    /// ```
+    /// use std::io::Write;
+    ///
+    /// let pool = hotpool::BufferPool::new();
+    /// let mut buf = pool.get(100);
+    /// assert!(buf.capacity() >= 100);
+    /// write!(buf, "{} + {} = {}", 1, 2, 3)?;
+    /// assert_eq!(&buf[..], b"1 + 2 = 3");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[inline]
+    pub fn get(&self, min_capacity: usize) -> Buffer<'_> {
+        let (buf, class) = self.classes.take(min_capacity);
+        Buffer::new(buf, &self.classes, class)
+    }
+
+    /// Like [`get`](BufferPool::get), but the guard keeps the pool alive instead of borrowing it:
+    /// it is `'static` and `Send`, for queues, other threads and `.await` points.
+    ///
+    /// ```
+    /// let pool = hotpool::BufferPool::new();
+    /// let mut buf = pool.get_owned(4096);
+    /// drop(pool); // the guard keeps the pool alive
+    /// let n = std::thread::spawn(move || {
+    ///     buf.extend_from_slice(b"filled on another thread");
+    ///     buf.len()
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert_eq!(n, 24);
+    /// ```
+    #[inline]
+    pub fn get_owned(&self, min_capacity: usize) -> OwnedBuffer {
+        let (buf, class) = self.classes.take(min_capacity);
+        OwnedBuffer::new(buf, Arc::clone(&self.classes), class)
+    }
+
+    /// A buffer of length `len`, every byte zero (a reused buffer's old contents are
+    /// overwritten), ready to be passed to `Read::read`.
+    ///
+    /// ```
+    /// use std::io::Read;
+    ///
+    /// let pool = hotpool::BufferPool::new();
+    /// let mut old = pool.get(16);
+    /// old.extend_from_slice(b"secret");
+    /// drop(old);
+    /// let mut buf = pool.get_zeroed(16); // the same memory, zeroed
+    /// assert_eq!(&buf[..], &[0; 16]);
+    /// let n = (&b"abc"[..]).read(&mut buf)?;
+    /// assert_eq!(&buf[..n], b"abc");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn get_zeroed(&self, len: usize) -> Buffer<'_> {
+        let mut buf = self.get(len);
+        buf.resize(len, 0);
+        buf
+    }
+
+    /// The capacity a `get(min_capacity)` buffer has: its class size, or `None` above the
+    /// largest class.
+    ///
+    /// ```
+    /// let pool = hotpool::BufferPool::new();
+    /// assert_eq!(pool.class_size(1500), Some(2048));
+    /// assert_eq!(pool.class_size(0), Some(64));
+    /// assert_eq!(pool.class_size(2 << 20), None);
+    /// ```
+    pub fn class_size(&self, min_capacity: usize) -> Option<usize> {
+        let class = self.classes.class_for(min_capacity);
+        (class < self.classes.pools.len()).then(|| self.classes.size(class))
+    }
+
+    /// The cap on idle bytes this pool was built with (see the type's memory bound).
+    ///
+    /// ```
+    /// let pool = hotpool::BufferPool::builder().max_idle_bytes(8 << 20).build()?;
+    /// assert_eq!(pool.max_idle_bytes(), 8 << 20);
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
+    pub fn max_idle_bytes(&self) -> usize {
+        self.classes.max_idle_bytes
+    }
+
+    /// Frees every idle buffer in the shared depot and in the calling thread's caches; returns
+    /// how many. Other threads' caches are left to them (see [`Pool::trim`]).
+    ///
+    /// ```
+    /// let pool = hotpool::BufferPool::new();
+    /// let held: Vec<_> = [100, 5000, 70_000].iter().map(|&n| pool.get(n)).collect();
+    /// drop(held);
+    /// assert_eq!(pool.trim(), 3);
+    /// assert_eq!(pool.stats().idle_bytes, 0);
+    /// ```
+    pub fn trim(&self) -> usize {
+        self.classes.pools.iter().map(Pool::trim).sum()
+    }
+
+    /// Frees the depot's buffers that stayed idle since the previous call, in every class, and
+    /// returns how many (see [`Pool::trim_unused`]). Call it periodically to shrink back after a
+    /// burst.
+    ///
+    /// ```
+    /// let pool = hotpool::BufferPool::builder().thread_cache(0).build()?;
+    /// let burst: Vec<_> = (0..10).map(|_| pool.get(4096)).collect();
+    /// drop(burst);
+    /// pool.trim_unused(); // starts a period
+    /// drop(pool.get(4096)); // one buffer still used
+    /// assert_eq!(pool.trim_unused(), 9);
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
+    pub fn trim_unused(&self) -> usize {
+        self.classes.pools.iter().map(Pool::trim_unused).sum()
+    }
+
+    /// A snapshot of the counters, overall and per class (see [`BufferStats`]).
+    ///
+    /// ```
+    /// let pool = hotpool::BufferPool::new();
+    /// let held = pool.get(1500);
+    /// drop(pool.get(1500));
+    /// let stats = pool.stats();
+    /// assert_eq!((stats.created, stats.in_use, stats.idle_bytes), (2, 1, 2048));
+    /// let class = stats.classes.iter().find(|c| c.size == 2048).unwrap();
+    /// assert_eq!((class.in_use, class.idle), (1, 1));
+    /// # drop(held);
+    /// ```
+    pub fn stats(&self) -> BufferStats {
+        stats::collect(&self.classes)
+    }
+}
+
+impl Clone for BufferPool {
+    /// Another handle to the same pool: classes, buffers and statistics are shared.
+    ///
+    /// ```
+    /// let pool = hotpool::BufferPool::new();
+    /// let handle = pool.clone();
+    /// std::thread::spawn(move || drop(handle.get(100))).join().unwrap();
+    /// assert_eq!(pool.stats().created, 1);
+    /// ```
+    fn clone(&self) -> Self {
+        Self {
+            classes: Arc::clone(&self.classes),
+        }
+    }
+}
+
+impl Default for BufferPool {
+    /// [`BufferPool::new`].
+    ///
+    /// ```
+    /// let pool = hotpool::BufferPool::default();
+    /// assert_eq!(pool.class_size(1), Some(hotpool::buffer::DEFAULT_MIN_SIZE));
+    /// ```
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for BufferPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BufferPool")
+            .field("min_size", &self.classes.size(0))
+            .field("max_size", &self.classes.size(self.classes.pools.len() - 1))
+            .field("max_idle_bytes", &self.classes.max_idle_bytes)
+            .finish_non_exhaustive()
+    }
+}
