@@ -102,6 +102,8 @@ pub struct Builder<K, T, F, R = ResetRecycler> {
     pub(crate) max_idle: usize,
     pub(crate) prefill: usize,
     pub(crate) thread_cache: usize,
+    /// Name and registration in [`report`](crate::report) (`Pool` only; see `pool/report.rs`).
+    pub(crate) report: crate::report::Registration,
     _kind: PhantomData<(fn() -> T, K)>,
 }
 
@@ -146,6 +148,7 @@ impl<K, T, F: Fn() -> T> Builder<K, T, F> {
             max_idle: DEFAULT_MAX_IDLE,
             prefill: 0,
             thread_cache: DEFAULT_THREAD_CACHE,
+            report: crate::report::Registration::default(),
             _kind: PhantomData,
         }
     }
@@ -221,6 +224,7 @@ impl<K, T, F, R> Builder<K, T, F, R> {
             max_idle: self.max_idle,
             prefill: self.prefill,
             thread_cache: self.thread_cache,
+            report: self.report,
             _kind: PhantomData,
         }
     }

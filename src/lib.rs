@@ -11,6 +11,7 @@ pub mod implementation;
 mod local;
 mod pool;
 pub mod recycle;
+mod report;
 mod stats;
 mod sync;
 
@@ -19,4 +20,5 @@ pub use error::ConfigError;
 pub use local::{LocalOwnedPooled, LocalPool, LocalPooled};
 pub use pool::{OwnedPooled, Pool, Pooled};
 pub use recycle::{Recycle, Recycler, ResetRecycler};
+pub use report::{report, trim_all, trim_unused_all, ArenaReport, MemoryReport, PoolReport};
 pub use stats::PoolStats;

@@ -43,7 +43,7 @@ pub(crate) struct Inner<T, R> {
     pub(super) slots: ThreadSlots<T>,
     depot: Mutex<Depot<T>>,
     factory: Factory<T>,
-    recycler: R,
+    pub(super) recycler: R,
     /// Per-thread cache size; 0 = every operation goes to the depot.
     thread_cache: usize,
     /// Objects moved per trade with the depot.
