@@ -22,7 +22,8 @@ const TEXT_COLUMNS: usize = 2;
 
 impl fmt::Display for MemoryReport {
     /// A table: one row per pool, a line for the arenas, and the idle memory the report could
-    /// measure. Element types are shown without their module paths.
+    /// measure. Element types (and the names of unnamed pools) are shown without their module
+    /// paths. `held` is `-` at a pool's first report.
     ///
     /// ```
     /// let pool = hotpool::Pool::builder(String::new).name("names").prefill(2).build()?;
@@ -77,14 +78,25 @@ fn row(p: &PoolReport) -> [String; 10] {
         Some(h) if p.leak_suspected => format!("{h} LEAK?"),
         Some(h) => h.to_string(),
     };
+    // An unnamed pool goes by its type: shortened like the type column.
+    let name = if p.name == p.element_type {
+        short_type(&p.name)
+    } else {
+        p.name.clone()
+    };
+    let hit_rate = if s.reused == 0 && s.created == 0 {
+        "-".to_owned()
+    } else {
+        format!("{:.1}%", p.hit_rate * 100.0)
+    };
     [
-        p.name.clone(),
+        name,
         short_type(p.element_type),
         s.in_use.to_string(),
         s.peak_in_use.to_string(),
         s.idle.to_string(),
         idle_bytes,
-        format!("{:.1}%", p.hit_rate * 100.0),
+        hit_rate,
         s.created.to_string(),
         s.discarded.to_string(),
         held,
