@@ -448,12 +448,13 @@ fn display_renders_a_table_with_a_row_per_pool() {
 #[test]
 fn reports_and_trims_race_with_pools_built_and_dropped_on_other_threads() {
     let _serial = serial();
+    const ROUNDS: usize = if cfg!(miri) { 5 } else { 50 };
     let tracker = Tracker::new();
     std::thread::scope(|s| {
         for t in 0..3 {
             let tracker = &tracker;
             s.spawn(move || {
-                for i in 0..50 {
+                for i in 0..ROUNDS {
                     let pool = Pool::builder(tracker.factory())
                         .name(format!("race/{t}/{i}"))
                         .prefill(2)
@@ -463,7 +464,7 @@ fn reports_and_trims_race_with_pools_built_and_dropped_on_other_threads() {
                 }
             });
         }
-        for _ in 0..50 {
+        for _ in 0..ROUNDS {
             let r = report();
             assert!(r.pools.iter().all(|p| p.stats.in_use <= 1));
             trim_all();
