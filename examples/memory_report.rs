@@ -7,14 +7,16 @@
 //! Four named pools and the thread arenas serve a steady trickle of work; then four worker
 //! threads each hold 48 request buffers of 256 KiB at once (and use their arenas, one of them
 //! in a spike past the retained limit). The report is printed, with the process's resident
-//! memory (RSS, from `/proc/self/status`; "n/a" where there is none) beside it:
+//! memory (RSS, from `/proc/self/smaps_rollup`; "n/a" where there is none) beside it:
 //!
 //! 1. before the burst;
 //! 2. during it, while the workers hold their buffers;
 //! 3. after it: the buffers are idle in the pools now, memory the process still holds;
 //! 4. after `trim_unused_all()`, called as a maintenance timer would: once to start a period,
 //!    then again after a stretch of steady work. Everything that stayed idle in between is
-//!    freed, and RSS falls back (large buffers go back to the system when freed).
+//!    freed, and RSS falls back: the request buffers are large enough for the allocator to map
+//!    each one on its own and return it to the system when it is freed. (How much RSS falls
+//!    depends on the allocator; the report's numbers do not.)
 //!
 //! Three sessions are opened early and never closed: from the second report on, the `sessions`
 //! row is flagged `LEAK?`.
@@ -65,6 +67,7 @@ fn main() -> Result<(), hotpool::ConfigError> {
             s.spawn(move || burst(pools, barrier, worker));
         }
         barrier.wait(); // every worker holds its buffers
+        barrier.wait(); // and has used its arena
         show("2. during the burst (workers hold their buffers)");
         barrier.wait();
     });
@@ -96,8 +99,8 @@ fn steady(pools: &Pools, items: u64) {
     }
 }
 
-/// One worker of the burst: holds its buffers (filled, so they are resident) until the report
-/// during the burst is printed.
+/// One worker of the burst: holds its buffers (filled, so they are resident) and uses its arena
+/// until the report during the burst is printed.
 fn burst(pools: &Pools, barrier: &Barrier, worker: usize) {
     let held: Vec<_> = (0..HELD_PER_WORKER)
         .map(|_| {
@@ -106,6 +109,9 @@ fn burst(pools: &Pools, barrier: &Barrier, worker: usize) {
             buf
         })
         .collect();
+    // The spike below frees a 4 MiB mapping, which makes glibc raise its mmap threshold: wait
+    // until every worker has its buffers, so that all of them are mappings of their own.
+    barrier.wait();
     arena::scope(|a| {
         a.bump().alloc_slice_fill_copy(512 * 1024, 1u8); // kept warm: within the retained limit
     });
@@ -124,13 +130,22 @@ fn show(title: &str) {
     println!("{}\n", report());
 }
 
-/// Resident memory of this process, from `/proc/self/status` (Linux).
+/// Resident memory of this process (Linux): from `/proc/self/smaps_rollup`, which the kernel
+/// sums exactly when asked, or else `/proc/self/status`, whose `VmRSS` may lag by a few MiB in a
+/// multithreaded process.
 fn rss() -> String {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+    let field = |path: &str, name: &str| {
+        let text = std::fs::read_to_string(path).ok()?;
+        let value = text.lines().find_map(|l| l.strip_prefix(name))?;
+        value
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse::<u64>()
+            .ok()
+    };
+    let kib =
+        field("/proc/self/smaps_rollup", "Rss:").or_else(|| field("/proc/self/status", "VmRSS:"));
     match kib {
         Some(kib) => format!("{:.1} MiB", kib as f64 / 1024.0),
         None => "n/a".to_owned(),
