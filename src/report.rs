@@ -248,6 +248,9 @@ fn idle_bytes(s: &registry::Snapshot) -> (Option<u64>, bool) {
 /// does); returns how many were dropped. Other threads' caches, at most `thread_cache` objects
 /// per thread and pool, drain when those threads exit.
 ///
+/// Objects are dropped outside every lock. If a `T::drop` panics, the other objects of that pool
+/// are still dropped, then the panic propagates and the pools after it are left untrimmed.
+///
 /// ```
 /// let a = hotpool::Pool::builder(String::new).prefill(3).build()?;
 /// let b = hotpool::Pool::builder(Vec::<u8>::new).prefill(2).build()?;
