@@ -62,14 +62,21 @@ fn main() -> Result<(), hotpool::ConfigError> {
 
     let barrier = Barrier::new(WORKERS + 1);
     thread::scope(|s| {
-        for worker in 0..WORKERS {
-            let (pools, barrier) = (&pools, &barrier);
-            s.spawn(move || burst(pools, barrier, worker));
-        }
+        let workers: Vec<_> = (0..WORKERS)
+            .map(|worker| {
+                let (pools, barrier) = (&pools, &barrier);
+                s.spawn(move || burst(pools, barrier, worker))
+            })
+            .collect();
         barrier.wait(); // every worker holds its buffers
         barrier.wait(); // and has used its arena
         show("2. during the burst (workers hold their buffers)");
         barrier.wait();
+        // `join` waits for the thread's exit, thread-locals included: its pool cache has moved
+        // to the depot by then (the end of the scope alone does not wait for that).
+        for worker in workers {
+            worker.join().unwrap();
+        }
     });
     show("3. after the burst (workers exited; their buffers are idle in the pools)");
 
