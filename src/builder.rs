@@ -108,6 +108,8 @@ pub struct Builder<K, T, F, R = ResetRecycler> {
     pub(crate) thread_cache: usize,
     /// The cap `max_retained_bytes` asked for, kept when the policy changes type.
     explicit_cap: Option<RetainedCap<T>>,
+    /// Name and registration in [`report`](crate::report) (`Pool` only; see `pool/report.rs`).
+    pub(crate) report: crate::report::Registration,
     _kind: PhantomData<(fn() -> T, K)>,
 }
 
@@ -153,6 +155,7 @@ impl<K, T, F: Fn() -> T> Builder<K, T, F> {
             prefill: 0,
             thread_cache: DEFAULT_THREAD_CACHE,
             explicit_cap: None,
+            report: crate::report::Registration::default(),
             _kind: PhantomData,
         }
     }
@@ -404,6 +407,7 @@ impl<K, T, F, R> Builder<K, T, F, R> {
             prefill: self.prefill,
             thread_cache: self.thread_cache,
             explicit_cap: self.explicit_cap,
+            report: self.report,
             _kind: PhantomData,
         }
     }

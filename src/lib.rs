@@ -15,6 +15,7 @@ mod local;
 pub mod policy;
 mod pool;
 pub mod recycle;
+mod report;
 mod stats;
 mod sync;
 
@@ -26,4 +27,5 @@ pub use local::{LocalOwnedPooled, LocalPool, LocalPooled};
 pub use policy::{LocalPolicy, Policy};
 pub use pool::{OwnedPooled, Pool, Pooled};
 pub use recycle::{Recycle, Recycler, ResetRecycler};
+pub use report::{report, trim_all, trim_unused_all, ArenaReport, MemoryReport, PoolReport};
 pub use stats::PoolStats;

@@ -99,6 +99,26 @@ pub trait Recycler<T> {
     /// assert!(!policy.recycle(&mut Vec::<u8>::with_capacity(4096))); // too big: drop it
     /// ```
     fn recycle(&self, value: &mut T) -> bool;
+
+    /// Heap bytes an idle `value` keeps, as this policy measures them; `None` (the default, and
+    /// what closures give) if the policy cannot tell. [`report`](crate::report) uses it for the
+    /// idle bytes of a pool; [`ResetRecycler`] answers with [`Recycle::retained_bytes`].
+    ///
+    /// The report calls it on idle objects while it holds the pool's depot lock, so it must only
+    /// read `value` and must not use the pool.
+    ///
+    /// ```
+    /// use hotpool::{Recycler, ResetRecycler};
+    ///
+    /// let buf: Vec<u8> = Vec::with_capacity(100);
+    /// assert_eq!(ResetRecycler::default().retained_bytes_of(&buf), Some(100));
+    /// let closure = |v: &mut Vec<u8>| { v.clear(); true };
+    /// assert_eq!(closure.retained_bytes_of(&buf), None); // a closure cannot tell
+    /// ```
+    fn retained_bytes_of(&self, value: &T) -> Option<usize> {
+        let _ = value;
+        None
+    }
 }
 
 impl<T, F: Fn(&mut T) -> bool> Recycler<T> for F {
@@ -178,6 +198,10 @@ impl<T: Recycle> Recycler<T> for ResetRecycler {
     fn recycle(&self, value: &mut T) -> bool {
         value.reset();
         value.retained_bytes() <= self.max_retained_bytes
+    }
+
+    fn retained_bytes_of(&self, value: &T) -> Option<usize> {
+        Some(value.retained_bytes())
     }
 }
 

@@ -20,6 +20,7 @@ use std::fmt;
 /// # drop(g);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct PoolStats {
     /// Objects made by the factory (including `prefill`).

@@ -5,6 +5,7 @@ use super::{BufferPool, Classes};
 use crate::builder::MAX_THREAD_CACHE;
 use crate::error::ConfigError;
 use crate::Pool;
+use std::borrow::Cow;
 
 /// Default smallest size class, in bytes: smaller requests get a buffer of this capacity.
 ///
@@ -89,6 +90,8 @@ pub struct BufferPoolBuilder {
     max_size: usize,
     max_idle_bytes: usize,
     thread_cache: usize,
+    /// Prefix of the classes' names in [`report`](crate::report).
+    name: Cow<'static, str>,
 }
 
 impl BufferPoolBuilder {
@@ -98,6 +101,7 @@ impl BufferPoolBuilder {
             max_size: DEFAULT_MAX_SIZE,
             max_idle_bytes: DEFAULT_MAX_IDLE_BYTES,
             thread_cache: DEFAULT_THREAD_CACHE,
+            name: Cow::Borrowed("BufferPool"),
         }
     }
 
@@ -167,6 +171,23 @@ impl BufferPoolBuilder {
         self
     }
 
+    /// Names the pool in [`hotpool::report()`](crate::report) (default `"BufferPool"`): each size
+    /// class is listed as a pool of its own, `"<name>/<class size>"`, in any order with the other
+    /// settings.
+    ///
+    /// ```
+    /// let pool = hotpool::BufferPool::builder().name("net").max_size(4096).build()?;
+    /// drop(pool.get(1500));
+    /// let report = hotpool::report();
+    /// let class = report.pool("net/2 KiB").expect("every class is listed");
+    /// assert_eq!((class.stats.created, class.stats.idle), (1, 1));
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = name.into();
+        self
+    }
+
     /// Builds the pool (allocating no buffer yet).
     ///
     /// # Errors
@@ -205,6 +226,7 @@ impl BufferPoolBuilder {
                     .max_idle((count - per_thread).max(1))
                     .thread_cache(per_thread)
                     .max_retained_bytes(if count == 0 { 0 } else { size })
+                    .name(format!("{}/{}", self.name, class_label(size)))
                     .build()?,
             );
             max_idle.push(count);
@@ -276,5 +298,15 @@ impl BufferPoolBuilder {
             });
         }
         Ok(())
+    }
+}
+
+/// A class size as the report shows it: `256 B`, `4 KiB`, `1 MiB`, `1 GiB` (powers of two).
+fn class_label(size: usize) -> String {
+    match size.trailing_zeros() {
+        30.. => format!("{} GiB", size >> 30),
+        20.. => format!("{} MiB", size >> 20),
+        10.. => format!("{} KiB", size >> 10),
+        _ => format!("{size} B"),
     }
 }

@@ -224,6 +224,11 @@ impl<T> Depot<T> {
         taken
     }
 
+    /// The depot's idle objects, newest magazine first (for the memory report).
+    pub(crate) fn idle_objects(&self) -> impl Iterator<Item = &T> + '_ {
+        self.full.iter().rev().flatten().map(|obj| &**obj)
+    }
+
     /// Objects idle in the depot.
     pub(crate) fn idle(&self) -> usize {
         self.idle

@@ -49,7 +49,7 @@ pub(crate) struct Inner<T, R> {
     /// a line with it.
     depot: OwnLines<Mutex<Depot<T>>>,
     factory: Factory<T>,
-    recycler: R,
+    pub(super) recycler: R,
     /// Per-thread cache size; 0 = every operation goes to the depot.
     thread_cache: usize,
     /// Objects moved per trade with the depot.

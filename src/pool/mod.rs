@@ -7,6 +7,7 @@ mod guard;
 mod inner;
 mod lend;
 mod owned;
+mod report;
 mod slots;
 mod thread;
 
@@ -169,6 +170,13 @@ where
             )
         });
         inner.prefill(self.prefill);
+        // After the prefill, so the report's hit rate does not count it as missed gets.
+        crate::report::register(
+            &inner,
+            std::any::type_name::<T>(),
+            self.report,
+            self.prefill,
+        );
         Ok(Pool { inner })
     }
 }

@@ -1,0 +1,120 @@
+//! How a [`Pool`](super::Pool) appears in [`report`](crate::report): its builder's `name` and
+//! `register` settings, and what its shared state tells the registry. Nothing here runs on `get`
+//! or on a return.
+
+use std::borrow::Cow;
+use std::mem::size_of;
+
+use super::inner::Inner;
+use crate::builder::{Builder, Shared};
+use crate::recycle::Recycler;
+use crate::report::registry::{Reported, Snapshot};
+
+/// Idle objects the report measures one by one, at most, under the depot lock; the rest are
+/// estimated from their average, so a report never holds up other threads' trades for long.
+const MEASURED_IDLE_MAX: usize = 1024;
+
+impl<T, F, R> Builder<Shared, T, F, R> {
+    /// Names the pool in [`report`](crate::report) (default: unnamed, listed under the name of
+    /// its element type). Takes a `&'static str` or a `String`; names need not be unique.
+    ///
+    /// ```
+    /// let frames = hotpool::Pool::builder(|| Vec::<u8>::with_capacity(1500))
+    ///     .name("frames")
+    ///     .max_idle(64) // in any order with the other settings
+    ///     .build()?;
+    /// drop(frames.get());
+    /// let report = hotpool::report();
+    /// let entry = report.pool("frames").expect("registered at build time");
+    /// assert_eq!(entry.element_type, "alloc::vec::Vec<u8>");
+    /// assert_eq!(entry.stats.created, 1);
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.report.name = Some(name.into());
+        self
+    }
+
+    /// Whether the pool is listed in [`report`](crate::report) and reached by
+    /// [`trim_all`](crate::trim_all) (default `true`). Listing costs one lock at build time and
+    /// nothing on `get` or return; turn it off for a pool that is private to a component (for
+    /// example one that is part of a bigger pool that registers itself), or to measure that the
+    /// registration costs nothing.
+    ///
+    /// ```
+    /// let private = hotpool::Pool::builder(String::new).name("private").register(false).build()?;
+    /// drop(private.get());
+    /// assert!(hotpool::report().pool("private").is_none());
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
+    pub fn register(mut self, register: bool) -> Self {
+        self.report.enabled = register;
+        self
+    }
+}
+
+impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Reported for Inner<T, R> {
+    fn snapshot(&self) -> Snapshot {
+        let stats = self.stats();
+        // Only the depot's objects and the calling thread's own cache are reachable: other
+        // threads' caches belong to their threads. The policy is asked under the slot borrow and
+        // the depot lock, which is why `retained_bytes_of` must not use the pool.
+        let mut measured = Measured::default();
+        self.with_slot(|thread, slot| {
+            slot.with_cache(thread, |cache| {
+                measured.add(&self.recycler, cache.objects_mut().iter().map(|o| &**o));
+            });
+        });
+        // Read after `stats`: lends counted later only make the leak hint more conservative.
+        let depot = self.depot();
+        let mut adopted = depot.counts.put.get() as u64;
+        self.slots
+            .for_each(|shared| adopted += shared.counts.put.get() as u64);
+        measured.add(&self.recycler, depot.idle_objects());
+        drop(depot);
+        Snapshot {
+            stats,
+            lent: stats.reused + stats.created + adopted,
+            object_size: size_of::<T>(),
+            measured_idle: (!measured.unmeasurable).then_some((measured.bytes, measured.objects)),
+        }
+    }
+
+    fn trim(&self) -> usize {
+        Inner::trim(self)
+    }
+
+    fn trim_unused(&self) -> usize {
+        Inner::trim_unused(self)
+    }
+
+    fn before_release(&self) {
+        self.drop_sync.before_release();
+    }
+}
+
+/// Idle objects measured so far, up to [`MEASURED_IDLE_MAX`].
+#[derive(Default)]
+struct Measured {
+    bytes: u64,
+    objects: usize,
+    /// The policy answered `None`: it cannot tell.
+    unmeasurable: bool,
+}
+
+impl Measured {
+    fn add<'a, T: 'a, R: Recycler<T>>(&mut self, policy: &R, objects: impl Iterator<Item = &'a T>) {
+        for obj in objects {
+            if self.unmeasurable || self.objects >= MEASURED_IDLE_MAX {
+                return;
+            }
+            match policy.retained_bytes_of(obj) {
+                Some(retained) => {
+                    self.bytes += (size_of::<T>() + retained) as u64;
+                    self.objects += 1;
+                }
+                None => self.unmeasurable = true,
+            }
+        }
+    }
+}
