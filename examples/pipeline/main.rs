@@ -20,7 +20,7 @@
 //!
 //! | what                    | pooled run                                   | plain run           |
 //! |-------------------------|----------------------------------------------|---------------------|
-//! | chunk buffer            | `Pool<String>::get_owned()`, back on drop    | a new `String`      |
+//! | chunk buffer            | `BufferPool::get_owned()`, back on drop      | a new `String`      |
 //! | fields of a record      | arena `Vec<&str>` reused for the whole chunk | a new `Vec<&str>`   |
 //! | a chunk's records       | arena `Vec<Record>`, rewound after the chunk | a new `Vec<Record>` |
 //!
@@ -47,7 +47,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hotpool::arena;
-use hotpool::{OwnedPooled, Pool};
+use hotpool::{BufferPool, OwnedBuffer};
 use records::{Record, Totals};
 use support::{grouped, mib, outln, Args, LineGenerator, LineSource, Rng};
 
@@ -77,6 +77,9 @@ Options:
 /// Buffers that grew past this (a chunk with giant lines) are dropped instead of pooled, so one
 /// odd chunk does not pin its memory for the rest of the run.
 const MAX_POOLED_CHUNK_BYTES: usize = 8 << 20;
+/// What a chunk buffer is sized for, per line, when it is taken from the pool (generated lines
+/// are 20 to 60 bytes); a chunk of longer lines grows and goes back to a bigger class.
+const TYPICAL_LINE_BYTES: usize = 64;
 
 struct Options {
     records: u64,
@@ -128,14 +131,18 @@ fn compare(opts: &Options) -> Result<(), Box<dyn Error>> {
     // Buffers flow one way: the reader takes them, the workers return them. A returned buffer
     // goes to the returning thread's cache first, and reaches the reader only when that cache
     // overflows into the shared depot; a small cache keeps few buffers parked on the workers.
-    let chunks = Pool::builder(String::new)
+    // A chunk that grew into a bigger size class goes back to that class; one past `max_size`
+    // (giant lines) is freed instead of pinning its memory for the rest of the run.
+    let chunks = BufferPool::builder()
+        .name("pipeline chunks")
+        .max_size(MAX_POOLED_CHUNK_BYTES)
         .thread_cache(4)
-        .max_retained_bytes(MAX_POOLED_CHUNK_BYTES)
         .build()
         .expect("a valid pool configuration");
+    let chunk_bytes = opts.chunk_lines * TYPICAL_LINE_BYTES;
     // The pooled run goes first: the plain run then starts on a heap the allocator has already
     // grown, which if anything flatters the plain run.
-    let pooled = run(opts, || chunks.get_owned(), parse_chunk_in_arena)?;
+    let pooled = run(opts, || chunks.get_owned(chunk_bytes), parse_chunk_in_arena)?;
     let pool_stats = chunks.stats();
     let arena_stats = arena::global_stats();
     let plain = run(opts, String::new, parse_chunk_plain)?;
@@ -171,21 +178,40 @@ struct RunReport {
     totals: Totals,
 }
 
-/// A chunk of input lines on its way to a worker: a pooled `String` in the pooled run, a fresh
-/// one in the plain run. Everything else in the pipeline is the same code for both.
+/// A chunk of input lines on its way to a worker: a pooled byte buffer in the pooled run, a
+/// fresh `String` in the plain run. Everything else in the pipeline is the same code for both.
 trait Chunk: Send {
-    fn text(&mut self) -> &mut String;
+    /// Appends the next input line; `Ok(false)` at the end of the input.
+    fn read_line(&mut self, lines: &mut Lines) -> io::Result<bool>;
+    /// The lines read so far (checked to be UTF-8 by `read_chunks`).
+    fn text(&self) -> &str;
+    /// Checks that the chunk is text, as `BufRead::read_line` does for a `String`.
+    fn check(&self) -> io::Result<()>;
 }
 
 impl Chunk for String {
-    fn text(&mut self) -> &mut String {
+    fn read_line(&mut self, lines: &mut Lines) -> io::Result<bool> {
+        lines.read_line(self)
+    }
+    fn text(&self) -> &str {
         self
+    }
+    fn check(&self) -> io::Result<()> {
+        Ok(()) // `read_line` already refused invalid UTF-8
     }
 }
 
-impl Chunk for OwnedPooled<String> {
-    fn text(&mut self) -> &mut String {
-        self
+impl Chunk for OwnedBuffer {
+    fn read_line(&mut self, lines: &mut Lines) -> io::Result<bool> {
+        lines.read_line_bytes(self)
+    }
+    fn text(&self) -> &str {
+        std::str::from_utf8(self).expect("`check` ran before the chunk was sent")
+    }
+    fn check(&self) -> io::Result<()> {
+        std::str::from_utf8(self)
+            .map(drop)
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))
     }
 }
 
@@ -246,12 +272,13 @@ fn read_chunks<C: Chunk>(
     loop {
         let mut chunk = new_chunk();
         let mut count = 0;
-        while count < chunk_lines && lines.read_line(chunk.text())? {
+        while count < chunk_lines && chunk.read_line(lines)? {
             count += 1;
         }
         if count == 0 {
             return Ok(()); // dropping `sender` tells the workers the input is over
         }
+        chunk.check()?;
         let numbered = Numbered { first_line, chunk };
         first_line += count as u64;
         if sender.send(numbered).is_err() {
@@ -267,11 +294,7 @@ fn work<C: Chunk>(receiver: &Mutex<Receiver<Numbered<C>>>, parse_chunk: ParseChu
         // The lock is held only while receiving (the guard is a temporary of this statement),
         // so workers parse in parallel.
         let next = receiver.lock().expect("a worker panicked").recv();
-        let Ok(Numbered {
-            first_line,
-            mut chunk,
-        }) = next
-        else {
+        let Ok(Numbered { first_line, chunk }) = next else {
             return totals;
         };
         parse_chunk(chunk.text(), first_line, &mut totals);

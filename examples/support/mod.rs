@@ -244,7 +244,8 @@ pub enum LineSource<G> {
         reader: BufReader<File>,
         path: PathBuf,
     },
-    Generated(G),
+    /// The generator, and a line buffer for callers that collect bytes (`read_line_bytes`).
+    Generated(G, String),
 }
 
 impl<G: LineGenerator> LineSource<G> {
@@ -258,7 +259,7 @@ impl<G: LineGenerator> LineSource<G> {
                 }),
                 Err(err) => Err(in_file(path, "cannot open", err)),
             },
-            None => Ok(LineSource::Generated(generator())),
+            None => Ok(LineSource::Generated(generator(), String::new())),
         }
     }
 
@@ -269,7 +270,24 @@ impl<G: LineGenerator> LineSource<G> {
                 Ok(n) => Ok(n > 0),
                 Err(err) => Err(in_file(path, "cannot read", err)),
             },
-            LineSource::Generated(generator) => Ok(generator.push_line(buf)),
+            LineSource::Generated(generator, _) => Ok(generator.push_line(buf)),
+        }
+    }
+
+    /// Appends the next line to a byte buffer (a pooled `Vec<u8>`); `Ok(false)` at the end of
+    /// the input. A file's bytes are not checked for UTF-8 here.
+    pub fn read_line_bytes(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
+        match self {
+            LineSource::File { reader, path } => match reader.read_until(b'\n', buf) {
+                Ok(n) => Ok(n > 0),
+                Err(err) => Err(in_file(path, "cannot read", err)),
+            },
+            LineSource::Generated(generator, line) => {
+                line.clear();
+                let more = generator.push_line(line);
+                buf.extend_from_slice(line.as_bytes());
+                Ok(more)
+            }
         }
     }
 }

@@ -113,3 +113,49 @@ pub(super) fn collect(classes: &Classes) -> BufferStats {
     stats.detached += class_detached.saturating_sub(load(&classes.moved) as u64);
     stats
 }
+
+impl std::fmt::Display for BufferStats {
+    /// One line: what the pool did, what it holds now, and the classes in use or idle.
+    ///
+    /// ```
+    /// let pool = hotpool::BufferPool::new();
+    /// drop(pool.get(1000));
+    /// let _held = pool.get(1000);
+    /// assert_eq!(
+    ///     pool.stats().to_string(),
+    ///     "1 created, 1 reused, 0 oversized, 0 discarded, 0 detached; \
+    ///      0 idle (0 B), 1 in use; classes: 1024 B: 1 in use"
+    /// );
+    /// ```
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} created, {} reused, {} oversized, {} discarded, {} detached; \
+             {} idle ({} B), {} in use",
+            self.created,
+            self.reused,
+            self.oversized,
+            self.discarded,
+            self.detached,
+            self.idle,
+            self.idle_bytes,
+            self.in_use,
+        )?;
+        let mut busy = self
+            .classes
+            .iter()
+            .filter(|c| c.idle + c.in_use > 0)
+            .peekable();
+        if busy.peek().is_some() {
+            f.write_str("; classes:")?;
+        }
+        for (i, class) in busy.enumerate() {
+            let sep = if i == 0 { " " } else { ", " };
+            write!(f, "{sep}{} B: {} in use", class.size, class.in_use)?;
+            if class.idle > 0 {
+                write!(f, " + {} idle", class.idle)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -140,8 +140,10 @@ impl ThreadHandle {
         }
     }
 
-    /// This thread's id: unique among live threads, reused after the thread exits.
+    /// This thread's id: unique among live threads, reused after the thread exits. (Read by
+    /// the slot ownership assertion, which only debug builds have.)
     #[inline(always)]
+    #[cfg_attr(not(debug_assertions), allow(dead_code))]
     pub(crate) fn id(&self) -> usize {
         self.id
     }
