@@ -26,12 +26,15 @@ work="$target_root/sanitizers"
 # rebuilt from source, which is most of the build time. So the sanitizer build uses a copy of the
 # manifest without them, in a directory whose src/ and tests/ link to the real ones. A test that
 # starts using another dev-dependency fails to compile here: add its name to this list.
-test_dev_deps="proptest"
+# (rayon: tests/arena_default_config.rs starts a rayon pool. hashbrown and serde_json are only
+# used by tests of features this build does not turn on.)
+test_dev_deps="proptest rayon"
 crate="$work/crate"
 mkdir -p "$crate"
 ln -sfn "$root/src" "$crate/src"
 ln -sfn "$root/tests" "$crate/tests"
 ln -sfn "$root/README.md" "$crate/README.md" # src/lib.rs includes it as the crate docs
+ln -sfn "$root/build.rs" "$crate/build.rs"   # declares and sets the crate's rustc-version cfg
 cp "$root/Cargo.lock" "$crate/Cargo.lock"    # same dependency versions as `cargo test`
 awk -v keep=" $test_dev_deps " '
     /^\[/ { section = $0; if (section == "[[bench]]") skip = 1; else skip = 0 }

@@ -25,9 +25,6 @@ use bumpalo::Bump;
 /// A panic payload caught from a destructor, to be resumed once the arena is back in order.
 pub(super) type Panic = Box<dyn Any + Send + 'static>;
 
-/// Bytes one drop-list entry takes in the bump (for error reports).
-pub(super) const ENTRY_BYTES: usize = mem::size_of::<Entry>();
-
 /// One registered slice; stored in the bump it describes.
 struct Entry {
     /// The entry registered before this one (dropped after it).

@@ -6,7 +6,6 @@
 use std::mem::needs_drop;
 
 use super::config::AllocError;
-use super::drop_list::ENTRY_BYTES;
 use super::scope::{or_panic, Scope};
 use super::Vec;
 
@@ -200,8 +199,10 @@ impl<'env> Scope<'env> {
     }
 
     /// A slice of the items of `iter`, which may be any iterator: its length need not be known
-    /// in advance (an exact [`size_hint`](Iterator::size_hint) just saves regrowing). The items
-    /// are dropped when the scope ends if their type needs it.
+    /// in advance. With an exact [`size_hint`](Iterator::size_hint) the items go straight into
+    /// the arena; otherwise they are gathered on the heap first (one allocation), so that the
+    /// arena is asked for exactly their size. The items are dropped when the scope ends if their
+    /// type needs it.
     ///
     /// # Panics
     /// If the allocation limit refuses it, or if the iterator panics (the items already
@@ -249,25 +250,39 @@ impl<'env> Scope<'env> {
         if !needs_drop::<T>() {
             return Ok(items.into_bump_slice_mut());
         }
+        let len = items.len();
         match self.arena.adopt(items) {
             Ok(slice) => Ok(slice),
-            Err(()) => Err(self.refused_bytes(ENTRY_BYTES)),
+            // The slice fitted but its drop-list entry did not: the error names the request the
+            // caller made (the slice), as every other refusal does.
+            Err(()) => Err(self.refused::<T>(len)),
         }
     }
 
-    /// Pushes every item of `iter` into `items`, growing it with `try_reserve_exact` so that a
-    /// refusal is an [`AllocError`] rather than bumpalo's abort. An exact `size_hint` makes one
-    /// allocation of the final size; otherwise the capacity doubles.
+    /// Pushes every item of `iter` into `items`, reserving with `try_reserve_exact` so that a
+    /// refusal is an [`AllocError`] rather than bumpalo's abort, for exactly the bytes the items
+    /// need. An exact `size_hint` makes one allocation of the final size in the arena; otherwise
+    /// the items are first gathered on the heap (one allocation there), so that the arena is
+    /// asked for the final size only and its limit refuses exactly what does not fit.
     fn collect_into<T>(
         &self,
         items: &mut Vec<'_, T>,
         iter: impl Iterator<Item = T>,
     ) -> Result<(), AllocError> {
-        let (lower, _) = iter.size_hint();
+        let (lower, upper) = iter.size_hint();
+        if upper != Some(lower) {
+            let staged: std::vec::Vec<T> = iter.collect();
+            if items.try_reserve_exact(staged.len()).is_err() {
+                return Err(self.refused::<T>(staged.len()));
+            }
+            items.extend(staged);
+            return Ok(());
+        }
         if items.try_reserve_exact(lower).is_err() {
             return Err(self.refused::<T>(lower));
         }
         for item in iter {
+            // Only an iterator whose exact-looking `size_hint` was wrong gets here full.
             if items.len() == items.capacity() {
                 let capacity = items.capacity().saturating_mul(2).max(4);
                 if items.try_reserve_exact(capacity - items.len()).is_err() {
