@@ -139,11 +139,10 @@ impl DroppingBump {
         // The entry and the returned slice both derive from this one raw pointer, so that
         // using the slice does not invalidate the entry's pointer (as a reborrow would).
         let data = NonNull::from(slice).cast::<T>();
-        // SAFETY:
-        // - `entry` is fresh bump memory with the size and alignment of an `Entry`;
-        // - `data` holds `len` initialized `T`s in memory of `self.bump` (asserted above) that
-        //   the bump will not hand out again before it is reset, and that nothing else drops:
-        //   `into_bump_slice_mut` gave up the vector's ownership of them.
+        // `entry` is fresh bump memory sized and aligned for an `Entry`; `data` holds `len`
+        // initialized `T`s in `self.bump` (asserted above) that it will not hand out again before
+        // a reset and that nothing else drops (`into_bump_slice_mut` gave up their ownership).
+        // SAFETY: `entry` and `data` are valid as described just above.
         unsafe { self.link::<T>(entry, data.cast::<u8>(), len) };
         // SAFETY:
         // - `data` holds `len` initialized `T`s in memory alive for `'a` (see above);

@@ -97,10 +97,10 @@ impl<T> Slot<T> {
         #[cfg(not(debug_assertions))]
         let _ = owner;
         self.cache.with_mut(|cache| {
-            // SAFETY: the pointer is from the live cell borrowed by `&self`; the `&mut` is unique:
-            // - `owner` is the owning thread's handle (checked in debug builds), so no other
-            //   thread opens this cache, and `ThreadSlots::for_each` never exposes it;
-            // - `f` runs no user code and opens no cache, so no borrow nests on this thread.
+            // Why the `&mut` is unique: `owner` is the owning thread's handle (checked in debug
+            // builds) and `ThreadSlots::for_each` never exposes the cache, so no other thread
+            // opens it; `f` runs no user code and opens no cache, so no borrow nests here.
+            // SAFETY: the pointer is from the live cell borrowed by `&self`; unique, as above.
             f(unsafe { &mut *cache })
         })
     }

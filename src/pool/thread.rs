@@ -83,11 +83,10 @@ pub(crate) fn with_current_or<V, R>(
     {
         let handle = FAST.with(std::cell::Cell::get);
         if !handle.is_null() {
-            // SAFETY: a non-null `FAST` is the address of this thread's live `CURRENT`:
-            // - `with_current_slow` stores it from inside `CURRENT.try_with`, so it is alive;
-            // - `ThreadHandle::drop` nulls it before anything else, so it is never stale;
-            // - `f` runs on this thread and cannot start this thread's thread-local destruction,
-            //   so the handle outlives the borrow.
+            // A non-null `FAST` was stored by `with_current_slow` from inside `CURRENT.try_with`
+            // and `ThreadHandle::drop` nulls it first thing; `f` runs on this thread and cannot
+            // start this thread's thread-local destruction, so the handle outlives the borrow.
+            // SAFETY: `handle` is this thread's live `CURRENT` (above).
             return f(unsafe { &*handle }, value);
         }
     }
