@@ -106,6 +106,8 @@ pub struct Builder<K, T, F, R = ResetRecycler> {
     pub(crate) max_idle: usize,
     pub(crate) prefill: usize,
     pub(crate) thread_cache: usize,
+    /// `Pool` only: at most this many objects exist at once (see `Builder::max_live`).
+    pub(crate) max_live: Option<usize>,
     /// The cap `max_retained_bytes` asked for, kept when the policy changes type.
     explicit_cap: Option<RetainedCap<T>>,
     /// Name and registration in [`report`](crate::report) (`Pool` only; see `pool/report.rs`).
@@ -154,6 +156,7 @@ impl<K, T, F: Fn() -> T> Builder<K, T, F> {
             max_idle: DEFAULT_MAX_IDLE,
             prefill: 0,
             thread_cache: DEFAULT_THREAD_CACHE,
+            max_live: None,
             explicit_cap: None,
             report: crate::report::Registration::default(),
             _kind: PhantomData,
@@ -406,6 +409,7 @@ impl<K, T, F, R> Builder<K, T, F, R> {
             max_idle: self.max_idle,
             prefill: self.prefill,
             thread_cache: self.thread_cache,
+            max_live: self.max_live,
             explicit_cap: self.explicit_cap,
             report: self.report,
             _kind: PhantomData,
@@ -419,6 +423,19 @@ impl<K, T, F, R> Builder<K, T, F, R> {
         if self.max_idle == 0 {
             return Err(ConfigError::Zero {
                 setting: "max_idle",
+            });
+        }
+        if self.max_live == Some(0) {
+            return Err(ConfigError::Zero {
+                setting: "max_live",
+            });
+        }
+        if let Some(max_live) = self.max_live.filter(|&max_live| self.prefill > max_live) {
+            return Err(ConfigError::Exceeds {
+                setting: "prefill",
+                value: self.prefill,
+                limit_setting: "max_live",
+                limit: max_live,
             });
         }
         if self.prefill > self.max_idle {
@@ -457,6 +474,47 @@ impl<T, F, R> Builder<Shared, T, F, R> {
         self.thread_cache = size;
         self
     }
+
+    /// Caps the objects that exist at once at `n` (at least 1): in use, plus idle anywhere in
+    /// the pool, thread caches included. Unbounded by default.
+    ///
+    /// At the cap, [`get`](crate::Pool::get) and [`get_owned`](crate::Pool::get_owned) wait
+    /// until an object comes back or a place frees (an object the policy refuses, a trim drops,
+    /// or [`detach`](crate::Pooled::detach) takes out frees its place; then the factory makes a
+    /// new one); [`get_timeout`](crate::Pool::get_timeout) waits up to a deadline and
+    /// [`get_async`](crate::Pool::get_async) without blocking a thread. Waiters are served
+    /// first come, first served, and never wait while an object is idle anywhere in the pool.
+    /// [`try_get`](crate::Pool::try_get) never waits, and [`put`](crate::Pool::put) hands its
+    /// value back when the pool is at the cap.
+    ///
+    /// Below the cap a `get` and a return hit the thread cache as in an unbounded pool, with one
+    /// more flag read: the cap is counted only when an object is created or ends.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = hotpool::Pool::builder(|| vec![0u8; 1024]).max_live(2).build()?;
+    /// let a = pool.get();
+    /// let b = pool.get();
+    /// assert!(pool.get_timeout(Duration::from_millis(1)).is_err()); // both places are taken
+    /// drop(a);
+    /// assert!(pool.get_timeout(Duration::from_millis(1)).is_ok()); // `a`'s object, reused
+    /// assert_eq!(pool.stats().created, 2);
+    /// # drop(b);
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `build()` returns a [`ConfigError`] if `n` is 0 or `prefill` exceeds it:
+    ///
+    /// ```
+    /// let err = hotpool::Pool::builder(String::new).max_live(2).prefill(3).build().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid configuration: prefill = 3 exceeds max_live = 2");
+    /// ```
+    pub fn max_live(mut self, n: usize) -> Self {
+        self.max_live = Some(n);
+        self
+    }
 }
 
 impl<K, T, F, R: fmt::Debug> fmt::Debug for Builder<K, T, F, R> {
@@ -466,6 +524,7 @@ impl<K, T, F, R: fmt::Debug> fmt::Debug for Builder<K, T, F, R> {
             .field("max_idle", &self.max_idle)
             .field("prefill", &self.prefill)
             .field("thread_cache", &self.thread_cache)
+            .field("max_live", &self.max_live)
             .finish_non_exhaustive()
     }
 }

@@ -133,3 +133,31 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// A timed acquisition ([`Pool::get_timeout`](crate::Pool::get_timeout),
+/// [`Pool::get_owned_timeout`](crate::Pool::get_owned_timeout)) found the pool at its
+/// [`max_live`](crate::Builder::max_live) cap until its deadline: no object came back and no
+/// place freed in time. The pool is unchanged; the attempt counts in
+/// [`PoolStats::waits`](crate::PoolStats::waits).
+///
+/// ```
+/// use std::time::Duration;
+/// use hotpool::{Pool, Timeout};
+///
+/// let pool = Pool::builder(String::new).max_live(1).build()?;
+/// let _only = pool.get();
+/// let err = pool.get_timeout(Duration::from_millis(1)).unwrap_err();
+/// assert_eq!(err, Timeout);
+/// assert_eq!(err.to_string(), "timed out waiting for a pooled object: the pool is at its max_live cap");
+/// # Ok::<(), hotpool::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Timeout;
+
+impl fmt::Display for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out waiting for a pooled object: the pool is at its max_live cap")
+    }
+}
+
+impl std::error::Error for Timeout {}

@@ -45,10 +45,15 @@ pub struct PoolStats {
     /// `stats()` samples the sum), so the peak is accurate to within `thread_cache` per thread, in
     /// either direction. Use `thread_cache(0)` when an exact peak matters more than speed.
     pub peak_in_use: usize,
+    /// Acquisitions that found a [`Pool`](crate::Pool) at its
+    /// [`max_live`](crate::Builder::max_live) cap with nothing idle and had to wait (blocking,
+    /// timed or async), whether or not they timed out. Always 0 for an unbounded pool.
+    pub waits: u64,
 }
 
 impl fmt::Display for PoolStats {
-    /// One line: what the pool did, then what it holds now.
+    /// One line: what the pool did, then what it holds now (and how many acquisitions waited, if
+    /// any did).
     ///
     /// ```
     /// use hotpool::LocalPool;
@@ -74,6 +79,10 @@ impl fmt::Display for PoolStats {
             self.idle,
             self.in_use,
             self.peak_in_use
-        )
+        )?;
+        if self.waits > 0 {
+            write!(f, "; {} waits", self.waits)?;
+        }
+        Ok(())
     }
 }

@@ -222,3 +222,59 @@ impl OwnedGauge {
         self.0.load(Ordering::Relaxed)
     }
 }
+
+/// A handle to a parked thread (blocking waits of bounded pools, `pool/bound.rs`).
+#[cfg(hotpool_loom)]
+pub(crate) use loom::thread::{current as current_thread, Thread};
+/// A handle to a parked thread (blocking waits of bounded pools, `pool/bound.rs`).
+#[cfg(not(hotpool_loom))]
+pub(crate) use std::thread::{current as current_thread, Thread};
+
+/// Parks the calling thread until it is unparked (perhaps spuriously) or `deadline` passes;
+/// `false` if the deadline had passed.
+///
+/// loom has no timed park: there a deadline stands for "the timeout fires now", so a model
+/// explores a timeout at every point a waiter can observe it.
+pub(crate) fn park_until(deadline: Option<std::time::Instant>) -> bool {
+    #[cfg(hotpool_loom)]
+    {
+        if deadline.is_some() {
+            return false;
+        }
+        loom::thread::park();
+        true
+    }
+    #[cfg(not(hotpool_loom))]
+    {
+        match deadline {
+            None => std::thread::park(),
+            Some(deadline) => {
+                let now = std::time::Instant::now();
+                if now >= deadline {
+                    return false;
+                }
+                std::thread::park_timeout(deadline - now);
+            }
+        }
+        true
+    }
+}
+
+/// One round of a spin-wait for another thread to finish a short step (a few pointer moves):
+/// a CPU hint first, then yielding the core in case that thread was preempted.
+pub(crate) fn spin_wait(round: &mut u32) {
+    #[cfg(hotpool_loom)]
+    {
+        let _ = round;
+        loom::thread::yield_now();
+    }
+    #[cfg(not(hotpool_loom))]
+    {
+        if *round < 64 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+        *round = round.saturating_add(1);
+    }
+}

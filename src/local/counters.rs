@@ -109,6 +109,7 @@ impl Counters {
             idle,
             in_use,
             peak_in_use: self.peak(),
+            waits: 0,
         }
     }
 }
@@ -167,6 +168,7 @@ mod tests {
             idle,
             in_use,
             peak_in_use,
+            waits: 0,
         }
     }
 

@@ -99,7 +99,8 @@ impl Totals {
     /// The snapshot, given the highest in-use count sampled so far. Counters read while other
     /// threads run may be a moment apart, so levels are clamped to be non-negative; when the pool
     /// is quiescent they are exact.
-    pub(crate) fn into_stats(self, sampled_peak: usize) -> PoolStats {
+    /// `waits` comes from the depot (bounded pools; 0 otherwise).
+    pub(crate) fn into_stats(self, sampled_peak: usize, waits: u64) -> PoolStats {
         let in_use = self.in_use() as u64;
         // Every object enters by `created` or `put` and leaves by `discarded` or `detached`;
         // what is left is either in use or idle.
@@ -113,6 +114,7 @@ impl Totals {
             idle: live.saturating_sub(in_use) as usize,
             in_use: in_use as usize,
             peak_in_use: sampled_peak.max(in_use as usize),
+            waits,
         }
     }
 }

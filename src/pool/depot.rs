@@ -6,6 +6,7 @@
 
 use std::mem;
 
+use super::bound::Places;
 use super::counts::Counts;
 
 /// Empty magazine buffers kept for reuse beyond this are freed.
@@ -37,6 +38,8 @@ pub(crate) struct Depot<T> {
     /// Owned-guard references given back by threads, kept for the next thread that needs a batch
     /// (see `owned.rs`).
     pub(crate) refs: usize,
+    /// Places and waiters of a bounded pool (see `bound.rs`); unused otherwise.
+    pub(crate) places: Places<T>,
 }
 
 impl<T> Depot<T> {
@@ -53,6 +56,7 @@ impl<T> Depot<T> {
             peak_in_use: 0,
             own_published_balance: 0,
             refs: 0,
+            places: Places::default(),
         }
     }
 

@@ -5,14 +5,16 @@
 //! moves pointers. User code (factory, recycle policy, `T::drop`) always runs outside both the
 //! lock and the slot borrow, so it may use the pool again.
 
-use std::mem;
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
 
+use super::bound::{wake_all, Bound, Handoff, Wake};
 use super::cache::ThreadCache;
 use super::counts::{Counts, Totals};
 use super::depot::{Depot, Magazine};
 use super::owned::Refs;
 use super::slots::{Slot, ThreadSlots};
-use super::thread::{self, drop_all, drop_all_then_resume, ThreadExit, ThreadHandle};
+use super::thread::{self, drop_all, ThreadExit, ThreadHandle};
 use crate::recycle::Recycler;
 use crate::stats::PoolStats;
 use crate::sync::{ArcDropSync, Mutex, MutexGuard, Weak};
@@ -58,6 +60,8 @@ pub(crate) struct Inner<T, R> {
     pub(super) refs: Refs,
     /// Lets loom see that every handle's last use precedes the drop (see `sync.rs`).
     pub(crate) drop_sync: ArcDropSync,
+    /// The cap of a pool built with `max_live` (see `bound.rs`).
+    pub(super) bound: Option<Bound>,
 }
 
 impl<T, R> Inner<T, R> {
@@ -67,6 +71,7 @@ impl<T, R> Inner<T, R> {
         recycler: R,
         max_idle: usize,
         thread_cache: usize,
+        max_live: Option<usize>,
     ) -> Self {
         // Half the cache per trade: after a flush or refill the thread still has room (or
         // objects) for half a cache of hits, so a get/put pattern at the boundary cannot make
@@ -74,7 +79,8 @@ impl<T, R> Inner<T, R> {
         let batch = thread_cache.div_ceil(2).max(1);
         Self {
             me,
-            slots: ThreadSlots::new(),
+            // A bounded pool's waiters take idle objects out of every thread's cache.
+            slots: ThreadSlots::new(max_live.is_some()),
             // With a thread tier, depot magazines hold one trade's worth (`batch`); without one,
             // `put_one` still groups objects so the depot's stack stays short.
             depot: OwnLines(Mutex::new(Depot::new(
@@ -87,6 +93,7 @@ impl<T, R> Inner<T, R> {
             batch,
             refs: Refs::new(),
             drop_sync: ArcDropSync::default(),
+            bound: max_live.map(Bound::new),
         }
     }
 
@@ -121,14 +128,14 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// publishes the in-use balance (off the hit paths only: creation, discards, detach).
     /// Publishing here keeps every thread's unpublished balance within its cache size, which is
     /// what bounds the error of `peak_in_use`.
-    fn count(&self, f: impl Fn(&Counts)) {
+    pub(super) fn count(&self, f: impl Fn(&Counts)) {
         let counted = (self.thread_cache > 0)
             .then(|| {
                 self.with_slot(|thread, slot| {
                     f(&slot.shared().counts);
-                    slot.with_cache(thread, |cache| {
-                        let mut depot = self.depot();
-                        self.trade_tallies(slot, cache, &mut depot);
+                    let mut depot = self.depot();
+                    slot.with_cache_locked(thread, &mut depot, |cache, depot| {
+                        self.trade_tallies(slot, cache, depot);
                     });
                 })
             })
@@ -163,6 +170,8 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
 
     /// Creates `n` idle objects (the builder's `prefill`).
     pub(crate) fn prefill(&self, n: usize) {
+        // `build` checked prefill <= max_live.
+        self.depot().places.take(n);
         for _ in 0..n {
             let obj = Box::new((self.factory)());
             let mut depot = self.depot();
@@ -177,11 +186,28 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     #[inline(always)]
     pub(crate) fn take_cached(&self) -> Option<Box<T>> {
         self.with_slot(|thread, slot| {
-            let obj = slot.with_cache(thread, ThreadCache::pop)?;
+            let obj = self.hit(thread, slot, (), |cache, ()| cache.pop()).ok()??;
             slot.shared().counts.reused.add(1);
             Some(obj)
         })
         .flatten()
+    }
+
+    /// Runs `f` on this thread's cache through the hit path's door: unannounced in an unbounded
+    /// pool, announced in a bounded one, where it gives `value` back while waiters are queued
+    /// (see `slots.rs`).
+    #[inline(always)]
+    fn hit<V, X>(
+        &self,
+        thread: &ThreadHandle,
+        slot: &Slot<T>,
+        value: V,
+        f: impl FnOnce(&mut ThreadCache<T>, V) -> X,
+    ) -> Result<X, V> {
+        match &self.bound {
+            None => Ok(slot.with_cache(thread, |cache| f(cache, value))),
+            Some(bound) => slot.with_cache_announced(thread, &bound.waiting, value, f),
+        }
     }
 
     /// An idle object from the depot (refilling this thread's cache), or `None`.
@@ -190,16 +216,26 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     pub(crate) fn take_slow(&self) -> Option<Box<T>> {
         if self.thread_cache > 0 {
             let via_thread = self.with_slot(|thread, slot| {
-                let taken = slot.with_cache(thread, |cache| {
+                let mut depot = self.depot();
+                if depot.places.has_waiters() {
+                    // First come, first served: and the queue holds no idle object anyway.
+                    return Some(None);
+                }
+                let taken = slot.with_cache_locked(thread, &mut depot, |cache, depot| {
                     if !self.enable_cache(thread, cache) {
                         return None;
                     }
-                    let mut depot = self.depot();
-                    self.trade_tallies(slot, cache, &mut depot);
+                    self.trade_tallies(slot, cache, depot);
+                    // A bounded pool's hit path may have turned away from a cache that was
+                    // not empty (waiters were queued a moment ago).
+                    if let Some(obj) = cache.pop() {
+                        return Some(Some(obj));
+                    }
                     let (objects, spare) = cache.trade_parts();
                     depot.refill(objects, spare);
                     Some(cache.pop())
                 })?;
+                drop(depot);
                 if taken.is_some() {
                     slot.shared().counts.reused.add(1);
                 }
@@ -211,6 +247,9 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         }
         // No thread tier here: take one object straight from the depot.
         let mut depot = self.depot();
+        if depot.places.has_waiters() {
+            return None;
+        }
         let taken = depot.take_one();
         if taken.is_some() {
             depot.counts.reused.add(1);
@@ -246,18 +285,16 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
             c.ended_slow();
             c.discarded.add(1);
         });
-        drop(refused);
+        self.drop_then_free_places([refused]);
     }
 
     /// Recycles `obj` and keeps it; gives it back if the policy refused it or every tier is full.
     #[inline(always)]
     pub(crate) fn recycle_and_keep(&self, mut obj: Box<T>, source: Source) -> Result<(), Box<T>> {
-        let unwinding = CountLostOnUnwind {
-            inner: self,
-            source,
+        let keep = match panic::catch_unwind(AssertUnwindSafe(|| self.recycler.recycle(&mut obj))) {
+            Ok(keep) => keep,
+            Err(panic) => self.lost_to_panic(obj, source, panic),
         };
-        let keep = self.recycler.recycle(&mut obj);
-        mem::forget(unwinding);
         if !keep {
             return Err(obj);
         }
@@ -273,7 +310,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         self.with_slot_or(
             obj,
             |thread, slot, obj| {
-                slot.with_cache(thread, |cache| cache.push(obj))?;
+                self.hit(thread, slot, obj, ThreadCache::push)??;
                 count_kept(&slot.shared().counts, source);
                 Ok(())
             },
@@ -281,9 +318,10 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         )
     }
 
-    /// Flushes half of this thread's full cache to the depot to make room (enabling the cache
-    /// first if this is the thread's first return), or keeps the object in the depot directly
-    /// when there is no thread tier. Gives the object back if the depot is full too.
+    /// Hands the object to the first waiter of a bounded pool if one is queued; otherwise flushes
+    /// half of this thread's full cache to the depot to make room (enabling the cache first if
+    /// this is the thread's first return), or keeps the object in the depot directly when there
+    /// is no thread tier. Gives the object back if the depot is full too.
     #[cold]
     #[inline(never)]
     fn keep_slow(&self, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
@@ -293,18 +331,25 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
             self.with_slot_or(
                 obj,
                 |thread, slot, obj| {
-                    let kept = slot.with_cache(thread, |cache| {
-                        if !self.enable_cache(thread, cache) {
-                            return Kept::NoCache(obj);
+                    let mut depot = self.depot();
+                    let kept = match self.hand_to_waiter(&mut depot, obj) {
+                        Ok(wake) => {
+                            drop(depot);
+                            wake.wake();
+                            Kept::Decided(Ok(()))
                         }
-                        let mut depot = self.depot();
-                        self.trade_tallies(slot, cache, &mut depot);
-                        if cache.is_full() {
-                            let (objects, spare) = cache.trade_parts();
-                            depot.flush(objects, self.batch, spare);
-                        }
-                        Kept::Decided(cache.push(obj))
-                    });
+                        Err(obj) => slot.with_cache_locked(thread, &mut depot, |cache, depot| {
+                            if !self.enable_cache(thread, cache) {
+                                return Kept::NoCache(obj);
+                            }
+                            self.trade_tallies(slot, cache, depot);
+                            if cache.is_full() {
+                                let (objects, spare) = cache.trade_parts();
+                                depot.flush(objects, self.batch, spare);
+                            }
+                            Kept::Decided(cache.push(obj))
+                        }),
+                    };
                     if let Kept::Decided(Ok(())) = kept {
                         count_kept(&slot.shared().counts, source);
                     }
@@ -317,12 +362,129 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
             Kept::Decided(result) => result,
             Kept::NoCache(obj) => {
                 let mut depot = self.depot();
-                depot.put_one(obj)?;
+                let wake = match self.hand_to_waiter(&mut depot, obj) {
+                    Ok(wake) => Some(wake),
+                    Err(obj) => {
+                        depot.put_one(obj)?;
+                        None
+                    }
+                };
                 count_kept(&depot.counts, source);
                 depot.publish_own_balance();
+                drop(depot);
+                if let Some(wake) = wake {
+                    wake.wake();
+                }
                 Ok(())
             }
         }
+    }
+
+    /// Under the depot lock: hands `obj` to the first waiter, counted as the `get` it serves, and
+    /// returns how to wake it; gives `obj` back if nobody waits.
+    fn hand_to_waiter(&self, depot: &mut Depot<T>, obj: Box<T>) -> Result<Wake, Box<T>> {
+        if !depot.places.has_waiters() {
+            return Err(obj);
+        }
+        let wake = depot
+            .places
+            .serve(Handoff::Object(obj))
+            .map_err(|handoff| match handoff {
+                Handoff::Object(obj) => obj,
+                Handoff::Place => unreachable!("served an object"),
+            })?;
+        depot.counts.reused.add(1);
+        depot.publish_own_balance();
+        self.settle_waiting(depot);
+        Ok(wake)
+    }
+
+    /// Under the depot lock: idle objects entering the depot in bulk (a thief's haul, an exiting
+    /// thread's cache) go to waiters first, then to the depot. What does not fit is counted as
+    /// discarded and returned for the caller to drop after unlocking, with
+    /// [`Inner::drop_then_free_places`].
+    pub(super) fn stock(
+        &self,
+        depot: &mut Depot<T>,
+        mut objects: Vec<Box<T>>,
+        wakes: &mut Vec<Wake>,
+    ) -> Vec<Box<T>> {
+        while let Some(obj) = objects.pop() {
+            match self.hand_to_waiter(depot, obj) {
+                Ok(wake) => wakes.push(wake),
+                Err(obj) => {
+                    objects.push(obj);
+                    break;
+                }
+            }
+        }
+        let overflow = depot.adopt(objects);
+        depot.counts.discarded.add(overflow.len());
+        overflow
+    }
+
+    /// Drops objects the pool gave up (already counted), each exactly once even if some
+    /// `T::drop`s panic, and only then frees their places in a bounded pool: an object's place
+    /// frees once the object is gone, so a waiter's new object never coexists with it. Resumes
+    /// the first panic after that.
+    pub(super) fn drop_then_free_places(&self, objects: impl IntoIterator<Item = Box<T>>) {
+        if let Err(panic) = self.drop_all_then_free_places(objects) {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    /// [`Inner::drop_then_free_places`] that returns the first panic instead of resuming it.
+    fn drop_all_then_free_places(
+        &self,
+        objects: impl IntoIterator<Item = Box<T>>,
+    ) -> std::thread::Result<()> {
+        let mut n = 0;
+        let dropped = drop_all(objects.into_iter().inspect(|_| n += 1));
+        self.free_places(n);
+        dropped
+    }
+
+    /// Frees `n` places of a bounded pool (objects that ended): each goes to a waiter if one is
+    /// queued. Nothing to do in an unbounded pool.
+    pub(super) fn free_places(&self, n: usize) {
+        if self.bound.is_none() || n == 0 {
+            return;
+        }
+        let mut wakes = Vec::new();
+        self.free_places_locked(&mut self.depot(), n, &mut wakes);
+        wake_all(wakes);
+    }
+
+    /// [`Inner::free_places`] under the depot lock; the wake-ups go to `wakes`.
+    pub(super) fn free_places_locked(&self, depot: &mut Depot<T>, n: usize, wakes: &mut Vec<Wake>) {
+        if self.bound.is_some() && n > 0 {
+            depot.places.free(n, wakes);
+            self.settle_waiting(depot);
+        }
+    }
+
+    /// Clears the `waiting` flag once nobody waits (under the depot lock).
+    pub(super) fn settle_waiting(&self, depot: &Depot<T>) {
+        if let Some(bound) = &self.bound {
+            bound.settle(&depot.places);
+        }
+    }
+
+    /// The recycle policy panicked on `obj`: counts it as discarded if it was a guard's (a `put`
+    /// object never entered the pool), drops it, frees its place (a bounded `put` took one
+    /// first), and resumes the panic.
+    #[cold]
+    #[inline(never)]
+    fn lost_to_panic(&self, obj: Box<T>, source: Source, panic: Box<dyn Any + Send>) -> ! {
+        if source == Source::Guard {
+            self.count(|c| {
+                c.ended_slow();
+                c.discarded.add(1);
+            });
+        }
+        // The policy's panic goes first; one from `T::drop` here is reported and stops.
+        let _reported_by_the_panic_hook = self.drop_all_then_free_places([obj]);
+        panic::resume_unwind(panic)
     }
 
     /// Counts an object adopted into a guard (`Pool::attach`) as `LocalPool::attach` does: a
@@ -342,12 +504,18 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
             c.ended_slow();
             c.detached.add(1);
         });
+        self.free_places(1);
     }
 
     /// Drops every idle object in the depot and in the calling thread's cache; returns how many.
     pub(crate) fn trim(&self) -> usize {
         let from_cache = (self.thread_cache > 0)
-            .then(|| self.with_slot(|thread, slot| slot.with_cache(thread, ThreadCache::take_all)))
+            .then(|| {
+                self.with_slot(|thread, slot| {
+                    let mut depot = self.depot();
+                    slot.with_cache_locked(thread, &mut depot, |cache, _| cache.take_all())
+                })
+            })
             .flatten()
             .unwrap_or_default();
         let magazines = self.depot().take_all();
@@ -365,7 +533,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     fn discard(&self, magazines: Vec<Magazine<T>>, more: Vec<Box<T>>) -> usize {
         let n = more.len() + magazines.iter().map(Vec::len).sum::<usize>();
         self.depot().counts.discarded.add(n);
-        drop_all_then_resume(magazines.into_iter().flatten().chain(more));
+        self.drop_then_free_places(magazines.into_iter().flatten().chain(more));
         n
     }
 
@@ -377,7 +545,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         totals.add(&depot.counts);
         self.slots.for_each(|shared| totals.add(&shared.counts));
         depot.observe_in_use(totals.in_use());
-        totals.into_stats(depot.peak_in_use())
+        totals.into_stats(depot.peak_in_use(), depot.places.waits())
     }
 
     /// Objects idle in the shared depot (not counting thread caches).
@@ -394,41 +562,22 @@ fn count_kept(c: &Counts, source: Source) {
     c.returned.add(1);
 }
 
-/// Counts an object lost to a panic in the recycle policy (unwinding drops it).
-struct CountLostOnUnwind<'a, T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> {
-    inner: &'a Inner<T, R>,
-    source: Source,
-}
-
-impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Drop
-    for CountLostOnUnwind<'_, T, R>
-{
-    fn drop(&mut self) {
-        // A `put` object never entered the pool: only a guard's object counts as discarded.
-        if self.source == Source::Guard {
-            self.inner.count(|c| {
-                c.ended_slow();
-                c.discarded.add(1);
-            });
-        }
-    }
-}
-
 impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> ThreadExit for Inner<T, R> {
     fn thread_exited(&self, thread: &ThreadHandle) {
         let slot = self.slots.get(thread);
-        let overflow = slot.with_cache(thread, |cache| {
+        let mut wakes = Vec::new();
+        let mut depot = self.depot();
+        let overflow = slot.with_cache_locked(thread, &mut depot, |cache, depot| {
             let objects = cache.disable();
-            let mut depot = self.depot();
-            self.trade_tallies(slot, cache, &mut depot);
-            self.spare_refs_at_thread_exit(slot.shared(), &mut depot);
-            let overflow = depot.adopt(objects);
-            depot.counts.discarded.add(overflow.len());
-            overflow
+            self.trade_tallies(slot, cache, depot);
+            self.spare_refs_at_thread_exit(slot.shared(), depot);
+            self.stock(depot, objects, &mut wakes)
         });
+        drop(depot);
+        wake_all(wakes);
         // Runs inside a thread-local destructor: every object is dropped even if one panics, and
         // the first panic goes to `ThreadHandle::drop`, which stops it there.
-        let dropped = drop_all(overflow);
+        let dropped = self.drop_all_then_free_places(overflow);
         // The caller drops its upgraded `Arc` next.
         self.drop_sync.before_release();
         if let Err(panic) = dropped {

@@ -1,5 +1,7 @@
 //! [`Pool`]: a pool of reusable objects shared by threads.
 
+mod acquire;
+mod bound;
 mod cache;
 mod counts;
 mod depot;
@@ -10,10 +12,12 @@ mod owned;
 mod report;
 mod slots;
 mod thread;
+mod waiting;
 
 use std::fmt;
 
 pub use guard::{OwnedPooled, Pooled};
+pub use waiting::{GetFuture, GetOwnedFuture};
 
 use crate::builder::{PoolBuilder, Shared};
 use crate::error::ConfigError;
@@ -45,6 +49,11 @@ use inner::{Inner, Source};
 /// Besides the objects, the depot keeps up to 64 empty magazine buffers (each room for half a
 /// thread cache of pointers, 128 bytes at the default `thread_cache` of 32) so that trading
 /// batches allocates nothing in steady state; `trim` frees them too.
+///
+/// With [`max_live`](crate::Builder::max_live), at most that many objects exist at once (in
+/// use and idle, thread caches included), and acquisitions at the cap wait: blocking
+/// ([`get`](Pool::get)), with a deadline ([`get_timeout`](Pool::get_timeout)) or as a future
+/// ([`get_async`](Pool::get_async)).
 ///
 /// An [`OwnedPooled`] keeps its pool alive. One stored inside an idle object of its own pool
 /// therefore keeps the pool alive for good, a cycle as with `Rc`: detach it first.
@@ -167,6 +176,7 @@ where
                 self.recycler,
                 self.max_idle,
                 self.thread_cache,
+                self.max_live,
             )
         });
         inner.prefill(self.prefill);
@@ -184,6 +194,11 @@ where
 impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     /// Hands out an idle object, or a new one from the factory if none is idle.
     ///
+    /// In a pool with [`max_live`](crate::Builder::max_live), at the cap it blocks until an
+    /// object comes back or a place frees (see [`get_timeout`](Pool::get_timeout) and
+    /// [`get_async`](Pool::get_async) for waits that do not block forever or at all). A thread
+    /// that holds every object and calls `get` again waits forever, as with a semaphore.
+    ///
     /// A panic in the factory propagates and leaves the pool as it was.
     ///
     /// ```
@@ -200,7 +215,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     }
 
     /// Hands out an idle object; `None` if none is idle in this thread's cache or the depot.
-    /// Never runs the factory.
+    /// Never runs the factory, and never waits.
     ///
     /// ```
     /// let pool = hotpool::Pool::new(String::new);
@@ -272,8 +287,13 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     /// let back: String = Pooled::detach(again); // and out again
     /// # drop(back);
     /// ```
+    ///
+    /// In a pool with [`max_live`](crate::Builder::max_live) the adopted object takes a place:
+    /// at the cap, `attach` waits as [`get`](Pool::get) does, and if an object comes back
+    /// before a place frees, that object is dropped (counted as discarded) to make room.
     pub fn attach(&self, value: T) -> Pooled<'_, T, R> {
         let obj = Box::new(value);
+        self.inner.take_place_waiting();
         self.inner.note_attached();
         Pooled::new(&self.inner, obj)
     }
@@ -282,8 +302,9 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     ///
     /// # Errors
     /// Gives `value` back (already reset) if the recycle policy refuses it or there is no room
-    /// (this thread's cache and the depot are full): nothing handed to the pool is dropped
-    /// behind the caller's back.
+    /// (this thread's cache and the depot are full), and as it was if the pool is at its
+    /// [`max_live`](crate::Builder::max_live) cap: nothing handed to the pool is dropped behind
+    /// the caller's back.
     ///
     /// ```
     /// let pool = hotpool::Pool::builder(String::new).max_idle(1).thread_cache(0).build()?;
@@ -292,9 +313,15 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     /// # Ok::<(), hotpool::ConfigError>(())
     /// ```
     pub fn put(&self, value: T) -> Result<(), T> {
+        if !self.inner.take_place_now() {
+            return Err(value);
+        }
         self.inner
             .recycle_and_keep(Box::new(value), Source::Put)
-            .map_err(|boxed| *boxed)
+            .map_err(|boxed| {
+                self.inner.free_places(1);
+                *boxed
+            })
     }
 
     /// Hands every value of `values` to the pool, as [`put`](Pool::put) does one by one, and
@@ -378,7 +405,10 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     fn acquire(&self) -> Box<T> {
         match self.try_acquire() {
             Some(obj) => obj,
-            None => self.inner.create(),
+            None => match self.inner.create_or_wait(None) {
+                Ok(obj) => obj,
+                Err(_) => unreachable!("no deadline"),
+            },
         }
     }
 }

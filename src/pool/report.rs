@@ -60,13 +60,13 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Reported for Inn
         // threads' caches belong to their threads. The policy is asked under the slot borrow and
         // the depot lock, which is why `retained_bytes_of` must not use the pool.
         let mut measured = Measured::default();
+        // Read after `stats`: lends counted later only make the leak hint more conservative.
+        let mut depot = self.depot();
         self.with_slot(|thread, slot| {
-            slot.with_cache(thread, |cache| {
+            slot.with_cache_locked(thread, &mut depot, |cache, _| {
                 measured.add(&self.recycler, cache.objects_mut().iter().map(|o| &**o));
             });
         });
-        // Read after `stats`: lends counted later only make the leak hint more conservative.
-        let depot = self.depot();
         let mut adopted = depot.counts.put.get() as u64;
         self.slots
             .for_each(|shared| adopted += shared.counts.put.get() as u64);

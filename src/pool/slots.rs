@@ -4,18 +4,34 @@
 //! bucket `b` holds `2^b` slots, allocated on first use and never moved or freed before the table
 //! drops, so a `&Slot` stays valid for as long as the table is borrowed.
 //!
-//! Ownership is a type rule: [`Slot::with_cache`] takes the caller's `&ThreadHandle`, which only
-//! the thread that owns the id can hold (`ThreadHandle` is `!Send + !Sync` and lives in a
+//! Ownership is a type rule: every way to open a cache takes the caller's `&ThreadHandle`, which
+//! only the thread that owns the id can hold (`ThreadHandle` is `!Send + !Sync` and lives in a
 //! thread-local), and asserts in debug builds that it is the slot's owner. Other threads reach a
-//! slot only through [`ThreadSlots::for_each`], which shows its [`Shared`] part: atomics.
+//! slot through [`ThreadSlots::for_each`], which shows its [`Shared`] part (atomics), and, in a
+//! bounded pool only, through [`ThreadSlots::steal_cached`], which needs a [`Quiesced`] proof.
+//!
+//! Three doors open a cache, and which ones a pool uses depends on whether its caches can be
+//! stolen from (a pool with `max_live`, where waiters must reach idle objects in every thread's
+//! cache, see `bound.rs`):
+//!
+//! - [`Slot::with_cache`]: the owner, unannounced. Only in pools whose caches are never stolen
+//!   from (checked in debug builds): the unbounded pool's hit path.
+//! - [`Slot::with_cache_announced`]: the owner, announced through the slot's `busy` flag and
+//!   refused while `waiting` is set (a store, a [light barrier](crate::barrier) and a load on the
+//!   owner's own line): the bounded pool's hit path.
+//! - [`Slot::with_cache_locked`]: the owner, holding the depot lock (its `&mut Depot` is the
+//!   proof). Every slow path of every pool. A thief holds the same lock.
 
 use std::ptr;
 
 use super::cache::ThreadCache;
 use super::counts::Counts;
+use super::depot::Depot;
 use super::thread::ThreadHandle;
+use crate::barrier;
 use crate::sync::{
-    atomic_get_mut, AtomicPtr, AtomicUsize, Mutex, Ordering, OwnedCounter, UnsafeCell,
+    atomic_get_mut, spin_wait, AtomicBool, AtomicPtr, AtomicUsize, Mutex, Ordering, OwnedCounter,
+    UnsafeCell,
 };
 
 const BUCKETS: usize = usize::BITS as usize;
@@ -30,9 +46,15 @@ const BUCKETS: usize = usize::BITS as usize;
 pub(crate) struct Slot<T> {
     cache: UnsafeCell<ThreadCache<T>>,
     shared: Shared,
+    /// Set by the owner while it has the cache open through [`Slot::with_cache_announced`];
+    /// a thief waits for it to clear.
+    busy: AtomicBool,
     /// The thread id this slot belongs to, for the ownership assertion.
     #[cfg(debug_assertions)]
     id: usize,
+    /// Whether the table's caches can be stolen from (then unannounced opens are a bug).
+    #[cfg(debug_assertions)]
+    stealable: bool,
     /// Set while the owner is inside [`Slot::with_cache`] (debug builds): no code path nests two
     /// borrows, and this checks it.
     #[cfg(debug_assertions)]
@@ -56,22 +78,25 @@ pub(crate) struct Shared {
 }
 
 // SAFETY: `Slot` is shared between threads only through `ThreadSlots`.
-// - `cache` is opened through `with_cache`, which requires the owning thread's `&ThreadHandle`,
-//   or through `&mut Slot`; never from two threads at once. Moving the `Box<T>`s it holds to
-//   another thread (its exit flush, a later thread reusing the id, or the pool's drop) needs
-//   `T: Send`.
-// - `shared` is atomics; `open` is touched only by the owner inside `with_cache`.
+// - `cache` is opened by the owning thread (each door requires its `&ThreadHandle`), by a thief
+//   that holds a `Quiesced` proof and has seen `busy` clear, or through `&mut Slot`; never from
+//   two threads at once (see the module docs). Moving the `Box<T>`s it holds to another thread
+//   (its exit flush, a thief, a later thread reusing the id, or the pool's drop) needs `T: Send`.
+// - `shared` and `busy` are atomics; `open` is touched only by the owner inside an open.
 unsafe impl<T: Send> Sync for Slot<T> {}
 
 impl<T> Slot<T> {
-    fn new(id: usize) -> Self {
+    fn new(id: usize, stealable: bool) -> Self {
         #[cfg(not(debug_assertions))]
-        let _ = id;
+        let _ = (id, stealable);
         Self {
             cache: UnsafeCell::new(ThreadCache::new()),
             shared: Shared::default(),
+            busy: AtomicBool::new(false),
             #[cfg(debug_assertions)]
             id,
+            #[cfg(debug_assertions)]
+            stealable,
             #[cfg(debug_assertions)]
             open: std::cell::Cell::new(false),
         }
@@ -83,9 +108,10 @@ impl<T> Slot<T> {
         &self.shared
     }
 
-    /// Runs `f` on this slot's cache. `owner` proves the caller is the slot's thread. `f` must not
-    /// run user code (factories, recycle policies, `T::drop`) nor open a cache again: every
-    /// caller is in `inner.rs`, and `ThreadCache`'s methods only move boxes.
+    /// Runs `f` on this slot's cache, unannounced: only in a table whose caches are never stolen
+    /// from. `owner` proves the caller is the slot's thread. `f` must not run user code
+    /// (factories, recycle policies, `T::drop`) nor open a cache again: every caller is in
+    /// `inner.rs`, and `ThreadCache`'s methods only move boxes.
     #[inline(always)]
     pub(crate) fn with_cache<R>(
         &self,
@@ -93,13 +119,65 @@ impl<T> Slot<T> {
         f: impl FnOnce(&mut ThreadCache<T>) -> R,
     ) -> R {
         #[cfg(debug_assertions)]
+        assert!(!self.stealable, "an unannounced open of a stealable cache");
+        self.open(owner, f)
+    }
+
+    /// Runs `f` on this slot's cache and `value` unless `waiting` is set (then gives `value`
+    /// back): the hit path of a pool whose caches a thief may empty. Same rules for `f` as
+    /// [`Slot::with_cache`].
+    ///
+    /// The handshake with [`ThreadSlots::steal_cached`] is Dekker's: the owner sets `busy`, then
+    /// reads `waiting`; the thief sets `waiting`, then reads `busy`. With the barriers between
+    /// (a [light](barrier::light) one here, a [heavy](barrier::heavy) one in [`Quiesced::new`]),
+    /// at least one side sees the other's store: the owner stays out, or the thief waits until
+    /// `busy` clears, with a release that publishes every write `f` made to the cache.
+    #[inline(always)]
+    pub(crate) fn with_cache_announced<V, R>(
+        &self,
+        owner: &ThreadHandle,
+        waiting: &AtomicBool,
+        value: V,
+        f: impl FnOnce(&mut ThreadCache<T>, V) -> R,
+    ) -> Result<R, V> {
+        // Relaxed: `light` orders it before the load below, as the thief's barrier requires.
+        self.busy.store(true, Ordering::Relaxed);
+        barrier::light();
+        let result = if waiting.load(Ordering::Relaxed) {
+            Err(value)
+        } else {
+            Ok(self.open(owner, |cache| f(cache, value)))
+        };
+        // Release: a thief that sees `false` sees every write `f` made.
+        self.busy.store(false, Ordering::Release);
+        result
+    }
+
+    /// Runs `f` on this slot's cache and the depot, whose lock the caller holds: the door of
+    /// every slow path. Same rules for `f` as [`Slot::with_cache`].
+    pub(crate) fn with_cache_locked<R>(
+        &self,
+        owner: &ThreadHandle,
+        depot: &mut Depot<T>,
+        f: impl FnOnce(&mut ThreadCache<T>, &mut Depot<T>) -> R,
+    ) -> R {
+        self.open(owner, |cache| f(cache, depot))
+    }
+
+    /// Opens the cache for its owner.
+    #[inline(always)]
+    fn open<R>(&self, owner: &ThreadHandle, f: impl FnOnce(&mut ThreadCache<T>) -> R) -> R {
+        #[cfg(debug_assertions)]
         let _open = self.open_for(owner);
         #[cfg(not(debug_assertions))]
         let _ = owner;
         self.cache.with_mut(|cache| {
             // Why the `&mut` is unique: `owner` is the owning thread's handle (checked in debug
-            // builds) and `ThreadSlots::for_each` never exposes the cache, so no other thread
-            // opens it; `f` runs no user code and opens no cache, so no borrow nests here.
+            // builds), so no other owner opens it; a thief opens it only under the depot lock
+            // (which `with_cache_locked`'s callers hold) and after `busy` cleared with `waiting`
+            // set (which `with_cache_announced`'s callers respect), and never in a table that
+            // uses `with_cache` (checked in debug builds); `for_each` never exposes the cache;
+            // `f` runs no user code and opens no cache, so no borrow nests here.
             // SAFETY: the pointer is from the live cell borrowed by `&self`; unique, as above.
             f(unsafe { &mut *cache })
         })
@@ -135,6 +213,26 @@ pub(crate) struct ThreadSlots<T> {
     used_buckets: AtomicUsize,
     /// Serializes bucket allocation: the first thread of a bucket allocates it, the others wait.
     growth: Mutex<()>,
+    /// Whether [`ThreadSlots::steal_cached`] may be used (a bounded pool).
+    stealable: bool,
+}
+
+/// Proof that every thread is kept out of its cache's announced door: `waiting` is set and a
+/// [heavy barrier](barrier::heavy) ran after it, so every [`Slot::with_cache_announced`] that
+/// starts from now on sees `waiting`, and one already past its check shows `busy`.
+pub(crate) struct Quiesced<'a> {
+    waiting: &'a AtomicBool,
+}
+
+impl<'a> Quiesced<'a> {
+    /// Sets `waiting` and runs the heavy barrier (a system call: call it when waiting starts,
+    /// not per object).
+    pub(crate) fn new(waiting: &'a AtomicBool) -> Self {
+        // Relaxed: the barrier orders it before every `busy` read of `steal_cached`.
+        waiting.store(true, Ordering::Relaxed);
+        barrier::heavy();
+        Self { waiting }
+    }
 }
 
 /// Bucket and index of thread id `id`: ids `2^b - 1 ..= 2^(b+1) - 2` live in bucket `b`.
@@ -146,11 +244,13 @@ pub(crate) fn locate(id: usize) -> (usize, usize) {
 }
 
 impl<T> ThreadSlots<T> {
-    pub(crate) fn new() -> Self {
+    /// An empty table; `stealable` for a bounded pool (see the module docs).
+    pub(crate) fn new(stealable: bool) -> Self {
         Self {
             buckets: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             used_buckets: AtomicUsize::new(0),
             growth: Mutex::new(()),
+            stealable,
         }
     }
 
@@ -181,7 +281,9 @@ impl<T> ThreadSlots<T> {
         if base.is_null() {
             let len = 1 << bucket;
             let first_id = len - 1;
-            let fresh: Box<[Slot<T>]> = (0..len).map(|i| Slot::new(first_id + i)).collect();
+            let fresh: Box<[Slot<T>]> = (0..len)
+                .map(|i| Slot::new(first_id + i, self.stealable))
+                .collect();
             base = Box::into_raw(fresh).cast::<Slot<T>>();
             // Release: publishes the initialised slots to lock-free readers in `get`.
             self.buckets[bucket].store(base, Ordering::Release);
@@ -195,15 +297,58 @@ impl<T> ThreadSlots<T> {
         unsafe { &*base.wrapping_add(index) }
     }
 
+    /// Every allocated slot.
+    fn slots(&self) -> impl Iterator<Item = &Slot<T>> + '_ {
+        let used = self.used_buckets.load(Ordering::Acquire);
+        self.buckets[..used]
+            .iter()
+            .enumerate()
+            .flat_map(|(bucket, base)| {
+                let base = base.load(Ordering::Acquire);
+                let len = if base.is_null() { 0 } else { 1 << bucket };
+                (0..len).map(move |index| {
+                    // SAFETY: as in `get`: a published bucket of `len` slots, freed only by
+                    // `Drop`, and `index < len`.
+                    unsafe { &*base.wrapping_add(index) }
+                })
+            })
+    }
+
     /// The shared part of every allocated slot (counters and reference tallies; never a cache).
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Shared)) {
-        let used = self.used_buckets.load(Ordering::Acquire);
-        for (bucket, base) in self.buckets[..used].iter().enumerate() {
-            let base = base.load(Ordering::Acquire);
-            for index in 0..if base.is_null() { 0 } else { 1 << bucket } {
-                // SAFETY: as in `get`.
-                f(unsafe { &*base.wrapping_add(index) }.shared());
+        self.slots().for_each(|slot| f(slot.shared()));
+    }
+
+    /// Moves every object of every thread's cache into `out` (a bounded pool whose waiters must
+    /// reach them). `_depot` proves the caller holds the depot lock, which keeps every slow path
+    /// out of its cache; `quiesced` keeps every hit path out, or shows it in `busy`, which this
+    /// waits out (a few pointer moves).
+    pub(crate) fn steal_cached(
+        &self,
+        _depot: &mut Depot<T>,
+        quiesced: &Quiesced<'_>,
+        out: &mut Vec<Box<T>>,
+    ) {
+        assert!(
+            self.stealable,
+            "stealing from a table that opens caches unannounced"
+        );
+        debug_assert!(quiesced.waiting.load(Ordering::Relaxed));
+        for slot in self.slots() {
+            let mut round = 0;
+            // Acquire: pairs with the release that cleared it, publishing the owner's writes.
+            while slot.busy.load(Ordering::Acquire) {
+                spin_wait(&mut round);
             }
+            slot.cache.with_mut(|cache| {
+                // Why the `&mut` is unique: the table is stealable, so its owner opens the cache
+                // only announced or under the depot lock. The lock is ours (`_depot`); an
+                // announced open that starts now sees `waiting` and stays out (`quiesced`); one
+                // that saw `waiting` clear has ended, as `busy` is clear.
+                // SAFETY: the pointer is from a live cell of a published slot; unique, as above.
+                let cache = unsafe { &mut *cache };
+                out.append(cache.objects_mut());
+            });
         }
     }
 }

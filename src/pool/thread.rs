@@ -219,10 +219,3 @@ pub(crate) fn drop_all<I: IntoIterator>(items: I) -> Result<(), Box<dyn Any + Se
     }
     first
 }
-
-/// [`drop_all`], then resumes the first panic, if any.
-pub(crate) fn drop_all_then_resume<I: IntoIterator>(items: I) {
-    if let Err(payload) = drop_all(items) {
-        panic::resume_unwind(payload);
-    }
-}

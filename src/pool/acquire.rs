@@ -1,0 +1,209 @@
+//! What a `get` does when no object is idle in this thread's cache or the depot: run the
+//! factory, or, in a bounded pool at its cap, wait for an object or a place (see `bound.rs`).
+
+use std::mem;
+use std::task::{Poll, Waker};
+use std::time::Instant;
+
+use super::bound::{wake_all, Bound, Handoff, Waiter, Wake};
+use super::inner::Inner;
+use super::slots::Quiesced;
+use crate::error::Timeout;
+use crate::recycle::Recycler;
+use crate::sync::{current_thread, park_until, Arc};
+
+impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
+    /// A new object from the factory or, in a bounded pool, an object or place handed over when
+    /// one is free, waiting for it until `deadline` (forever if `None`).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn create_or_wait(&self, deadline: Option<Instant>) -> Result<Box<T>, Timeout> {
+        match &self.bound {
+            None => Ok(self.create()),
+            Some(bound) => self
+                .wait_for_handoff(bound, deadline)
+                .map(|handoff| self.take_handoff(handoff)),
+        }
+    }
+
+    /// The first poll of an async acquisition, and every later one: ready with an object, or
+    /// queued in `waiter` (to be woken through `waker`).
+    pub(crate) fn poll_acquire(
+        &self,
+        waiter: &mut Option<Arc<Waiter<T>>>,
+        waker: &Waker,
+    ) -> Poll<Box<T>> {
+        if let Some(queued) = waiter {
+            return match queued.take_served(Some(waker)) {
+                Some(handoff) => {
+                    *waiter = None;
+                    Poll::Ready(self.take_handoff(handoff))
+                }
+                None => Poll::Pending,
+            };
+        }
+        if let Some(obj) = self.take_cached().or_else(|| self.take_slow()) {
+            return Poll::Ready(obj);
+        }
+        let Some(bound) = &self.bound else {
+            return Poll::Ready(self.create());
+        };
+        match self.reserve_or_enqueue(bound, || Wake::Task(waker.clone())) {
+            Ok(handoff) => Poll::Ready(self.take_handoff(handoff)),
+            Err(queued) => {
+                *waiter = Some(queued);
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Ends a wait that will not take what it was handed (a dropped future): leaves the queue,
+    /// or passes the object or place on to the next waiter.
+    pub(crate) fn cancel_wait(&self, waiter: &Arc<Waiter<T>>) {
+        let handoff = {
+            let mut depot = self.depot();
+            let handoff = depot.places.cancel(waiter);
+            self.settle_waiting(&depot);
+            handoff
+        };
+        match handoff {
+            // Counted as a `get` it served when handed over; now as a guard's return.
+            Some(Handoff::Object(obj)) => self.give_back(obj),
+            Some(Handoff::Place) => self.free_places(1),
+            None => {}
+        }
+    }
+
+    /// A place for an object that enters the pool from outside (`put`), if one is free now;
+    /// always in an unbounded pool. The caller frees it if the object is not kept.
+    pub(crate) fn take_place_now(&self) -> bool {
+        match &self.bound {
+            None => true,
+            Some(bound) => self.depot().places.try_take(bound.max_live),
+        }
+    }
+
+    /// A place for an object that enters the pool from outside and must be kept (`attach`),
+    /// waiting for one at the cap. An object handed over instead is dropped to make room.
+    pub(crate) fn take_place_waiting(&self) {
+        let Some(bound) = &self.bound else {
+            return;
+        };
+        let Ok(handoff) = self.wait_for_handoff(bound, None) else {
+            unreachable!("no deadline");
+        };
+        if let Handoff::Object(obj) = handoff {
+            // Counted as a `get` it served when handed over: it ends here, discarded.
+            self.count(|c| {
+                c.ended_slow();
+                c.discarded.add(1);
+            });
+            let free_on_unwind = FreePlaceOnUnwind(self);
+            drop(obj);
+            mem::forget(free_on_unwind);
+        }
+    }
+
+    /// What a waiter was handed, as an object: a place runs the factory.
+    pub(crate) fn take_handoff(&self, handoff: Handoff<T>) -> Box<T> {
+        match handoff {
+            Handoff::Object(obj) => obj,
+            Handoff::Place => {
+                let free_on_unwind = FreePlaceOnUnwind(self);
+                let obj = self.create();
+                mem::forget(free_on_unwind);
+                obj
+            }
+        }
+    }
+
+    /// An object or a place, waiting for one until `deadline` if none is free.
+    fn wait_for_handoff(
+        &self,
+        bound: &Bound,
+        deadline: Option<Instant>,
+    ) -> Result<Handoff<T>, Timeout> {
+        let waiter = match self.reserve_or_enqueue(bound, || Wake::Thread(current_thread())) {
+            Ok(handoff) => return Ok(handoff),
+            Err(waiter) => waiter,
+        };
+        loop {
+            if let Some(handoff) = waiter.take_served(None) {
+                return Ok(handoff);
+            }
+            if !park_until(deadline) {
+                // Timed out, unless served in the meantime: then the handoff is ours.
+                let mut depot = self.depot();
+                let handoff = depot.places.cancel(&waiter);
+                self.settle_waiting(&depot);
+                return handoff.ok_or(Timeout);
+            }
+        }
+    }
+
+    /// Under the depot lock: an idle depot object or a free place if nobody queued first;
+    /// otherwise queues a waiter (woken by `wake`). The first waiter sets the `waiting` flag and
+    /// gathers every thread cache's objects, which serve the queue at once.
+    fn reserve_or_enqueue(
+        &self,
+        bound: &Bound,
+        wake: impl FnOnce() -> Wake,
+    ) -> Result<Handoff<T>, Arc<Waiter<T>>> {
+        let mut depot = self.depot();
+        if !depot.places.has_waiters() {
+            if let Some(obj) = depot.take_one() {
+                depot.counts.reused.add(1);
+                depot.publish_own_balance();
+                return Ok(Handoff::Object(obj));
+            }
+            if depot.places.try_take(bound.max_live) {
+                return Ok(Handoff::Place);
+            }
+        }
+        let (waiter, first) = depot.places.enqueue(wake());
+        let mut wakes = Vec::new();
+        let mut overflow = Vec::new();
+        if first {
+            let quiesced = Quiesced::new(&bound.waiting);
+            let mut haul = Vec::new();
+            self.slots.steal_cached(&mut depot, &quiesced, &mut haul);
+            overflow = self.stock(&mut depot, haul, &mut wakes);
+        }
+        drop(depot);
+        wake_all(wakes);
+        // What the depot had no room for (counted already): dropped outside the lock. If a
+        // `T::drop` panics, the wait ends with it and passes on whatever it was handed.
+        let cancel_on_unwind = CancelOnUnwind {
+            inner: self,
+            waiter: &waiter,
+        };
+        self.drop_then_free_places(overflow);
+        mem::forget(cancel_on_unwind);
+        Err(waiter)
+    }
+}
+
+/// Frees a place whose object was not made or was lost to a panic (factory, `T::drop`).
+struct FreePlaceOnUnwind<'a, T: Send + 'static, R: Recycler<T> + Send + Sync + 'static>(
+    &'a Inner<T, R>,
+);
+
+impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Drop
+    for FreePlaceOnUnwind<'_, T, R>
+{
+    fn drop(&mut self) {
+        self.0.free_places(1);
+    }
+}
+
+/// Ends a wait whose caller unwinds before it could wait.
+struct CancelOnUnwind<'a, T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> {
+    inner: &'a Inner<T, R>,
+    waiter: &'a Arc<Waiter<T>>,
+}
+
+impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Drop for CancelOnUnwind<'_, T, R> {
+    fn drop(&mut self) {
+        self.inner.cancel_wait(self.waiter);
+    }
+}
