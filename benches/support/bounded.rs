@@ -118,6 +118,28 @@ fn bench_tasks<Fut>(
 const CHECK_ROUNDS: u64 = 16 * TASKS as u64;
 
 fn bounded_async(g: &mut Group<'_>) {
+    let pool = Pool::builder(new_buf).max_live(MAX_LIVE).build().unwrap();
+    let task = |rounds| {
+        let pool = pool.clone();
+        async move {
+            for _ in 0..rounds {
+                let mut buf = pool.get_async().await;
+                work(&mut *buf);
+                tokio::task::yield_now().await;
+            }
+        }
+    };
+    let check = |rt: &Runtime| {
+        run_tasks(rt, CHECK_ROUNDS, &task);
+        let stats = pool.stats();
+        assert!(stats.created as usize <= MAX_LIVE, "{stats}");
+        assert_eq!(stats.in_use, 0, "{stats}");
+        // The case measures the waiting path, not only the hit path.
+        assert!(stats.waits > 0, "no task waited: {stats}");
+        assert_eq!(pool.get().len(), 0, "objects must come back cleared");
+    };
+    bench_tasks(g, "hotpool", task, check);
+
     // deadpool's unmanaged pool holds exactly the objects it was given.
     let pool = deadpool::unmanaged::Pool::from((0..MAX_LIVE).map(|_| new_buf()));
     let task = |rounds| {
@@ -265,6 +287,21 @@ where
 }
 
 fn bounded_blocking(g: &mut Group<'_>) {
+    let pool = Pool::builder(new_buf)
+        .max_live(BLOCKING_MAX_LIVE)
+        .build()
+        .unwrap();
+    bench_blocking(
+        g,
+        "hotpool_blocking",
+        || pool.get(),
+        || {
+            let stats = pool.stats();
+            assert!(stats.created as usize <= BLOCKING_MAX_LIVE, "{stats}");
+            assert_eq!(stats.in_use, 0, "{stats}");
+        },
+    );
+
     let pool = CondvarPool::new(BLOCKING_MAX_LIVE);
     bench_blocking(g, "mutex_condvar", &pool, || {
         let state = pool.state();
