@@ -50,27 +50,34 @@ fn more_threads_than_objects_all_finish_and_the_cap_holds() {
     assert_eq!(pool.max_live(), Some(max_live));
     let timed_out = AtomicUsize::new(0);
     thread::scope(|s| {
-        for t in 0..8 {
-            let (pool, timed_out) = (&pool, &timed_out);
-            s.spawn(move || {
-                for i in 0..rounds() {
-                    // Each thread mixes every blocking way to acquire.
-                    match (t + i) % 4 {
-                        0 => pool.get().data.push(1),
-                        1 => pool.get_owned().data.push(2),
-                        2 => pool.get_timeout(LONG).expect("a long wait").data.push(3),
-                        _ => match pool.get_owned_timeout(Duration::from_micros(50)) {
-                            Ok(mut held) => {
-                                held.data.push(4);
-                                thread::yield_now(); // hold it a little longer
-                            }
-                            Err(Timeout) => {
-                                timed_out.fetch_add(1, Ordering::Relaxed);
-                            }
-                        },
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let (pool, timed_out) = (&pool, &timed_out);
+                s.spawn(move || {
+                    for i in 0..rounds() {
+                        // Each thread mixes every blocking way to acquire.
+                        match (t + i) % 4 {
+                            0 => pool.get().data.push(1),
+                            1 => pool.get_owned().data.push(2),
+                            2 => pool.get_timeout(LONG).expect("a long wait").data.push(3),
+                            _ => match pool.get_owned_timeout(Duration::from_micros(50)) {
+                                Ok(mut held) => {
+                                    held.data.push(4);
+                                    thread::yield_now(); // hold it a little longer
+                                }
+                                Err(Timeout) => {
+                                    timed_out.fetch_add(1, Ordering::Relaxed);
+                                }
+                            },
+                        }
                     }
-                }
-            });
+                })
+            })
+            .collect();
+        // A join, unlike the scope's own wait, also waits for the threads' exit flushes: after
+        // it, no thread cache holds a reference to the pool.
+        for t in threads {
+            t.join().unwrap();
         }
     });
     assert!(census.most() <= max_live, "{} alive at once", census.most());
