@@ -35,6 +35,8 @@
 //! # Cases
 //!
 //! - `hotpool` ([`hotpool::Pool`]), `hotpool_local` ([`hotpool::LocalPool`], one thread only).
+//! - `hotpool_max_live`: the `hotpool` pool with a `max_live` cap it never reaches (the cost of the
+//!   cap below it).
 //! - Peer crates: `object_pool` (object-pool), `lockfree_linear`, `lockfree_spinlock`,
 //!   `lockfree_mutex` (lockfree-object-pool), `opool`, `sharded_slab` (`sharded_slab::Pool`, which
 //!   creates with `Default` and resets with `Clear` when a key is cleared).
@@ -541,6 +543,10 @@ fn alloc_buf<A: Backend>() -> Plain<AllocVec<A>> {
 fn shared_cases(g: &mut Group<'_>, mode: Mode) {
     let pool = Pool::new(new_buf);
     mode.bench(g, "hotpool", || pool.get());
+    // The same pool with a `max_live` cap it never reaches: what the cap costs on the hit path
+    // (the announced cache door, `src/pool/slots.rs`).
+    let pool = Pool::builder(new_buf).max_live(1 << 20).build().unwrap();
+    mode.bench(g, "hotpool_max_live", || pool.get());
     let pool = object_pool::Pool::new(0, new_buf);
     mode.bench(g, "object_pool", || Cleared(pool.pull(new_buf)));
     let pool = LinearObjectPool::new(new_buf, Vec::clear);

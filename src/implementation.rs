@@ -59,15 +59,18 @@
 //! - **Every object is owned by exactly one place**: a guard, a thread cache, a depot magazine, or
 //!   a local variable on its way between them. Moves are `Box` moves, so the compiler enforces it;
 //!   `unsafe` only gives a thread `&mut` to its own slot.
-//! - **A slot's cache is touched only by its owner**: `Slot::with_cache` takes a `&ThreadHandle`,
-//!   which only the owning thread can have (it is `!Send + !Sync` and lives in a thread-local),
-//!   and debug builds assert that its id is the slot's (as sharded-slab's `Shard::local` does).
-//!   `ThreadSlots::for_each` gives other threads only a slot's `Shared` part (atomics), never its
-//!   cache. No borrow of a cache nests: `ThreadCache` has no method that drops a `T` or runs other
-//!   user code, every closure passed to `with_cache` is in `pool/inner.rs` and opens no other cache,
-//!   and debug builds (so miri too) assert it. The pool's `Drop` reaches every slot through `&mut`.
+//! - **A slot's cache is opened by its owner** (or, in a bounded pool, by a thief: see below):
+//!   every door (`with_cache`, `with_cache_announced`, `with_cache_locked`) takes a
+//!   `&ThreadHandle`, which only the owning thread can have (it is `!Send + !Sync` and lives in
+//!   a thread-local), and debug builds assert that its id is the slot's (as sharded-slab's
+//!   `Shard::local` does). Slow paths open it only while holding the depot lock (their
+//!   `&mut Depot` is the proof). `ThreadSlots::for_each` gives other threads only a slot's
+//!   `Shared` part (atomics), never its cache. No borrow of a cache nests: `ThreadCache` has no
+//!   method that drops a `T` or runs other user code, every closure passed to a door is in
+//!   `pool/` and opens no other cache, and debug builds (so miri too) assert it. The pool's `Drop`
+//!   reaches every slot through `&mut`.
 //! - **No user code under a lock or a slot borrow**: factories, recycle policies and `T::drop` run
-//!   after the depot lock is released and outside `with_cache`, so they may use the pool, and a
+//!   after the depot lock is released and outside every cache door, so they may use the pool, and a
 //!   panic in them cannot leave a half-updated structure (hence the depot `Mutex` ignores
 //!   poisoning).
 //! - **Bounded idle memory**: the depot never holds more than `max_idle`; a thread cache never
@@ -153,6 +156,59 @@
 //! races: a reference given back on another thread while the last handle drops; a thread exiting
 //! with spare references; the pool dropped while guards live on several threads; slot-table
 //! growth racing the last handle; cloned handles dropped on two threads.
+//!
+//! # Bounded pools (`pool/bound.rs`, `pool/acquire.rs`, `pool/waiting.rs`)
+//!
+//! `max_live(n)` caps the objects that exist: in use plus idle anywhere, thread caches
+//! included. A *place* is the right for one object to exist; the depot counts the places taken
+//! (`Places::live`) under its lock. Only paths that create or end an object touch it: creating
+//! takes a place, and a discard, a trim, a detach, a refused `put` or a factory panic frees one.
+//! A hit reuses an object that already holds its place, so the cap costs the hit path nothing
+//! but one flag read (below). A place frees only after its object's `drop` returned, so a
+//! waiter's new object never coexists with the old one (the tests count live objects from the
+//! objects themselves).
+//!
+//! At the cap a caller queues a `Waiter` (FIFO, in the depot). Whoever frees a place or brings an
+//! object back serves the first waiter under the depot lock (`Served(Object)` or
+//! `Served(Place)`, then the waiter runs the factory itself) and wakes it after unlocking: a
+//! parked thread (`Thread::unpark`) or a task (`Waker::wake`). Blocking, timed and async waits
+//! share the queue, which is why they are served in one order. A waiter that gives up (timeout,
+//! dropped future) leaves the queue under the lock, or, if it was served meanwhile, passes what
+//! it was handed on as if it had used it: an object goes back through the normal return, a place
+//! to the next waiter. So a cancelled future never loses a place.
+//!
+//! **No waiter waits while an object is idle anywhere.** The depot is checked under the same lock
+//! as the queue. Thread caches are the hard part: they are private to their threads, and a thread
+//! that returned an object and then sits idle would strand it. So a bounded pool's caches can be
+//! *stolen from*: the first waiter (queue empty → non-empty) sets the pool's `waiting` flag, runs
+//! the heavy barrier, and moves every cache's objects to the queue and the depot
+//! (`ThreadSlots::steal_cached`). While the queue is non-empty, every hit path sees the flag and
+//! takes the slow path, which serves the queue, so caches stay empty; when the queue empties,
+//! the flag is cleared under the lock.
+//!
+//! The thief and the owners' hit paths meet in Dekker's handshake again, with the same asymmetric
+//! barrier as owned guards: the owner stores `busy = true` in its slot, runs the light barrier
+//! (a compiler fence with `membarrier`), and reads `waiting`; the thief stores `waiting = true`,
+//! runs the heavy barrier and reads each slot's `busy`, waiting while it is set (the owner is
+//! inside a few pointer moves). Either the owner sees `waiting` and stays out, or the thief sees
+//! `busy` and waits for the owner's release store of `false`, which publishes the owner's cache
+//! writes. Slow paths are excluded differently: they open the cache only under the depot lock,
+//! which the thief holds. Clearing `waiting` is a release store and the owner's read an acquire
+//! (loom found that a relaxed pair let an owner open its cache without seeing the thief's
+//! writes). Unbounded pools never steal and keep the unannounced door (checked in debug builds).
+//!
+//! The cost: below the cap, two stores and a load on the slot's own line per cache access
+//! (`pool/single/hotpool_max_live` against `hotpool` in `benches/pool.rs`); at the cap, one
+//! `membarrier` per transition of the queue from empty to non-empty, under the depot lock; in a
+//! pool that stays at its cap (the queue never empties), none. What a pool without `max_live`
+//! pays: one well-predicted branch on `Inner::bound` on each side of the hit path, and every
+//! slow path taking the depot lock before it opens its cache (they all took it anyway).
+//!
+//! loom checks (`tests/loom_bounded.rs`): a return racing a waiter's registration (a lost wake-up
+//! would deadlock the model), a hit path racing a thief, a future cancelled while being handed an
+//! object, a cancel racing a return, a timeout racing a return (loom has no timed park; there a
+//! deadline means "the timeout fires now"), a thread exiting with waiters, and a discard freeing
+//! a place for a waiter. `tests/bounded_props.rs` runs random async sequences against a model.
 //!
 //! # Trimming
 //!

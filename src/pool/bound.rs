@@ -12,8 +12,9 @@
 //! through the `waiting` flag, which is set exactly while the queue is non-empty: the first
 //! waiter sets it and takes every cache's objects (`ThreadSlots::steal_cached`, whose handshake
 //! with the hit path is in `slots.rs`); from then on every hit path sees the flag and takes the
-//! slow path, which serves the queue. Clearing the flag needs no barrier: a hit path that still
-//! sees it set only takes the slow path once more.
+//! slow path, which serves the queue. Clearing the flag needs no barrier, only a release that
+//! publishes what the thief did to the caches: a hit path that still sees it set only takes the
+//! slow path once more.
 //!
 //! Everything here runs under the depot lock and moves pointers only: waking a waiter happens
 //! after unlocking (a [`Waker`] may run an executor's code), and objects the pool gives up are
@@ -216,11 +217,13 @@ impl<T> Places<T> {
 }
 
 impl Bound {
-    /// Clears `waiting` once the queue is empty. Relaxed: the flag publishes nothing; a hit path
-    /// that still sees it set takes the slow path once more.
+    /// Clears `waiting` once the queue is empty. Release: a hit path that sees `false` opens its
+    /// cache next, and must see what a thief did to that cache while the flag was set (the
+    /// thief held the depot lock, as does this store). A hit path that still sees `true` only
+    /// takes the slow path once more.
     pub(crate) fn settle<T>(&self, places: &Places<T>) {
         if !places.has_waiters() && self.waiting.load(Ordering::Relaxed) {
-            self.waiting.store(false, Ordering::Relaxed);
+            self.waiting.store(false, Ordering::Release);
         }
     }
 }

@@ -143,7 +143,9 @@ impl<T> Slot<T> {
         // Relaxed: `light` orders it before the load below, as the thief's barrier requires.
         self.busy.store(true, Ordering::Relaxed);
         barrier::light();
-        let result = if waiting.load(Ordering::Relaxed) {
+        // Acquire: a `false` stored when the last waiter left (release, under the depot lock)
+        // publishes what a thief did to this cache while the flag was set.
+        let result = if waiting.load(Ordering::Acquire) {
             Err(value)
         } else {
             Ok(self.open(owner, |cache| f(cache, value)))
