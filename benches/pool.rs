@@ -28,9 +28,10 @@
 //!   Pools hand back the 16 KiB they kept; the allocator cases start from `Vec::new()` every time
 //!   (9 reallocations: 64, 128, ..., 16384 bytes). Criterion also reports bytes per second.
 //! - `pool/bounded`: pools capped at a few live objects and shared by more takers than that, so
-//!   takers wait: tokio tasks (`hotpool`'s `get_async`, `deadpool_unmanaged`, `semaphore_pool`)
-//!   and blocking threads (`hotpool_blocking`, `mutex_condvar`). One iteration is one
-//!   acquisition; criterion also reports acquisitions per second. See `support/bounded.rs`.
+//!   takers wait: tokio tasks (`hotpool`'s `get_async`, `deadpool_unmanaged`, `semaphore_pool`,
+//!   the floor `runtime_only`) and blocking threads (`hotpool_blocking`, `mutex_condvar`). One
+//!   iteration is one acquisition; criterion also reports acquisitions per second. See
+//!   `support/bounded.rs`.
 //!
 //! # Cases
 //!

@@ -21,6 +21,8 @@
 //!   reset hook, so the guard clears the buffer before deadpool takes it back.
 //! - `semaphore_pool`: what one writes without a bounded pool: a `tokio::sync::Semaphore` with
 //!   [`MAX_LIVE`] permits in front of an unbounded `hotpool::Pool` (a permit first, then `get`).
+//! - `runtime_only`: the floor, no pool and no waiting: the same tasks write to a buffer each
+//!   owns and yield. What the runtime's scheduling costs per round, which every case pays too.
 //!
 //! # Blocking cases: [`THREADS`] threads, [`BLOCKING_MAX_LIVE`] objects
 //!
@@ -182,6 +184,19 @@ fn bounded_async(g: &mut Group<'_>) {
         assert_eq!(pool.get().len(), 0, "objects must come back cleared");
     };
     bench_tasks(g, "semaphore_pool", task, check);
+
+    // The floor: the same tasks and yields, each task writing to a buffer of its own, no pool.
+    let task = |rounds| async move {
+        let mut buf = new_buf();
+        for _ in 0..rounds {
+            work(&mut buf);
+            buf.clear();
+            tokio::task::yield_now().await;
+        }
+    };
+    bench_tasks(g, "runtime_only", task, |rt| {
+        drop(run_tasks(rt, CHECK_ROUNDS, &task))
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
