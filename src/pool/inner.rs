@@ -206,8 +206,22 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     ) -> Result<X, V> {
         match &self.bound {
             None => Ok(slot.with_cache(thread, |cache| f(cache, value))),
-            Some(bound) => slot.with_cache_announced(thread, &bound.waiting, value, f),
+            Some(bound) => Self::hit_announced(thread, slot, bound, value, f),
         }
+    }
+
+    /// The bounded pool's side of [`Inner::hit`], out of line: inlined, it would double the code
+    /// of every `get` and guard drop and keep the unbounded pool's guard drop from being inlined
+    /// into its caller (seen in the assembly of a get-and-drop loop).
+    #[inline(never)]
+    fn hit_announced<V, X>(
+        thread: &ThreadHandle,
+        slot: &Slot<T>,
+        bound: &Bound,
+        value: V,
+        f: impl FnOnce(&mut ThreadCache<T>, V) -> X,
+    ) -> Result<X, V> {
+        slot.with_cache_announced(thread, &bound.waiting, value, f)
     }
 
     /// An idle object from the depot (refilling this thread's cache), or `None`.
