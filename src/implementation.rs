@@ -29,9 +29,15 @@
 //!    by a small thread id (`pool/thread.rs`): bucket `b` holds `2^b` slots, allocated on first use
 //!    and published with a release store, never moved or freed before the pool. A hit reads a
 //!    constant-initialised thread-local pointer to the thread's handle (one `mov` from `%fs`, no
-//!    lazy-initialisation check), the slot's bucket and index stored in that handle, one bucket
-//!    pointer (acquire, a plain load on x86-64), pops or pushes, and bumps one counter: no lock,
-//!    no read-modify-write. Slots are aligned to 128 bytes: neighbouring threads' slots sharing a
+//!    lazy-initialisation check) and, beside it, the thread's *last slot*: the id of the slot
+//!    table it used last and that slot's address. If the id is this pool's table, the slot is
+//!    found; otherwise the table is searched (the bucket and index stored in the handle, one
+//!    bucket pointer, acquire) and the pair replaced. Table ids come from a 64-bit counter and
+//!    are never reused, so an entry of a dropped pool can never match a new one at the same
+//!    address; the entry is cleared with the handle pointer when the handle drops. This takes
+//!    the slot off the chain of dependent loads (handle → bucket → slot became one load that
+//!    does not wait for the handle). Then it pops or pushes and bumps one counter: no lock, no
+//!    read-modify-write. Slots are aligned to 128 bytes: neighbouring threads' slots sharing a
 //!    cache line made `pool/threads/2` three times slower per operation than one thread.
 //!
 //!    What used to be on the hit path and moved off it: a second thread-local state check (std's

@@ -23,6 +23,11 @@ pub(crate) use std::{
 #[cfg(all(target_os = "linux", not(hotpool_loom), not(miri)))]
 pub(crate) use std::sync::Once;
 
+/// Ids of slot tables for the thread's last-slot cache (`pool/thread.rs`), which loom builds
+/// do not have (as the constant thread-local pointer beside it).
+#[cfg(all(not(hotpool_loom), target_has_atomic = "64"))]
+pub(crate) use std::sync::atomic::AtomicU64;
+
 /// `Arc` and `Weak` are std's in both builds: loom 0.7 has no `Weak`, which the thread-exit
 /// hooks need so that a thread does not keep a dropped pool alive. std's reference counting is
 /// not ours to verify; everything the pool itself synchronizes (depot lock, slot tables,

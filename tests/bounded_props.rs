@@ -80,7 +80,7 @@ struct Run<'p> {
     model: Model,
     held: Vec<Pooled<'p, Obj>>,
     queued: VecDeque<Pin<Box<GetFuture<'p, Obj>>>>,
-    cx: Context<'static>,
+    waker: Waker,
 }
 
 impl<'p> Run<'p> {
@@ -103,7 +103,7 @@ impl<'p> Run<'p> {
     /// The model says the first waiter was just handed an object or a place: it must resolve.
     fn serve_first(&mut self) {
         let mut first = self.queued.pop_front().expect("a waiter to serve");
-        match first.as_mut().poll(&mut self.cx) {
+        match first.as_mut().poll(&mut Context::from_waker(&self.waker)) {
             Poll::Ready(guard) => self.held.push(guard),
             Poll::Pending => panic!("the first waiter was not served"),
         }
@@ -115,7 +115,7 @@ impl<'p> Run<'p> {
                 let mut future = Box::pin(self.pool.get_async());
                 let ready =
                     self.queued.is_empty() && (self.model.idle > 0 || self.model.live < self.cap);
-                match future.as_mut().poll(&mut self.cx) {
+                match future.as_mut().poll(&mut Context::from_waker(&self.waker)) {
                     Poll::Ready(guard) => {
                         assert!(ready, "resolved at the cap or ahead of the queue");
                         if self.model.idle > 0 {
@@ -185,7 +185,6 @@ proptest! {
         .thread_cache(thread_cache)
         .build()
         .unwrap();
-        let waker: &'static Waker = Box::leak(Box::new(Waker::from(Arc::new(Noop))));
         let mut run = Run {
             pool: &pool,
             census: census.clone(),
@@ -193,7 +192,7 @@ proptest! {
             model: Model::default(),
             held: Vec::new(),
             queued: VecDeque::new(),
-            cx: Context::from_waker(waker),
+            waker: Waker::from(Arc::new(Noop)),
         };
         for op in &ops {
             run.step(op);

@@ -127,14 +127,19 @@ fn getting(counts: &Counts, factory_panics: bool, op: impl FnOnce()) {
     PANIC_IN_FACTORY.with(|f| f.set(false));
 }
 
-/// Marks `obj` so that giving it back panics: in the policy, or in `T::drop` once the policy
-/// refuses it (it grew past the retained cap), so it is never kept idle.
-fn arm(rng: &mut Rng, obj: &mut Tracked) {
-    if rng.one_in(2) {
-        obj.panic_in_reset = true;
-    } else {
-        obj.data.reserve(MAX_RETAINED + 1);
-        obj.panic_on_drop = true;
+/// Marks `obj` so that it panics on its way out: in the policy when it comes back, in `T::drop`
+/// right away when the policy refuses it (it grew past the retained cap), or in `T::drop`
+/// whenever the pool finally drops it (kept idle until a trim, a thread's exit flush that
+/// overflows the depot, or the pool's teardown; in between it keeps being lent out). The last
+/// kind only with `idle_bombs` (the shared pool: the local pool's steps drop it uncaught).
+fn arm(rng: &mut Rng, obj: &mut Tracked, idle_bombs: bool) {
+    match rng.below(if idle_bombs { 3 } else { 2 }) {
+        0 => obj.panic_in_reset = true,
+        1 => {
+            obj.data.reserve(MAX_RETAINED + 1);
+            obj.panic_on_drop = true;
+        }
+        _ => obj.panic_on_drop = true,
     }
 }
 
@@ -156,7 +161,8 @@ fn shared_pool_step<'p>(
                 pool.try_get()
             };
             if let Some(g) = g {
-                assert!(g.data.is_empty() && !g.panic_on_drop && !g.panic_in_reset);
+                // Reset; it may be armed to panic when the pool drops it (see `arm`).
+                assert!(g.data.is_empty() && !g.panic_in_reset);
                 counts.lent.fetch_add(1, SeqCst);
                 held.push(g);
             }
@@ -176,7 +182,7 @@ fn shared_pool_step<'p>(
             let mut g = held.swap_remove(rng.below(held.len()));
             g.data.extend_from_slice(b"payload");
             if rng.one_in(8) {
-                arm(rng, &mut g);
+                arm(rng, &mut g, true);
             } else if rng.one_in(8) {
                 g.data.reserve(MAX_RETAINED + 1); // refused quietly
             }
@@ -186,7 +192,7 @@ fn shared_pool_step<'p>(
             let g = mailbox.lock().unwrap().pop();
             if let Some(mut g) = g {
                 if rng.one_in(8) {
-                    arm(rng, &mut g);
+                    arm(rng, &mut g, true);
                 }
                 caught(counts, || drop(g));
             }
@@ -208,17 +214,24 @@ fn shared_pool_step<'p>(
                 counts.made_for_put.fetch_add(1, SeqCst);
                 tracker.make()
             });
-            if let Ok(()) = pool.put(obj) {
-                counts.puts_kept.fetch_add(1, SeqCst);
-            } // else handed back reset, dropped here
+            caught(counts, || {
+                if let Ok(()) = pool.put(obj) {
+                    counts.puts_kept.fetch_add(1, SeqCst);
+                } // else handed back reset, dropped here (maybe an armed one: it panics)
+            });
         }
-        26 => drop(pool.trim()),
-        27..=28 => drop(pool.trim_unused()),
+        // Trims drop idle objects, some armed to panic: the first panic reaches the caller.
+        26 => caught(counts, || {
+            let _ = pool.trim();
+        }),
+        27..=28 => caught(counts, || {
+            let _ = pool.trim_unused();
+        }),
         29 => {
             let s = pool.stats();
             assert!(s.in_use as u64 <= s.created + s.reused);
         }
-        _ => drop(detached.pop()),
+        _ => caught(counts, || drop(detached.pop())),
     }
 }
 
@@ -276,14 +289,14 @@ fn local_pool_steps(rng: &mut Rng, counts: &Counts, steps: usize) {
             3 if !borrowed.is_empty() => {
                 let mut g = borrowed.swap_remove(rng.below(borrowed.len()));
                 if rng.one_in(6) {
-                    arm(rng, &mut g);
+                    arm(rng, &mut g, false);
                 }
                 caught(counts, || drop(g));
             }
             4 if !owned.is_empty() => {
                 let mut g = owned.swap_remove(rng.below(owned.len()));
                 if rng.one_in(6) {
-                    arm(rng, &mut g);
+                    arm(rng, &mut g, false);
                 }
                 caught(counts, || drop(g));
             }
@@ -384,8 +397,17 @@ fn worker(seed: u64, pool: &Shared, tracker: &Arc<Tracker>, mailbox: &Mailbox, c
             _ => arena_step(&mut rng, counts),
         }
     }
-    drop(held); // back to this thread's cache, flushed to the depot when the thread exits
-    drop(detached);
+    // Back to this thread's cache, flushed to the depot when the thread exits; armed objects
+    // that the policy refuses or the flush has no room for panic (caught here, or in the exit
+    // flush, which reports and stops them).
+    // One at a time: a second panic while a `Vec` unwinds from the first would abort (Rust's
+    // rule for drop glue, not hotpool's).
+    for g in held {
+        caught(counts, || drop(g));
+    }
+    for obj in detached {
+        caught(counts, || drop(obj));
+    }
 }
 
 #[test]
@@ -474,8 +496,10 @@ fn soak_every_operation_with_thread_churn_and_panics() {
     for w in workers {
         w.join().expect("a worker failed");
     }
-    let _ = panic::take_hook();
-    drop(mailbox.lock().unwrap().drain(..).collect::<Vec<_>>()); // returned on this thread
+    let mailbox: Vec<_> = mailbox.lock().unwrap().drain(..).collect();
+    for g in mailbox {
+        caught(&counts, || drop(g)); // returned on this thread
+    }
 
     let s = pool.stats();
     let c = &*counts;
@@ -510,12 +534,15 @@ fn soak_every_operation_with_thread_churn_and_panics() {
         "idle {} over the bound",
         s.idle
     );
-    assert_eq!(
-        pool.trim(),
-        s.idle,
-        "every idle object is in the depot or this thread's cache"
-    );
-    assert_eq!((pool.stats().idle, tracker.live()), (0, 0));
+    // Every idle object is in the depot or this thread's cache (some armed: the trim resumes
+    // the first panic after dropping them all).
+    caught(&counts, || {
+        let _ = pool.trim();
+    });
+    let _ = panic::take_hook();
+    let after = pool.stats();
+    assert_eq!(after.discarded, s.discarded + s.idle as u64);
+    assert_eq!((after.idle, tracker.live()), (0, 0));
     drop(pool);
     tracker.assert_all_dropped_once();
 

@@ -185,12 +185,17 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// An idle object from this thread's cache, without a lock: the hit path.
     #[inline(always)]
     pub(crate) fn take_cached(&self) -> Option<Box<T>> {
-        self.with_slot(|thread, slot| {
-            let obj = self.hit(thread, slot, (), |cache, ()| cache.pop()).ok()??;
-            slot.shared().counts.reused.add(1);
-            Some(obj)
-        })
-        .flatten()
+        // One `Option` all the way (not `with_slot`'s nested one): the flattening cost a few
+        // instructions per `get` in the assembly of the hit path.
+        self.with_slot_or(
+            (),
+            |thread, slot, ()| {
+                let obj = self.hit(thread, slot, (), |cache, ()| cache.pop()).ok()??;
+                slot.shared().counts.reused.add(1);
+                Some(obj)
+            },
+            |()| None,
+        )
     }
 
     /// Runs `f` on this thread's cache through the hit path's door: unannounced in an unbounded
@@ -206,8 +211,22 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     ) -> Result<X, V> {
         match &self.bound {
             None => Ok(slot.with_cache(thread, |cache| f(cache, value))),
-            Some(bound) => slot.with_cache_announced(thread, &bound.waiting, value, f),
+            Some(bound) => Self::hit_announced(thread, slot, bound, value, f),
         }
+    }
+
+    /// The bounded pool's side of [`Inner::hit`], out of line: inlined, it would double the code
+    /// of every `get` and guard drop and keep the unbounded pool's guard drop from being inlined
+    /// into its caller (seen in the assembly of a get-and-drop loop).
+    #[inline(never)]
+    fn hit_announced<V, X>(
+        thread: &ThreadHandle,
+        slot: &Slot<T>,
+        bound: &Bound,
+        value: V,
+        f: impl FnOnce(&mut ThreadCache<T>, V) -> X,
+    ) -> Result<X, V> {
+        slot.with_cache_announced(thread, &bound.waiting, value, f)
     }
 
     /// An idle object from the depot (refilling this thread's cache), or `None`.
@@ -307,9 +326,11 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// Pushes onto this thread's cache if it has room: the return half of the hit path.
     #[inline(always)]
     fn keep_cached(&self, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
+        // `move`: `source` is copied into the closure, so the hit path folds it to a constant
+        // instead of spilling it to the stack for the slow path's closure.
         self.with_slot_or(
             obj,
-            |thread, slot, obj| {
+            move |thread, slot, obj| {
                 self.hit(thread, slot, obj, ThreadCache::push)??;
                 count_kept(&slot.shared().counts, source);
                 Ok(())

@@ -27,7 +27,7 @@ use std::ptr;
 use super::cache::ThreadCache;
 use super::counts::Counts;
 use super::depot::Depot;
-use super::thread::ThreadHandle;
+use super::thread::{self, ThreadHandle};
 use crate::barrier;
 use crate::sync::{
     atomic_get_mut, spin_wait, AtomicBool, AtomicPtr, AtomicUsize, Mutex, Ordering, OwnedCounter,
@@ -217,6 +217,21 @@ pub(crate) struct ThreadSlots<T> {
     growth: Mutex<()>,
     /// Whether [`ThreadSlots::steal_cached`] may be used (a bounded pool).
     stealable: bool,
+    /// Unique for the process's life (never 0): the key of the thread's last-slot cache
+    /// (`thread::last_slot`).
+    id: u64,
+}
+
+/// A new table id: never 0, never reused (64 bits do not wrap in practice).
+fn next_table_id() -> u64 {
+    #[cfg(all(not(hotpool_loom), target_has_atomic = "64"))]
+    {
+        static NEXT: crate::sync::AtomicU64 = crate::sync::AtomicU64::new(1);
+        // Relaxed: only uniqueness matters.
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    }
+    #[cfg(not(all(not(hotpool_loom), target_has_atomic = "64")))]
+    0
 }
 
 /// Proof that every thread is kept out of its cache's announced door: `waiting` is set and a
@@ -253,12 +268,34 @@ impl<T> ThreadSlots<T> {
             used_buckets: AtomicUsize::new(0),
             growth: Mutex::new(()),
             stealable,
+            id: next_table_id(),
         }
     }
 
     /// The slot owned by `thread`, allocated on first use.
     #[inline(always)]
     pub(crate) fn get(&self, thread: &ThreadHandle) -> &Slot<T> {
+        if let Some(slot) = thread::last_slot(self.id) {
+            // SAFETY: `last_slot` returns only what `remember_slot` stored on this thread for
+            // the table with this id, which is `self` (ids are never reused): the address of
+            // `self`'s slot owned by this thread's live handle (the entry is cleared when the
+            // handle drops). Slots are freed only with the table, which `&self` keeps alive.
+            return unsafe { &*slot.cast::<Slot<T>>() };
+        }
+        self.lookup(thread)
+    }
+
+    /// [`ThreadSlots::get`] through the table, remembering the slot for the next call.
+    #[inline(always)]
+    fn lookup(&self, thread: &ThreadHandle) -> &Slot<T> {
+        let slot = self.find(thread);
+        thread::remember_slot(self.id, (slot as *const Slot<T>).cast());
+        slot
+    }
+
+    /// The slot owned by `thread`, through the table (allocated on first use).
+    #[inline(always)]
+    fn find(&self, thread: &ThreadHandle) -> &Slot<T> {
         let (bucket, index) = thread.position();
         // The mask only spares a bounds check: `locate` gives `bucket < BUCKETS`.
         let bucket = bucket & (BUCKETS - 1);
