@@ -268,3 +268,34 @@ fn prefill_up_to_the_cap_fills_every_place() {
     assert_eq!(census.made(), 3);
     drop(held);
 }
+
+/// `peak_in_use` is documented as accurate to within `thread_cache` per thread. Objects that a
+/// producer takes and a consumer returns, with waits between them, must not push it further.
+#[test]
+#[ignore = "known bug on main: with max_live and thread caches, peak_in_use grows with every \
+            hand-off across threads (20,000 objects through a channel: peak 19,264 for max_live 8)"]
+fn peak_in_use_stays_within_its_tolerance_when_objects_cross_threads() {
+    let census = Census::new();
+    let (max_live, thread_cache) = (8, 32);
+    let pool = Pool::builder(census.factory())
+        .max_live(max_live)
+        .thread_cache(thread_cache)
+        .build()
+        .expect("a valid configuration");
+    let (send, receive) = std::sync::mpsc::sync_channel(4);
+    let pool = &pool;
+    thread::scope(|s| {
+        let producer = s.spawn(move || {
+            for _ in 0..rounds() * 10 {
+                send.send(pool.get_owned()).unwrap();
+            }
+        });
+        let consumer = s.spawn(move || receive.into_iter().for_each(drop));
+        producer.join().unwrap();
+        consumer.join().unwrap();
+    });
+    let stats = pool.stats();
+    // This thread, the producer and the consumer: `thread_cache` each, over the cap.
+    assert!(stats.peak_in_use <= max_live + 3 * thread_cache, "{stats}");
+    assert!(census.most() <= max_live);
+}
