@@ -27,6 +27,11 @@
 //!   bytes at a time, then gives it back: what pooling saves beyond one malloc, the re-growth.
 //!   Pools hand back the 16 KiB they kept; the allocator cases start from `Vec::new()` every time
 //!   (9 reallocations: 64, 128, ..., 16384 bytes). Criterion also reports bytes per second.
+//! - `pool/bounded`: pools capped at a few live objects and shared by more takers than that, so
+//!   takers wait: tokio tasks (`hotpool`'s `get_async`, `deadpool_unmanaged`, `semaphore_pool`,
+//!   the floor `runtime_only`) and blocking threads (`hotpool_blocking`, `mutex_condvar`). One
+//!   iteration is one acquisition; criterion also reports acquisitions per second. See
+//!   `support/bounded.rs`.
 //!
 //! # Cases
 //!
@@ -72,6 +77,8 @@ use lockfree_object_pool::{LinearObjectPool, MutexObjectPool, SpinLockObjectPool
 
 #[path = "support/alloc.rs"]
 mod allocators;
+#[path = "support/bounded.rs"]
+mod bounded;
 #[path = "support/sources.rs"]
 mod sources;
 use allocators::{AllocVec, Backend, Jemalloc, MiMalloc, Via};
@@ -694,6 +701,6 @@ criterion_group! {
     // Plots cost seconds per case, longer than measuring it; the numbers are in the terminal and
     // in `target/criterion/**/estimates.json`. `-- --plotting-backend plotters` turns them on.
     config = Criterion::default().without_plots();
-    targets = single, single_large, threads, cross_thread, burst, grow
+    targets = single, single_large, threads, cross_thread, burst, grow, bounded::bounded
 }
 criterion_main!(benches);

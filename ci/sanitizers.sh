@@ -26,9 +26,11 @@ work="$target_root/sanitizers"
 # rebuilt from source, which is most of the build time. So the sanitizer build uses a copy of the
 # manifest without them, in a directory whose src/ and tests/ link to the real ones. A test that
 # starts using another dev-dependency fails to compile here: add its name to this list.
-# (rayon: tests/arena_default_config.rs starts a rayon pool. hashbrown and serde_json are only
-# used by tests of features this build does not turn on.)
-test_dev_deps="proptest rayon"
+# (rayon: tests/arena_default_config.rs starts a rayon pool. tokio: tests/bounded_tokio.rs runs
+# bounded pools' futures on a multi-thread runtime, where TSan sees their wake-ups cross real
+# threads. hashbrown and serde_json are only used by tests of features this build does not turn
+# on.)
+test_dev_deps="proptest rayon tokio"
 crate="$work/crate"
 mkdir -p "$crate"
 ln -sfn "$root/src" "$crate/src"

@@ -151,3 +151,49 @@ fn config_error_is_a_std_error_that_can_be_boxed() {
     });
     assert_eq!(err.to_string(), MAX_IDLE_ZERO);
 }
+
+#[test]
+fn max_live_zero() {
+    // Zero is reported first, whatever the prefill; the factory never runs.
+    for prefill in [0, 3] {
+        let result = Pool::builder(|| -> String { unreachable!("factory ran") })
+            .max_live(0)
+            .prefill(prefill)
+            .build();
+        let expected = ConfigError::Zero {
+            setting: "max_live",
+        };
+        let message = "invalid configuration: max_live = 0, but it must be at least 1";
+        assert_config_error(result, &expected, message);
+    }
+}
+
+#[test]
+fn prefill_above_max_live() {
+    let result = Pool::builder(|| -> String { unreachable!("factory ran") })
+        .max_live(4)
+        .prefill(5)
+        .build();
+    let expected = ConfigError::Exceeds {
+        setting: "prefill",
+        value: 5,
+        limit_setting: "max_live",
+        limit: 4,
+    };
+    let message = "invalid configuration: prefill = 5 exceeds max_live = 4";
+    assert_config_error(result, &expected, message);
+}
+
+#[test]
+fn max_live_limits_that_are_accepted() {
+    for (max_live, prefill) in [(1, 0), (1, 1), (4, 4), (usize::MAX, 2)] {
+        let pool = Pool::builder(String::new)
+            .max_live(max_live)
+            .prefill(prefill)
+            .build()
+            .unwrap_or_else(|e| panic!("max_live {max_live}, prefill {prefill}: {e}"));
+        assert_eq!(pool.max_live(), Some(max_live));
+        assert_eq!(pool.stats().created, prefill as u64);
+    }
+    assert_eq!(Pool::new(String::new).max_live(), None);
+}

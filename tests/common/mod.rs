@@ -2,6 +2,8 @@
 //!
 //! - [`Tracker`] / [`Tracked`]: a value type whose creations and drops are recorded per object
 //!   id, so a test can prove that every object the pool made was dropped exactly once.
+//! - [`Census`] / [`Counted`]: objects that count how many of them are alive, and the most ever
+//!   alive at once (a bounded pool's cap, checked by the objects themselves).
 //! - [`Retains`]: a [`Recycle`] type whose `retained_bytes` is whatever the test sets.
 //! - [`assert_stats!`]: checks every field of a pool's stats in one line.
 //! - [`expect_panic`]: runs a closure that must panic and checks the message.
@@ -14,9 +16,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use hotpool::Recycle;
 
+mod census;
 #[allow(dead_code)]
 pub mod child;
 mod tracker;
+#[allow(unused_imports)]
+pub use census::{Census, Counted};
 #[allow(unused_imports)]
 pub use tracker::{Tracked, Tracker, DROP_PANIC, RESET_PANIC};
 

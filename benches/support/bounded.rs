@@ -1,0 +1,336 @@
+//! `pool/bounded`: pools that may hold at most a few objects at once, shared by more takers than
+//! that, so takers wait for each other. Included by `benches/pool.rs`.
+//!
+//! Every case runs the usual round (take a 4 KiB `Vec<u8>`, write 64 bytes, give it back) under a
+//! cap of live objects. One iteration is one acquisition, spread over all takers: criterion
+//! reports the time per acquisition and acquisitions per second (`Throughput::Elements(1)`), the
+//! same unit in every case.
+//!
+//! # Async cases: [`TASKS`] tokio tasks, [`MAX_LIVE`] objects
+//!
+//! A tokio multi-thread runtime with [`WORKERS`] worker threads, built once per case on the case's
+//! own thread and kept for all its samples. A sample spawns [`TASKS`] tasks and waits for the last
+//! one; the time covers the spawns too (well under 1 % of a sample). Each task loops: acquire,
+//! write, `yield_now().await` *while holding the object* (as a task that awaits I/O with a buffer
+//! does), release. Without the yield a task could never be suspended while holding, so no more than
+//! [`WORKERS`] objects would ever be out and the cap would never be reached: with it, all
+//! [`MAX_LIVE`] objects are out most of the time and the other tasks wait for them.
+//!
+//! - `hotpool`: `Pool::get_async` on a pool built with `max_live(MAX_LIVE)`.
+//! - `deadpool_unmanaged`: deadpool's unmanaged pool filled with [`MAX_LIVE`] buffers; it has no
+//!   reset hook, so the guard clears the buffer before deadpool takes it back.
+//! - `semaphore_pool`: what one writes without a bounded pool: a `tokio::sync::Semaphore` with
+//!   [`MAX_LIVE`] permits in front of an unbounded `hotpool::Pool` (a permit first, then `get`).
+//! - `runtime_only`: the floor, no pool and no waiting: the same tasks write to a buffer each
+//!   owns and yield. What the runtime's scheduling costs per round, which every case pays too.
+//!
+//! # Blocking cases: [`THREADS`] threads, [`BLOCKING_MAX_LIVE`] objects
+//!
+//! [`THREADS`] threads (new every sample, as in `pool/threads/N`) each run their share of the
+//! rounds on one shared pool; the time is the slowest thread's, from a common start. On a 2-core
+//! machine at most two threads run at once, so takers wait when a holder is preempted or when both
+//! running threads want the last object.
+//!
+//! - `hotpool_blocking`: `Pool::get` on a pool built with `max_live(BLOCKING_MAX_LIVE)`.
+//! - `mutex_condvar`: a `Mutex<Vec<T>>` of idle objects with a live count and a `Condvar` to wait
+//!   on at the cap ([`CondvarPool`]), what a user writes without a crate.
+//!
+//! Before it is measured, each case checks that objects come back cleared and that no more than
+//! the cap were ever made.
+
+use std::future::Future;
+use std::sync::{Arc, Barrier, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use hotpool::Pool;
+use tokio::runtime::Runtime;
+use tokio::sync::Semaphore;
+
+use super::sources::{Cleared, Plain, Source};
+use super::{assert_returns_cleared, group, isolated, new_buf, round, work, Group, Server};
+
+/// Tasks sharing the pool in the async cases.
+const TASKS: usize = 64;
+/// Objects the async cases may hold at once, fewer than [`TASKS`].
+const MAX_LIVE: usize = 8;
+/// Worker threads of the async cases' runtime.
+const WORKERS: usize = 2;
+/// Threads sharing the pool in the blocking cases.
+const THREADS: usize = 4;
+/// Objects the blocking cases may hold at once, fewer than [`THREADS`].
+const BLOCKING_MAX_LIVE: usize = 2;
+
+/// The share of `total` acquisitions that taker `index` of `takers` makes: all shares add up to
+/// `total`, and differ by at most one.
+fn share(total: u64, takers: usize, index: usize) -> u64 {
+    let (takers, index) = (takers as u64, index as u64);
+    total / takers + u64::from(index < total % takers)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Async cases
+
+/// The runtime of an async case: [`WORKERS`] worker threads, no I/O or timer driver (the tasks
+/// only yield and wait on the pool).
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// Spawns [`TASKS`] tasks, task `i` made by `task(acquisitions)` with its share of `total`, and
+/// returns the time until the last one ended.
+fn run_tasks<Fut>(rt: &Runtime, total: u64, task: &impl Fn(u64) -> Fut) -> Duration
+where
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|i| rt.spawn(task(share(total, TASKS, i))))
+        .collect();
+    rt.block_on(async {
+        for t in tasks {
+            t.await.expect("a task panicked");
+        }
+    });
+    start.elapsed()
+}
+
+/// Measures case `name`: on the case's own thread, builds the runtime, runs `check` on it (once,
+/// before measuring), then times [`run_tasks`] with `task` for each sample.
+fn bench_tasks<Fut>(
+    g: &mut Group<'_>,
+    name: &str,
+    task: impl Fn(u64) -> Fut + Send,
+    check: impl FnOnce(&Runtime) + Send,
+) where
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    isolated(g, name, move |server: Server| {
+        let rt = runtime();
+        check(&rt);
+        server.serve(|iters| run_tasks(&rt, iters, &task));
+    });
+}
+
+/// A check run of a case's tasks: every task a few rounds, so that every object is out at once.
+const CHECK_ROUNDS: u64 = 16 * TASKS as u64;
+
+fn bounded_async(g: &mut Group<'_>) {
+    let pool = Pool::builder(new_buf).max_live(MAX_LIVE).build().unwrap();
+    let task = |rounds| {
+        let pool = pool.clone();
+        async move {
+            for _ in 0..rounds {
+                let mut buf = pool.get_async().await;
+                work(&mut *buf);
+                tokio::task::yield_now().await;
+            }
+        }
+    };
+    let check = |rt: &Runtime| {
+        run_tasks(rt, CHECK_ROUNDS, &task);
+        let stats = pool.stats();
+        assert!(stats.created as usize <= MAX_LIVE, "{stats}");
+        assert_eq!(stats.in_use, 0, "{stats}");
+        // The case measures the waiting path, not only the hit path.
+        assert!(stats.waits > 0, "no task waited: {stats}");
+        assert_eq!(pool.get().len(), 0, "objects must come back cleared");
+    };
+    bench_tasks(g, "hotpool", task, check);
+
+    // deadpool's unmanaged pool holds exactly the objects it was given.
+    let pool = deadpool::unmanaged::Pool::from((0..MAX_LIVE).map(|_| new_buf()));
+    let task = |rounds| {
+        let pool = pool.clone();
+        async move {
+            for _ in 0..rounds {
+                let mut buf = Cleared(pool.get().await.expect("an open pool"));
+                work(&mut *buf);
+                tokio::task::yield_now().await;
+            }
+        }
+    };
+    let check = |rt: &Runtime| {
+        run_tasks(rt, CHECK_ROUNDS, &task);
+        let buf = rt.block_on(pool.get()).expect("an open pool");
+        assert_eq!(buf.len(), 0, "objects must come back cleared");
+        let status = pool.status();
+        assert_eq!((status.max_size, status.size), (MAX_LIVE, MAX_LIVE));
+    };
+    bench_tasks(g, "deadpool_unmanaged", task, check);
+
+    // A permit first, then an object from a pool with no cap of its own.
+    let (permits, pool) = (Arc::new(Semaphore::new(MAX_LIVE)), Pool::new(new_buf));
+    let task = |rounds| {
+        let (permits, pool) = (Arc::clone(&permits), pool.clone());
+        async move {
+            for _ in 0..rounds {
+                let _permit = permits.acquire().await.expect("an open semaphore");
+                let mut buf = pool.get();
+                work(&mut *buf);
+                tokio::task::yield_now().await;
+            } // `buf` goes back first, then the permit
+        }
+    };
+    let check = |rt: &Runtime| {
+        run_tasks(rt, CHECK_ROUNDS, &task);
+        let stats = pool.stats();
+        assert!(stats.created as usize <= MAX_LIVE, "{stats}");
+        assert_eq!(stats.in_use, 0, "{stats}");
+        assert_eq!(pool.get().len(), 0, "objects must come back cleared");
+    };
+    bench_tasks(g, "semaphore_pool", task, check);
+
+    // The floor: the same tasks and yields, each task writing to a buffer of its own, no pool.
+    let task = |rounds| async move {
+        let mut buf = new_buf();
+        for _ in 0..rounds {
+            work(&mut buf);
+            buf.clear();
+            tokio::task::yield_now().await;
+        }
+    };
+    let check = |rt: &Runtime| {
+        run_tasks(rt, CHECK_ROUNDS, &task);
+    };
+    bench_tasks(g, "runtime_only", task, check);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blocking cases
+
+/// `mutex_condvar`: a pool of at most `max_live` objects behind one `Mutex`, with a `Condvar` that
+/// takers wait on at the cap. Objects are cleared on the way back, outside the lock.
+pub(super) struct CondvarPool {
+    state: Mutex<CondvarState>,
+    returned: Condvar,
+    max_live: usize,
+}
+
+struct CondvarState {
+    idle: Vec<Vec<u8>>,
+    /// Objects made and not dropped: idle or in use.
+    live: usize,
+}
+
+impl CondvarPool {
+    fn new(max_live: usize) -> Self {
+        CondvarPool {
+            state: Mutex::new(CondvarState {
+                idle: Vec::with_capacity(max_live),
+                live: 0,
+            }),
+            returned: Condvar::new(),
+            max_live,
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, CondvarState> {
+        self.state.lock().unwrap()
+    }
+
+    /// An idle object, a new one below the cap, or, at the cap, the next one given back.
+    fn take(&self) -> Vec<u8> {
+        let mut state = self.state();
+        loop {
+            if let Some(buf) = state.idle.pop() {
+                return buf;
+            }
+            if state.live < self.max_live {
+                state.live += 1;
+                drop(state);
+                return new_buf();
+            }
+            state = self.returned.wait(state).unwrap();
+        }
+    }
+
+    fn give(&self, mut buf: Vec<u8>) {
+        buf.clear();
+        self.state().idle.push(buf);
+        self.returned.notify_one();
+    }
+}
+
+impl Source<Vec<u8>> for &CondvarPool {
+    type Item = Plain<Vec<u8>>;
+    #[inline]
+    fn take(&mut self) -> Self::Item {
+        Plain(CondvarPool::take(self))
+    }
+    #[inline]
+    fn give(&mut self, item: Self::Item) {
+        CondvarPool::give(self, item.0);
+    }
+}
+
+/// Blocking cases: [`THREADS`] new threads per sample run their shares of `iters` rounds on clones
+/// of `source` from a common start; reports the slowest thread's time. `check` runs once before
+/// measuring, after a few rounds on every thread.
+fn bench_blocking<S>(g: &mut Group<'_>, name: &str, source: S, check: impl FnOnce())
+where
+    S: Source<Vec<u8>> + Clone + Send,
+{
+    let rounds = |iters: u64| {
+        let start = Barrier::new(THREADS);
+        thread::scope(|scope| {
+            let workers: Vec<_> = (0..THREADS)
+                .map(|i| {
+                    let (mut source, start) = (source.clone(), &start);
+                    scope.spawn(move || {
+                        start.wait();
+                        let t0 = Instant::now();
+                        (0..share(iters, THREADS, i)).for_each(|_| round(&mut source));
+                        t0.elapsed()
+                    })
+                })
+                .collect();
+            let times = workers.into_iter().map(|w| w.join().unwrap());
+            times.max().unwrap()
+        })
+    };
+    rounds(CHECK_ROUNDS);
+    let mut checked = source.clone();
+    thread::scope(|scope| {
+        scope.spawn(move || assert_returns_cleared(&mut checked));
+    });
+    check();
+    g.bench_function(name, |b| b.iter_custom(rounds));
+}
+
+fn bounded_blocking(g: &mut Group<'_>) {
+    let pool = Pool::builder(new_buf)
+        .max_live(BLOCKING_MAX_LIVE)
+        .build()
+        .unwrap();
+    bench_blocking(
+        g,
+        "hotpool_blocking",
+        || pool.get(),
+        || {
+            let stats = pool.stats();
+            assert!(stats.created as usize <= BLOCKING_MAX_LIVE, "{stats}");
+            assert_eq!(stats.in_use, 0, "{stats}");
+        },
+    );
+
+    let pool = CondvarPool::new(BLOCKING_MAX_LIVE);
+    bench_blocking(g, "mutex_condvar", &pool, || {
+        let state = pool.state();
+        assert!(state.live <= BLOCKING_MAX_LIVE);
+        assert_eq!(state.idle.len(), state.live, "every object back");
+    });
+}
+
+/// `pool/bounded`: the async cases, then the blocking ones.
+pub(super) fn bounded(c: &mut Criterion) {
+    let mut g = group(c, "pool/bounded", Duration::from_secs(2), 30);
+    g.throughput(Throughput::Elements(1));
+    bounded_async(&mut g);
+    bounded_blocking(&mut g);
+    g.finish();
+}
