@@ -17,7 +17,7 @@ use super::slots::{Slot, ThreadSlots};
 use super::thread::{self, drop_all, ThreadExit, ThreadHandle};
 use crate::recycle::Recycler;
 use crate::stats::PoolStats;
-use crate::sync::{ArcDropSync, Mutex, MutexGuard, Weak};
+use crate::sync::{ArcDropSync, Mutex, MutexGuard, Ordering, Weak};
 
 pub(crate) type Factory<T> = Box<dyn Fn() -> T + Send + Sync>;
 
@@ -233,6 +233,11 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     #[cold]
     #[inline(never)]
     pub(crate) fn take_slow(&self) -> Option<Box<T>> {
+        if self.waiters_queued() {
+            // Nothing is idle while anyone waits (see `bound.rs`), and first come, first served:
+            // the caller queues (or, for `try_get`, gets nothing) without taking the lock here.
+            return None;
+        }
         if self.thread_cache > 0 {
             let via_thread = self.with_slot(|thread, slot| {
                 let mut depot = self.depot();
@@ -482,6 +487,15 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
             depot.places.free(n, wakes);
             self.settle_waiting(depot);
         }
+    }
+
+    /// Whether a bounded pool has waiters queued, as of this read (acquire: a `false` publishes
+    /// what a thief did to the caches, as on the hit path).
+    #[inline]
+    fn waiters_queued(&self) -> bool {
+        self.bound
+            .as_ref()
+            .is_some_and(|bound| bound.waiting.load(Ordering::Acquire))
     }
 
     /// Clears the `waiting` flag once nobody waits (under the depot lock).
