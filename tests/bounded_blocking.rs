@@ -272,8 +272,6 @@ fn prefill_up_to_the_cap_fills_every_place() {
 /// `peak_in_use` is documented as accurate to within `thread_cache` per thread. Objects that a
 /// producer takes and a consumer returns, with waits between them, must not push it further.
 #[test]
-#[ignore = "known bug on main: with max_live and thread caches, peak_in_use grows with every \
-            hand-off across threads (20,000 objects through a channel: peak 19,264 for max_live 8)"]
 fn peak_in_use_stays_within_its_tolerance_when_objects_cross_threads() {
     let census = Census::new();
     let (max_live, thread_cache) = (8, 32);

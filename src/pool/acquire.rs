@@ -166,7 +166,14 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         if first {
             let quiesced = Quiesced::new(&bound.waiting);
             let mut haul = Vec::new();
-            self.slots.steal_cached(&mut depot, &quiesced, &mut haul);
+            self.slots
+                .steal_cached(&mut depot, &quiesced, |cache, shared, depot| {
+                    haul.append(cache.objects_mut());
+                    // What the owner does when it trades: its returns of the stolen objects get
+                    // published with the gets they will serve (else a thread whose cache is
+                    // emptied this way, and so never trades, would leave `peak_in_use` growing).
+                    self.trade_tallies(shared, cache, depot);
+                });
             overflow = self.stock(&mut depot, haul, &mut wakes);
         }
         drop(depot);

@@ -13,7 +13,7 @@ use super::cache::ThreadCache;
 use super::counts::{Counts, Totals};
 use super::depot::{Depot, Magazine};
 use super::owned::Refs;
-use super::slots::{Slot, ThreadSlots};
+use super::slots::{Shared, Slot, ThreadSlots};
 use super::thread::{self, drop_all, ThreadExit, ThreadHandle};
 use crate::recycle::Recycler;
 use crate::stats::PoolStats;
@@ -36,6 +36,8 @@ enum Kept<T> {
     Decided(Result<(), Box<T>>),
     /// No thread tier for this thread (exiting): the depot decides.
     NoCache(Box<T>),
+    /// Handed to a waiter, and counted.
+    Handed,
 }
 
 /// Keeps a value off the cache lines of its neighbours (two lines, as for thread slots).
@@ -135,7 +137,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
                     f(&slot.shared().counts);
                     let mut depot = self.depot();
                     slot.with_cache_locked(thread, &mut depot, |cache, depot| {
-                        self.trade_tallies(slot, cache, depot);
+                        self.trade_tallies(slot.shared(), cache, depot);
                     });
                 })
             })
@@ -149,8 +151,12 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
 
     /// Under the depot lock, on every trade: publishes this thread's in-use balance (for
     /// `peak_in_use`) and hands its tally of released owned-guard references to the depot.
-    fn trade_tallies(&self, slot: &Slot<T>, cache: &mut ThreadCache<T>, depot: &mut Depot<T>) {
-        let shared = slot.shared();
+    pub(super) fn trade_tallies(
+        &self,
+        shared: &Shared,
+        cache: &mut ThreadCache<T>,
+        depot: &mut Depot<T>,
+    ) {
         depot.publish_balance(&mut cache.published_balance, shared.counts.lent_balance());
         self.collect_released(shared, depot);
     }
@@ -249,7 +255,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
                     if !self.enable_cache(thread, cache) {
                         return None;
                     }
-                    self.trade_tallies(slot, cache, depot);
+                    self.trade_tallies(slot.shared(), cache, depot);
                     // A bounded pool's hit path may have turned away from a cache that was
                     // not empty (waiters were queued a moment ago).
                     if let Some(obj) = cache.pop() {
@@ -360,15 +366,21 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
                     let mut depot = self.depot();
                     let kept = match self.hand_to_waiter(&mut depot, obj) {
                         Ok(wake) => {
+                            // Counted in the depot, where the `get` it serves is counted and
+                            // both are published at once: counted in this slot, the return would
+                            // stay unpublished while the depot's side raises the estimate behind
+                            // `peak_in_use` on every hand-off.
+                            count_kept(&depot.counts, source);
+                            depot.publish_own_balance();
                             drop(depot);
                             wake.wake();
-                            Kept::Decided(Ok(()))
+                            Kept::Handed
                         }
                         Err(obj) => slot.with_cache_locked(thread, &mut depot, |cache, depot| {
                             if !self.enable_cache(thread, cache) {
                                 return Kept::NoCache(obj);
                             }
-                            self.trade_tallies(slot, cache, depot);
+                            self.trade_tallies(slot.shared(), cache, depot);
                             if cache.is_full() {
                                 let (objects, spare) = cache.trade_parts();
                                 depot.flush(objects, self.batch, spare);
@@ -386,6 +398,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         };
         match kept {
             Kept::Decided(result) => result,
+            Kept::Handed => Ok(()),
             Kept::NoCache(obj) => {
                 let mut depot = self.depot();
                 let wake = match self.hand_to_waiter(&mut depot, obj) {
@@ -604,7 +617,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> ThreadExit for I
         let mut depot = self.depot();
         let overflow = slot.with_cache_locked(thread, &mut depot, |cache, depot| {
             let objects = cache.disable();
-            self.trade_tallies(slot, cache, depot);
+            self.trade_tallies(slot.shared(), cache, depot);
             self.spare_refs_at_thread_exit(slot.shared(), depot);
             self.stock(depot, objects, &mut wakes)
         });

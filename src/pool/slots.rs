@@ -358,15 +358,16 @@ impl<T> ThreadSlots<T> {
         self.slots().for_each(|slot| f(slot.shared()));
     }
 
-    /// Moves every object of every thread's cache into `out` (a bounded pool whose waiters must
-    /// reach them). `_depot` proves the caller holds the depot lock, which keeps every slow path
-    /// out of its cache; `quiesced` keeps every hit path out, or shows it in `busy`, which this
-    /// waits out (a few pointer moves).
+    /// Runs `f` on every thread's cache, with the depot and the slot's counters: a bounded
+    /// pool's waiter takes the objects (and does what the owner does when it trades with the
+    /// depot). `depot` proves the caller holds the depot lock, which keeps every slow path out of
+    /// its cache; `quiesced` keeps every hit path out, or shows it in `busy`, which this waits
+    /// out (a few pointer moves). `f` must move boxes and counts only, as for `with_cache`.
     pub(crate) fn steal_cached(
         &self,
-        _depot: &mut Depot<T>,
+        depot: &mut Depot<T>,
         quiesced: &Quiesced<'_>,
-        out: &mut Vec<Box<T>>,
+        mut f: impl FnMut(&mut ThreadCache<T>, &Shared, &mut Depot<T>),
     ) {
         assert!(
             self.stealable,
@@ -381,12 +382,12 @@ impl<T> ThreadSlots<T> {
             }
             slot.cache.with_mut(|cache| {
                 // Why the `&mut` is unique: the table is stealable, so its owner opens the cache
-                // only announced or under the depot lock. The lock is ours (`_depot`); an
+                // only announced or under the depot lock. The lock is ours (`depot`); an
                 // announced open that starts now sees `waiting` and stays out (`quiesced`); one
                 // that saw `waiting` clear has ended, as `busy` is clear.
                 // SAFETY: the pointer is from a live cell of a published slot; unique, as above.
                 let cache = unsafe { &mut *cache };
-                out.append(cache.objects_mut());
+                f(cache, slot.shared(), depot);
             });
         }
     }
