@@ -24,6 +24,11 @@
 //! - `runtime_only`: the floor, no pool and no waiting: the same tasks write to a buffer each
 //!   owns and yield. What the runtime's scheduling costs per round, which every case pays too.
 //!
+//! The `_below_cap` cases run the same four with tasks that give the object back before they
+//! yield, and yield once per [`BURST`] rounds: at most [`WORKERS`] objects are out, nobody waits,
+//! and the cases show what each pool costs per acquisition when the cap is not reached (where
+//! `hotpool` stays on its thread-cache hit path while deadpool and the semaphore synchronize).
+//!
 //! # Blocking cases: [`THREADS`] threads, [`BLOCKING_MAX_LIVE`] objects
 //!
 //! [`THREADS`] threads (new every sample, as in `pool/threads/N`) each run their share of the
@@ -327,10 +332,91 @@ fn bounded_blocking(g: &mut Group<'_>) {
 }
 
 /// `pool/bounded`: the async cases, then the blocking ones.
+/// Rounds a task runs between two yields in the below-the-cap cases.
+const BURST: u64 = 16;
+
+/// The same pools and tasks, but a task gives its object back before it yields, and yields once
+/// per [`BURST`] rounds (a task that uses a buffer for a computation, not across an `.await`).
+/// At most [`WORKERS`] objects are then out at once, below the cap: what each pool costs when
+/// nobody waits, the common case of a well-sized pool. The `_below_cap` cases.
+fn bounded_async_below_cap(g: &mut Group<'_>) {
+    let pool = Pool::builder(new_buf).max_live(MAX_LIVE).build().unwrap();
+    let task = |rounds| {
+        let pool = pool.clone();
+        async move {
+            for i in 0..rounds {
+                work(&mut *pool.get_async().await);
+                if i % BURST == BURST - 1 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+    };
+    let check = |rt: &Runtime| {
+        run_tasks(rt, CHECK_ROUNDS, &task);
+        let stats = pool.stats();
+        assert!(stats.created as usize <= MAX_LIVE, "{stats}");
+        assert_eq!(stats.in_use, 0, "{stats}");
+    };
+    bench_tasks(g, "hotpool_below_cap", task, check);
+
+    let pool = deadpool::unmanaged::Pool::from((0..MAX_LIVE).map(|_| new_buf()));
+    let task = |rounds| {
+        let pool = pool.clone();
+        async move {
+            for i in 0..rounds {
+                work(&mut *Cleared(pool.get().await.expect("an open pool")));
+                if i % BURST == BURST - 1 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+    };
+    let check = |rt: &Runtime| {
+        run_tasks(rt, CHECK_ROUNDS, &task);
+    };
+    bench_tasks(g, "deadpool_unmanaged_below_cap", task, check);
+
+    let (permits, pool) = (Arc::new(Semaphore::new(MAX_LIVE)), Pool::new(new_buf));
+    let task = |rounds| {
+        let (permits, pool) = (Arc::clone(&permits), pool.clone());
+        async move {
+            for i in 0..rounds {
+                let permit = permits.acquire().await.expect("an open semaphore");
+                work(&mut *pool.get());
+                drop(permit);
+                if i % BURST == BURST - 1 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+    };
+    let check = |rt: &Runtime| {
+        run_tasks(rt, CHECK_ROUNDS, &task);
+    };
+    bench_tasks(g, "semaphore_pool_below_cap", task, check);
+
+    let task = |rounds| async move {
+        let mut buf = new_buf();
+        for i in 0..rounds {
+            work(&mut buf);
+            buf.clear();
+            if i % BURST == BURST - 1 {
+                tokio::task::yield_now().await;
+            }
+        }
+    };
+    let check = |rt: &Runtime| {
+        run_tasks(rt, CHECK_ROUNDS, &task);
+    };
+    bench_tasks(g, "runtime_only_below_cap", task, check);
+}
+
 pub(super) fn bounded(c: &mut Criterion) {
     let mut g = group(c, "pool/bounded", Duration::from_secs(2), 30);
     g.throughput(Throughput::Elements(1));
     bounded_async(&mut g);
+    bounded_async_below_cap(&mut g);
     bounded_blocking(&mut g);
     g.finish();
 }
