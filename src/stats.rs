@@ -43,7 +43,8 @@ pub struct PoolStats {
     /// without a thread tier. A `Pool` with thread caches keeps no shared counter on its hit path:
     /// each thread adds its share to the estimate whenever it trades with the shared depot (and
     /// `stats()` samples the sum), so the peak is accurate to within `thread_cache` per thread, in
-    /// either direction. Use `thread_cache(0)` when an exact peak matters more than speed.
+    /// either direction (and never above `max_live` in a bounded pool). Use `thread_cache(0)`
+    /// when an exact peak matters more than speed.
     pub peak_in_use: usize,
     /// Acquisitions that found a [`Pool`](crate::Pool) at its
     /// [`max_live`](crate::Builder::max_live) cap with nothing idle and had to wait (blocking,

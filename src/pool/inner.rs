@@ -593,7 +593,13 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         totals.add(&depot.counts);
         self.slots.for_each(|shared| totals.add(&shared.counts));
         depot.observe_in_use(totals.in_use());
-        totals.into_stats(depot.peak_in_use(), depot.places.waits())
+        // In a bounded pool no more than `max_live` can ever be in use: the estimate's error
+        // (see `PoolStats::peak_in_use`) never takes it past that.
+        let peak = match &self.bound {
+            Some(bound) => depot.peak_in_use().min(bound.max_live),
+            None => depot.peak_in_use(),
+        };
+        totals.into_stats(peak, depot.places.waits())
     }
 
     /// Objects idle in the shared depot (not counting thread caches).
