@@ -114,8 +114,9 @@ fn run(
 
 proptest! {
     #![proptest_config(ProptestConfig {
+        // Under miri, where a case takes seconds, 4 cases, as in the other models.
         #[cfg(miri)]
-        cases: 8,
+        cases: 4,
         #[cfg(miri)]
         failure_persistence: None,
         ..ProptestConfig::default()
