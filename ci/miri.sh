@@ -50,13 +50,16 @@ done
 # - src/arena/drop_list.rs: arena, arena_api, arena_bounds, arena_thread_exit;
 # - src/arena/allocator.rs: arena_allocator;
 # - src/buffer/bytes.rs and the buffer guards: buffer.
+# - src/pool/slots.rs's steal path (bounded pools: the thief and the announced hit path):
+#   bounded, bounded_futures, bounded_blocking.
 # Left to Stacked Borrows alone: the proptest models (*_props, arena_model) and the counting-
 # allocator tests (*_alloc), which drive the same code through the same public API in long
 # sequences (most of the time of a run), and the rest: configuration errors, policies, `Recycle`
 # impls, the report, an arena in a pooled object, the default arena config. A new test aimed at
 # unsafe code belongs in this list.
 tree_tests=(pool pool_owned pool_threads pool_panics pool_exit_panics put_attach fuzz_regressions
-    local_pool guard_traits arena arena_api arena_bounds arena_thread_exit arena_allocator buffer)
+    local_pool guard_traits arena arena_api arena_bounds arena_thread_exit arena_allocator buffer
+    bounded bounded_futures bounded_blocking)
 tree=(--lib)
 for name in "${tree_tests[@]}"; do
     tree+=(--test "$name")
