@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs the unit and integration tests under ThreadSanitizer (data races, including the ones loom's
-# bounded models could miss on real hardware) and AddressSanitizer (use-after-free, double free,
-# out-of-bounds, leaks through LeakSanitizer). Doc tests are left out: they are small and miri
-# runs them (ci/miri.sh). Usage: `ci/sanitizers.sh [thread|address]...` (default: both). Takes
-# about 6 minutes on 2 cores from a cold cache, most of it building std twice.
+# Runs the tests under ThreadSanitizer (data races, including the ones loom's bounded models could
+# miss on real hardware) and AddressSanitizer (use-after-free, double free, out-of-bounds, leaks
+# through LeakSanitizer). ASan runs the unit tests and every integration test; TSan the unit tests
+# and the integration tests that start threads (a race needs two), chosen below. Doc tests are
+# left out: they are small and miri runs them (ci/miri.sh). Usage:
+# `ci/sanitizers.sh [thread|address]...` (default: both). Most of its time is building: std twice
+# (once per sanitizer) and the test binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -21,40 +23,39 @@ target_root="${CARGO_TARGET_DIR:-target}"
 case $target_root in /*) ;; *) target_root="$root/$target_root" ;; esac
 work="$target_root/sanitizers"
 
-# The tests need only the dev-dependencies listed here. The others (criterion, rayon, the peer
-# crates) serve the benches and examples; with -Zbuild-std and sanitizer flags they would all be
-# rebuilt from source, which is most of the build time. So the sanitizer build uses a copy of the
-# manifest without them, in a directory whose src/ and tests/ link to the real ones. A test that
-# starts using another dev-dependency fails to compile here: add its name to this list.
-# (rayon: tests/arena_default_config.rs starts a rayon pool. tokio: tests/bounded_tokio.rs runs
-# bounded pools' futures on a multi-thread runtime, where TSan sees their wake-ups cross real
-# threads. hashbrown and serde_json are only used by tests of features this build does not turn
-# on.)
-test_dev_deps="proptest rayon tokio"
-crate="$work/crate"
-mkdir -p "$crate"
-ln -sfn "$root/src" "$crate/src"
-ln -sfn "$root/tests" "$crate/tests"
-ln -sfn "$root/README.md" "$crate/README.md" # src/lib.rs includes it as the crate docs
-ln -sfn "$root/build.rs" "$crate/build.rs"   # declares and sets the crate's rustc-version cfg
-cp "$root/Cargo.lock" "$crate/Cargo.lock"    # same dependency versions as `cargo test`
-awk -v keep=" $test_dev_deps " '
-    /^\[/ { section = $0; if (section == "[[bench]]") skip = 1; else skip = 0 }
-    skip { next }
-    section == "[dev-dependencies]" && /^[A-Za-z0-9_-]+ *=/ {
-        name = $1; sub(/ *=.*/, "", name)
-        if (index(keep, " " name " ") == 0) next
-    }
-    section == "[dev-dependencies]" && /^#/ { next }
-    { print }
-' "$root/Cargo.toml" >"$crate/Cargo.toml"
-# Its own workspace root: with the default target dir the copy sits inside this repository, and
-# cargo would otherwise take the repository's manifest as its workspace.
-printf '\n[workspace]\n' >>"$crate/Cargo.toml"
-# No [[bench]] targets are declared in the copy and autobenches = false, so benches/ is not read.
+# The tests need few of the dev-dependencies; the others (criterion, the peer crates, jemalloc and
+# mimalloc) serve the benches, and with -Zbuild-std and sanitizer flags they would all be rebuilt
+# from source. So the sanitizer build uses a copy of the manifest that keeps only the
+# dev-dependencies src/ and tests/ name (ci/lean-crate.sh).
+crate=$(bash ci/lean-crate.sh "$work" src tests)
+
+# TSan's binaries: the unit tests, and each tests/*.rs that starts threads (`thread::`, rayon or
+# tokio in the file or in a support module it declares with `mod name;`). The others run on one
+# thread (`LocalPool`, the per-thread arenas, config errors, ...), where TSan has nothing to
+# compare; ASan and valgrind still run them. (The process-wide state their tests share when the
+# harness runs two at once, the pool registry, is raced on purpose in tests/report.rs, which TSan
+# runs.) The loom models are left out (they compile to
+# nothing without --cfg hotpool_loom; ci/loom.sh runs them) and so is the #[ignore]d soak test
+# (the soak step of .ci/run runs it).
+thread_tests=()
+thread_names=()
+for f in tests/*.rs; do
+    name=$(basename "$f" .rs)
+    case $name in loom_* | soak) continue ;; esac
+    files=("$f")
+    for m in $(sed -n 's/^ *\(pub \)\{0,1\}mod \([a-z_0-9]*\);.*/\2/p' "$f"); do
+        for p in "tests/$m" "tests/$m.rs"; do
+            [ -e "$p" ] && files+=("$p")
+        done
+    done
+    if grep -rqE 'thread::|rayon|tokio' "${files[@]}"; then
+        thread_tests+=(--test "$name")
+        thread_names+=("$name")
+    fi
+done
 
 run() {
-    local sanitizer="$1"
+    local sanitizer="$1" selection
     echo "== ${sanitizer} sanitizer"
     case $sanitizer in
         thread)
@@ -62,10 +63,14 @@ run() {
             # fences in Arc's drop, which TSan cannot see, for acquire loads, so Arc raises no
             # false reports, and the suite raises none. halt_on_error: stop at the first report.
             export TSAN_OPTIONS="halt_on_error=1 ${TSAN_OPTIONS:-}"
+            selection=(--lib "${thread_tests[@]}")
+            echo "(the unit tests and the ${#thread_names[@]} integration tests with threads:" \
+                "${thread_names[*]})"
             ;;
         address)
             # detect_leaks: LeakSanitizer runs at exit; a leaked pool object fails the binary.
             export ASAN_OPTIONS="detect_leaks=1 ${ASAN_OPTIONS:-}"
+            selection=(--lib --tests)
             ;;
         *) echo "unknown sanitizer $sanitizer (thread or address)" >&2; exit 2 ;;
     esac
@@ -73,10 +78,13 @@ run() {
     # --target: required by -Zbuild-std, and keeps RUSTFLAGS off build scripts and proc macros.
     # No -Cunsafe-allow-abi-mismatch=sanitizer: every crate, std included, is built with the same
     #   -Zsanitizer flag, so nightly's sanitizer ABI check passes as is.
+    # debug = line-tables-only: a report's stack trace needs files and lines, not variables; full
+    #   debug info for std and ~35 test binaries made compiling and linking them much slower.
     RUSTFLAGS="-Zsanitizer=$sanitizer ${RUSTFLAGS:-}" \
         CARGO_TARGET_DIR="$work/$sanitizer" \
+        CARGO_PROFILE_DEV_DEBUG=line-tables-only CARGO_PROFILE_TEST_DEBUG=line-tables-only \
         cargo "+$toolchain" test -Zbuild-std --target "$target_triple" \
-        --manifest-path "$crate/Cargo.toml" --lib --tests -- --test-threads=2
+        --manifest-path "$crate/Cargo.toml" "${selection[@]}" -- --test-threads=2
 }
 
 sanitizers=("$@")
