@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Fuzzes every cargo-fuzz target in fuzz/ (local_pool_ops, pool_ops, arena_ops: op sequences
-# checked against a model after every op, see each target's docs) for FUZZ_SECONDS each
-# (default 60), prints how many inputs each ran, and fails on any crash, panic, hang or
-# sanitizer report. A failing input is kept in fuzz/artifacts/<target>/ for
+# Fuzzes every cargo-fuzz target in fuzz/ (local_pool_ops, pool_ops, arena_ops, buffer_ops: op
+# sequences checked against a model after every op, see each target's docs) for FUZZ_SECONDS each
+# (default 60), two at a time on two cores, prints how many inputs each ran, and fails on any
+# crash, panic, hang or sanitizer report. A failing input is kept in fuzz/artifacts/<target>/ for
 # `cargo +nightly fuzz run <target> <file>` to reproduce and `cargo +nightly fuzz tmin` to shrink.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,10 +25,9 @@ cargo "+$toolchain" fuzz build
 # Logs go to a directory made here: fuzz/target/ exists only when CARGO_TARGET_DIR is unset.
 log_dir="${CARGO_TARGET_DIR:-fuzz/target}/fuzz-logs"
 mkdir -p "$log_dir"
-failed=()
-for target in "${targets[@]}"; do
-    log="$log_dir/$target.log"
-    echo "== fuzzing $target for ${seconds}s"
+# Fuzzes one target; prints its result line (and the log's tail if it failed).
+fuzz() {
+    local target="$1" log="$log_dir/$1.log" status executions
     # -max_total_time: stop after this many seconds (exit status 0 if nothing was found).
     # -print_final_stats=1: print stat::number_of_executed_units at the end, parsed below.
     # -timeout=30: an input running over 30 s counts as a crash. pool_ops runs threads in
@@ -38,11 +37,39 @@ for target in "${targets[@]}"; do
         status=ok
     else
         status=FAILED
-        failed+=("$target")
         tail -n 80 "$log"
     fi
     executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     echo "$target: ${executions:-?} executions in ${seconds}s: $status (log: $log)"
+    [ "$status" = ok ]
+}
+
+# A libFuzzer run uses one core (pool_ops's threads take turns), so the targets run FUZZ_JOBS at
+# a time (default: the number of cores); each still gets its full FUZZ_SECONDS.
+jobs="${FUZZ_JOBS:-$(nproc)}"
+failed=()
+declare -A running=()
+# Waits for one target to end (`wait -n -p`: bash 5.1 or later) and prints its result.
+reap() {
+    local pid status=0 target
+    wait -n -p pid "${!running[@]}" || status=$?
+    target=${running[$pid]}
+    unset "running[$pid]"
+    cat "$log_dir/$target.result"
+    if ((status != 0)); then
+        failed+=("$target")
+    fi
+}
+for target in "${targets[@]}"; do
+    while ((${#running[@]} >= jobs)); do
+        reap
+    done
+    echo "== fuzzing $target for ${seconds}s"
+    fuzz "$target" >"$log_dir/$target.result" 2>&1 &
+    running[$!]=$target
+done
+while ((${#running[@]})); do
+    reap
 done
 
 if ((${#failed[@]})); then

@@ -7,7 +7,7 @@
 # (tests/loom_*.rs compile to nothing without --cfg hotpool_loom; ci/loom.sh runs them). Proptest state
 # machines run PROPTEST_CASES=8 cases instead of 256: under valgrind (~30x slower) the default
 # would take most of the time budget, and what valgrind looks for (leaks) shows up in a few
-# cases. The whole run takes a few minutes on 2 cores.
+# cases. valgrind runs a program on one core, so two binaries run at a time on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,8 +27,10 @@ mapfile -t binaries < <(
 )
 
 mkdir -p "$CARGO_TARGET_DIR/logs"
-failed=()
-for bin in "${binaries[@]}"; do
+
+# One binary under valgrind; prints its result line and returns non-zero on failure.
+check() {
+    local bin="$1" name log status=0 lost
     name=$(basename "$bin")
     log="$CARGO_TARGET_DIR/logs/$name.valgrind"
     # --leak-check=full --errors-for-leak-kinds=definite: a definitely lost block is an error;
@@ -40,7 +42,6 @@ for bin in "${binaries[@]}"; do
     # --fair-sched=yes: valgrind runs one thread at a time; fair scheduling keeps the lock
     #   hand-offs of the thread tests from starving a thread for seconds.
     # --test-threads=2: the machine's cores; valgrind serializes threads anyway.
-    status=0
     valgrind --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
         --error-exitcode=99 --fair-sched=yes --log-file="$log" \
         "$bin" --test-threads=2 -q >"$log.out" 2>&1 || status=$?
@@ -50,9 +51,35 @@ for bin in "${binaries[@]}"; do
         99) echo "$name: MEMCHECK ERRORS, ${lost:-0} bytes definitely lost"; cat "$log" ;;
         *) echo "$name: TESTS FAILED (exit $status)"; tail -n 40 "$log.out" ;;
     esac
+    return "$status"
+}
+
+# valgrind runs each program on one core (it serializes the program's threads), so the binaries
+# run VALGRIND_JOBS at a time (default: the number of cores), each one's report printed whole.
+jobs="${VALGRIND_JOBS:-$(nproc)}"
+failed=()
+declare -A running=()
+# Waits for one check to end (`wait -n -p`: bash 5.1 or later) and prints its report.
+reap() {
+    local pid status=0 name
+    wait -n -p pid "${!running[@]}" || status=$?
+    name=${running[$pid]}
+    unset "running[$pid]"
+    cat "$CARGO_TARGET_DIR/logs/$name.result"
     if ((status != 0)); then
         failed+=("$name")
     fi
+}
+for bin in "${binaries[@]}"; do
+    while ((${#running[@]} >= jobs)); do
+        reap
+    done
+    name=$(basename "$bin")
+    check "$bin" >"$CARGO_TARGET_DIR/logs/$name.result" 2>&1 &
+    running[$!]=$name
+done
+while ((${#running[@]})); do
+    reap
 done
 
 if ((${#failed[@]})); then
