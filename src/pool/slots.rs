@@ -276,10 +276,11 @@ impl<T> ThreadSlots<T> {
     #[inline(always)]
     pub(crate) fn get(&self, thread: &ThreadHandle) -> &Slot<T> {
         if let Some(slot) = thread::last_slot(self.id) {
-            // SAFETY: `last_slot` returns only what `remember_slot` stored on this thread for
-            // the table with this id, which is `self` (ids are never reused): the address of
-            // `self`'s slot owned by this thread's live handle (the entry is cleared when the
-            // handle drops). Slots are freed only with the table, which `&self` keeps alive.
+            // Why it is valid: `last_slot` returns only what `remember_slot` stored on this
+            // thread for the table with this id, which is `self` (ids are never reused), and the
+            // entry is cleared when the thread's handle drops. Slots are freed only with the
+            // table, which `&self` keeps alive.
+            // SAFETY: `slot` is the address of `self`'s live `Slot<T>` owned by this thread (above).
             return unsafe { &*slot.cast::<Slot<T>>() };
         }
         self.lookup(thread)
