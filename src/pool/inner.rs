@@ -14,7 +14,7 @@ use super::counts::{Counts, Totals};
 use super::depot::{Depot, Magazine};
 use super::owned::Refs;
 use super::slots::{Shared, Slot, ThreadSlots};
-use super::thread::{self, drop_all, ThreadExit, ThreadHandle};
+use super::thread::{self, drop_all, Remembered, ThreadExit, ThreadHandle};
 use crate::recycle::Recycler;
 use crate::stats::PoolStats;
 use crate::sync::{ArcDropSync, Mutex, MutexGuard, Ordering, Weak};
@@ -38,6 +38,16 @@ enum Kept<T> {
     NoCache(Box<T>),
     /// Handed to a waiter, and counted.
     Handed,
+}
+
+/// Which door of [`Slot`] a hit path opens (see [`Inner::hit`]).
+#[derive(Clone, Copy)]
+enum Door {
+    /// A slot from the last-slot entry of unstealable tables, so of an unbounded pool:
+    /// unannounced, without checking.
+    Unannounced,
+    /// Whichever door the pool's bound asks for.
+    Bound,
 }
 
 /// Keeps a value off the cache lines of its neighbours (two lines, as for thread slots).
@@ -188,51 +198,86 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         }
     }
 
+    /// Runs `f` with this thread's slot, found the cheapest way: from the last-slot entry of
+    /// unstealable tables (then it is an unbounded pool: `Door::Unannounced`, no `bound` check),
+    /// from the entry of stealable ones (a bounded pool), or else through `via_table`, out of
+    /// line: the inlined hit path then holds the two compares and little else, which keeps the
+    /// registers it needs, and the pushes and pops around it, few (seen in the assembly).
+    #[inline(always)]
+    fn with_hit_slot<V, X>(
+        &self,
+        value: V,
+        f: impl FnOnce(&ThreadHandle, &Slot<T>, Door, V) -> X + Copy,
+        via_table: impl FnOnce(V) -> X,
+    ) -> X {
+        self.slots.with_remembered(
+            Remembered::Unstealable,
+            value,
+            |thread, slot, value| f(thread, slot, Door::Unannounced, value),
+            |value| {
+                self.slots.with_remembered(
+                    Remembered::Stealable,
+                    value,
+                    |thread, slot, value| f(thread, slot, Door::Bound, value),
+                    via_table,
+                )
+            },
+        )
+    }
+
     /// An idle object from this thread's cache, without a lock: the hit path.
     #[inline(always)]
     pub(crate) fn take_cached(&self) -> Option<Box<T>> {
-        // One `Option` all the way (not `with_slot`'s nested one): the flattening cost a few
-        // instructions per `get` in the assembly of the hit path.
+        self.with_hit_slot(
+            (),
+            |thread, slot, door, ()| self.pop_cached(thread, slot, door),
+            |()| self.take_cached_via_table(),
+        )
+    }
+
+    /// [`Inner::take_cached`] through the slot table: this thread last used another pool of the
+    /// same kind (or none yet).
+    #[inline(never)]
+    fn take_cached_via_table(&self) -> Option<Box<T>> {
+        // One `Option` all the way (not `with_slot`'s nested one).
         self.with_slot_or(
             (),
-            |thread, slot, ()| {
-                let obj = self.hit(thread, slot, (), |cache, ()| cache.pop()).ok()??;
-                slot.shared().counts.reused.add(1);
-                Some(obj)
-            },
+            |thread, slot, ()| self.pop_cached(thread, slot, Door::Bound),
             |()| None,
         )
     }
 
+    /// Pops from `slot`'s cache through `door`, counting the reuse.
+    #[inline(always)]
+    fn pop_cached(&self, thread: &ThreadHandle, slot: &Slot<T>, door: Door) -> Option<Box<T>> {
+        let obj = self
+            .hit(thread, slot, door, (), |cache, ()| cache.pop())
+            .ok()??;
+        slot.shared().counts.reused.add(1);
+        Some(obj)
+    }
+
     /// Runs `f` on this thread's cache through the hit path's door: unannounced in an unbounded
     /// pool, announced in a bounded one, where it gives `value` back while waiters are queued
-    /// (see `slots.rs`).
+    /// (see `slots.rs`). `Door::Unannounced` skips the check: the slot came from the last-slot
+    /// entry that only unbounded pools use.
     #[inline(always)]
     fn hit<V, X>(
         &self,
         thread: &ThreadHandle,
         slot: &Slot<T>,
+        door: Door,
         value: V,
         f: impl FnOnce(&mut ThreadCache<T>, V) -> X,
     ) -> Result<X, V> {
-        match &self.bound {
-            None => Ok(slot.with_cache(thread, |cache| f(cache, value))),
-            Some(bound) => Self::hit_announced(thread, slot, bound, value, f),
+        match (door, &self.bound) {
+            (Door::Unannounced, _) | (Door::Bound, None) => {
+                Ok(slot.with_cache(thread, |cache| f(cache, value)))
+            }
+            (Door::Bound, Some(bound)) => {
+                slot.with_cache_announced(thread, &bound.waiting, value, f)
+            }
         }
-    }
-
-    /// The bounded pool's side of [`Inner::hit`], out of line: inlined, it would double the code
-    /// of every `get` and guard drop and keep the unbounded pool's guard drop from being inlined
-    /// into its caller (seen in the assembly of a get-and-drop loop).
-    #[inline(never)]
-    fn hit_announced<V, X>(
-        thread: &ThreadHandle,
-        slot: &Slot<T>,
-        bound: &Bound,
-        value: V,
-        f: impl FnOnce(&mut ThreadCache<T>, V) -> X,
-    ) -> Result<X, V> {
-        slot.with_cache_announced(thread, &bound.waiting, value, f)
     }
 
     /// An idle object from the depot (refilling this thread's cache), or `None`.
@@ -337,17 +382,38 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// Pushes onto this thread's cache if it has room: the return half of the hit path.
     #[inline(always)]
     fn keep_cached(&self, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
-        // `move`: `source` is copied into the closure, so the hit path folds it to a constant
+        // `move`: `source` is copied into the closures, so the hit path folds it to a constant
         // instead of spilling it to the stack for the slow path's closure.
+        self.with_hit_slot(
+            obj,
+            move |thread, slot, door, obj| self.push_cached(thread, slot, door, obj, source),
+            move |obj| self.keep_cached_via_table(obj, source),
+        )
+    }
+
+    /// [`Inner::keep_cached`] through the slot table (see [`Inner::take_cached_via_table`]).
+    #[inline(never)]
+    fn keep_cached_via_table(&self, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
         self.with_slot_or(
             obj,
-            move |thread, slot, obj| {
-                self.hit(thread, slot, obj, ThreadCache::push)??;
-                count_kept(&slot.shared().counts, source);
-                Ok(())
-            },
+            move |thread, slot, obj| self.push_cached(thread, slot, Door::Bound, obj, source),
             Err,
         )
+    }
+
+    /// Pushes onto `slot`'s cache through `door` if it has room, counting the return.
+    #[inline(always)]
+    fn push_cached(
+        &self,
+        thread: &ThreadHandle,
+        slot: &Slot<T>,
+        door: Door,
+        obj: Box<T>,
+        source: Source,
+    ) -> Result<(), Box<T>> {
+        self.hit(thread, slot, door, obj, ThreadCache::push)??;
+        count_kept(&slot.shared().counts, source);
+        Ok(())
     }
 
     /// Hands the object to the first waiter of a bounded pool if one is queued; otherwise flushes

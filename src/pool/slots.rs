@@ -27,7 +27,7 @@ use std::ptr;
 use super::cache::ThreadCache;
 use super::counts::Counts;
 use super::depot::Depot;
-use super::thread::{self, ThreadHandle};
+use super::thread::{self, Remembered, ThreadHandle};
 use crate::barrier;
 use crate::sync::{
     atomic_get_mut, spin_wait, AtomicBool, AtomicPtr, AtomicUsize, Mutex, Ordering, OwnedCounter,
@@ -217,8 +217,8 @@ pub(crate) struct ThreadSlots<T> {
     growth: Mutex<()>,
     /// Whether [`ThreadSlots::steal_cached`] may be used (a bounded pool).
     stealable: bool,
-    /// Unique for the process's life (never 0): the key of the thread's last-slot cache
-    /// (`thread::last_slot`).
+    /// Unique for the process's life (never 0): the key of the thread's last-slot entry
+    /// (`thread::with_last_slot`).
     id: u64,
 }
 
@@ -272,25 +272,45 @@ impl<T> ThreadSlots<T> {
         }
     }
 
-    /// The slot owned by `thread`, allocated on first use.
+    /// Runs `hit` with this thread's handle and slot if this table is the last one of its kind
+    /// (`kind`) the thread used (see `thread::with_last_slot`), `miss` otherwise: the first step of
+    /// every hit path. With [`Remembered::Unstealable`] only a table that is never stolen from can
+    /// match, so the caller opens the slot through [`Slot::with_cache`] without checking.
     #[inline(always)]
-    pub(crate) fn get(&self, thread: &ThreadHandle) -> &Slot<T> {
-        if let Some(slot) = thread::last_slot(self.id) {
-            // Why it is valid: `last_slot` returns only what `remember_slot` stored on this
-            // thread for the table with this id, which is `self` (ids are never reused), and the
-            // entry is cleared when the thread's handle drops. Slots are freed only with the
-            // table, which `&self` keeps alive.
-            // SAFETY: `slot` is the address of `self`'s live `Slot<T>` owned by this thread (above).
-            return unsafe { &*slot.cast::<Slot<T>>() };
-        }
-        self.lookup(thread)
+    pub(crate) fn with_remembered<V, R>(
+        &self,
+        kind: Remembered,
+        value: V,
+        hit: impl FnOnce(&ThreadHandle, &Slot<T>, V) -> R,
+        miss: impl FnOnce(V) -> R,
+    ) -> R {
+        thread::with_last_slot(
+            kind,
+            self.id,
+            value,
+            |thread, slot, value| {
+                // Why it is valid: `with_last_slot` gives only what `remember_slot` stored on this
+                // thread for the table with this id, which is `self` (ids are never reused), and
+                // the entry is cleared when the thread's handle drops. Slots are freed only with
+                // the table, which `&self` keeps alive.
+                // SAFETY: `slot` is the address of `self`'s live `Slot<T>` owned by `thread`.
+                hit(thread, unsafe { &*slot.cast::<Slot<T>>() }, value)
+            },
+            miss,
+        )
     }
 
-    /// [`ThreadSlots::get`] through the table, remembering the slot for the next call.
+    /// The slot owned by `thread`, allocated on first use; remembered for
+    /// [`ThreadSlots::with_remembered`] in the entry of this table's kind.
     #[inline(always)]
-    fn lookup(&self, thread: &ThreadHandle) -> &Slot<T> {
+    pub(crate) fn get(&self, thread: &ThreadHandle) -> &Slot<T> {
         let slot = self.find(thread);
-        thread::remember_slot(self.id, (slot as *const Slot<T>).cast());
+        let kind = if self.stealable {
+            Remembered::Stealable
+        } else {
+            Remembered::Unstealable
+        };
+        thread::remember_slot(thread, kind, self.id, (slot as *const Slot<T>).cast());
         slot
     }
 

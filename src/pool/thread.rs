@@ -64,40 +64,99 @@ std::thread_local! {
     static FAST: std::cell::Cell<*const ThreadHandle> = const { std::cell::Cell::new(std::ptr::null()) };
 }
 
+/// The slot this thread used last in a pool: its table's id (unique for the process's life,
+/// never 0), the slot's address and the thread's handle. A hit in the same pool as the previous
+/// operation starts from here: one compare instead of three dependent loads (handle, bucket,
+/// slot) and a handle check.
+#[cfg(all(not(hotpool_loom), target_has_atomic = "64"))]
+#[derive(Clone, Copy)]
+struct LastSlot {
+    table: u64,
+    slot: *const (),
+    thread: *const ThreadHandle,
+}
+
+#[cfg(all(not(hotpool_loom), target_has_atomic = "64"))]
+impl LastSlot {
+    const NONE: Self = Self {
+        table: 0,
+        slot: std::ptr::null(),
+        thread: std::ptr::null(),
+    };
+}
+
+/// Which of the two last-slot entries: tables whose caches can be stolen from (bounded pools)
+/// have their own, so that a slot found in the other entry needs no check of its pool's kind.
+#[derive(Clone, Copy)]
+pub(crate) enum Remembered {
+    /// Tables that are never stolen from.
+    Unstealable,
+    /// Stealable tables (bounded pools).
+    Stealable,
+}
+
 #[cfg(all(not(hotpool_loom), target_has_atomic = "64"))]
 std::thread_local! {
-    /// The slot this thread used last: the id of its table (unique for the process's life, never
-    /// 0) and the slot's address. A hit in the same pool as the previous operation finds its slot
-    /// here with one load that does not depend on `FAST`, instead of three dependent ones
-    /// (handle, bucket, slot); see `ThreadSlots::get`. Cleared with `FAST` when the handle drops.
-    static LAST_SLOT: std::cell::Cell<(u64, *const ())> =
-        const { std::cell::Cell::new((0, std::ptr::null())) };
+    // Set only while `FAST` is set (by `remember_slot`), and cleared with it when the handle
+    // drops: a non-zero `table` means `thread` is this thread's live handle.
+    static LAST_SLOT: std::cell::Cell<LastSlot> = const { std::cell::Cell::new(LastSlot::NONE) };
+    static LAST_STEALABLE_SLOT: std::cell::Cell<LastSlot> =
+        const { std::cell::Cell::new(LastSlot::NONE) };
 }
 
-/// The slot this thread last used in the table with id `table`, if that was the last table it
-/// used and its handle is alive.
-#[inline(always)]
-pub(crate) fn last_slot(table: u64) -> Option<*const ()> {
-    #[cfg(all(not(hotpool_loom), target_has_atomic = "64"))]
-    {
-        let (last, slot) = LAST_SLOT.with(std::cell::Cell::get);
-        if last == table {
-            return Some(slot);
+#[cfg(all(not(hotpool_loom), target_has_atomic = "64"))]
+impl Remembered {
+    #[inline(always)]
+    fn entry(self) -> &'static std::thread::LocalKey<std::cell::Cell<LastSlot>> {
+        match self {
+            Self::Unstealable => &LAST_SLOT,
+            Self::Stealable => &LAST_STEALABLE_SLOT,
         }
     }
-    let _ = table;
-    None
 }
 
-/// Remembers `slot` as this thread's slot in the table with id `table`, unless the thread's
-/// handle is gone or exiting (then nothing may be cached for it).
-#[inline]
-pub(crate) fn remember_slot(table: u64, slot: *const ()) {
+/// Runs `hit` with this thread's handle and the slot last remembered in entry `kind`, if that was
+/// in the table with id `table` (never 0); `miss` otherwise (another table last, none yet, or the
+/// handle gone).
+#[inline(always)]
+pub(crate) fn with_last_slot<V, R>(
+    kind: Remembered,
+    table: u64,
+    value: V,
+    hit: impl FnOnce(&ThreadHandle, *const (), V) -> R,
+    miss: impl FnOnce(V) -> R,
+) -> R {
     #[cfg(all(not(hotpool_loom), target_has_atomic = "64"))]
-    if !FAST.with(std::cell::Cell::get).is_null() {
-        LAST_SLOT.with(|last| last.set((table, slot)));
+    {
+        let last = kind.entry().with(std::cell::Cell::get);
+        if last.table == table {
+            // A matching entry was stored by `remember_slot` while `FAST` held this thread's live
+            // handle, and `ThreadHandle::drop` clears it first thing; `hit` runs on this thread
+            // and cannot start its thread-local destruction, so the handle outlives the borrow.
+            // SAFETY: `last.thread` is this thread's live `CURRENT` (above).
+            return hit(unsafe { &*last.thread }, last.slot, value);
+        }
     }
-    let _ = (table, slot);
+    let _ = (kind, table);
+    miss(value)
+}
+
+/// Remembers `slot` as `thread`'s slot in the table with id `table` (never 0), in entry `kind`,
+/// unless the handle is exiting (then nothing may be cached for it). The caller guarantees that
+/// `slot` stays valid while that table lives.
+#[inline]
+pub(crate) fn remember_slot(thread: &ThreadHandle, kind: Remembered, table: u64, slot: *const ()) {
+    #[cfg(all(not(hotpool_loom), target_has_atomic = "64"))]
+    if std::ptr::eq(FAST.with(std::cell::Cell::get), thread) {
+        kind.entry().with(|last| {
+            last.set(LastSlot {
+                table,
+                slot,
+                thread,
+            });
+        });
+    }
+    let _ = (thread, kind, table, slot);
 }
 
 /// Runs `f` with the calling thread's handle; `None` while the thread-local is being destroyed
@@ -220,7 +279,10 @@ impl Drop for ThreadHandle {
         #[cfg(not(hotpool_loom))]
         let _ = FAST.try_with(|fast| fast.set(std::ptr::null()));
         #[cfg(all(not(hotpool_loom), target_has_atomic = "64"))]
-        let _ = LAST_SLOT.try_with(|last| last.set((0, std::ptr::null())));
+        #[cfg(all(not(hotpool_loom), target_has_atomic = "64"))]
+        for entry in [&LAST_SLOT, &LAST_STEALABLE_SLOT] {
+            let _ = entry.try_with(|last| last.set(LastSlot::NONE));
+        }
         // Held for the whole loop: `on_exit` refuses new hooks while the thread exits, so a pool
         // first used by a `T::drop` below never caches anything it would strand.
         let mut hooks = self.exit_hooks.borrow_mut();
