@@ -6,12 +6,12 @@
 /// Idle objects of one thread, LIFO: the most recently returned (cache-warm) object goes out
 /// first. Only the owning thread opens it (see `slots.rs`).
 pub(crate) struct ThreadCache<T> {
-    /// At most `limit` objects, with room for `limit` reserved when the limit is set.
+    /// The idle objects. The buffer's capacity is the cache's limit: 0 until the thread's exit
+    /// hook is registered with the pool (so an object can only be cached where the exit flush will
+    /// find it), then exactly the pool's `thread_cache` (`Vec::with_capacity` asks for exactly
+    /// that, and std's `Vec` reports what it asked for). A push is then one compare, which also
+    /// spares `Vec::push` its own; and the registration check costs the hit path nothing.
     objects: Vec<Box<T>>,
-    /// Most objects this cache may hold: 0 until the thread's exit hook is registered with the
-    /// pool (so an object can only be cached where the exit flush will find it), then the pool's
-    /// `thread_cache`. Folding the registration into the capacity check keeps it off the hit path.
-    limit: usize,
     /// An empty magazine kept ready for the next flush to the depot, so that a flush in steady
     /// state allocates nothing.
     spare: Option<Vec<Box<T>>>,
@@ -23,7 +23,6 @@ impl<T> ThreadCache<T> {
     pub(crate) fn new() -> Self {
         Self {
             objects: Vec::new(),
-            limit: 0,
             spare: None,
             published_balance: 0,
         }
@@ -38,8 +37,8 @@ impl<T> ThreadCache<T> {
     /// Caches `obj` if there is room; gives it back otherwise.
     #[inline(always)]
     pub(crate) fn push(&mut self, obj: Box<T>) -> Result<(), Box<T>> {
-        if self.objects.len() < self.limit {
-            self.objects.push(obj); // within the reserved capacity: never allocates
+        if self.objects.len() < self.objects.capacity() {
+            self.objects.push(obj); // within capacity: never allocates (and no second check)
             Ok(())
         } else {
             Err(obj)
@@ -48,28 +47,30 @@ impl<T> ThreadCache<T> {
 
     /// Whether the cache is enabled (its thread's exit hook is registered).
     pub(crate) fn is_enabled(&self) -> bool {
-        self.limit > 0
+        self.objects.capacity() > 0
     }
 
     /// Enables the cache with room for `limit` objects (after registering the exit hook).
     pub(crate) fn enable(&mut self, limit: usize) {
-        self.objects.reserve_exact(limit);
-        self.limit = limit;
+        debug_assert!(!self.is_enabled() && limit > 0);
+        self.objects = Vec::with_capacity(limit);
+        debug_assert_eq!(self.objects.capacity(), limit, "the cache's limit is its capacity");
     }
 
     /// Disables the cache (its thread is exiting) and gives up everything it holds.
     pub(crate) fn disable(&mut self) -> Vec<Box<T>> {
-        self.limit = 0;
         self.spare = None;
         std::mem::take(&mut self.objects)
     }
 
     /// Whether the cache is at its limit.
     pub(crate) fn is_full(&self) -> bool {
-        self.objects.len() >= self.limit
+        self.objects.len() == self.objects.capacity()
     }
 
-    /// The objects and the spare magazine, for trading with the depot.
+    /// The objects and the spare magazine, for trading with the depot, which never leaves more
+    /// objects than the capacity (a magazine holds at most half a cache, an adopted exit flush
+    /// at most a whole one): the capacity, so the limit, never changes.
     pub(crate) fn trade_parts(&mut self) -> (&mut Vec<Box<T>>, &mut Option<Vec<Box<T>>>) {
         (&mut self.objects, &mut self.spare)
     }

@@ -6,7 +6,7 @@ use crate::guard::{guard_type, Lender};
 use crate::recycle::Recycler;
 
 impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Lender<T> for &Inner<T, R> {
-    #[inline]
+    #[inline(always)]
     fn give_back(&self, obj: Box<T>) {
         Inner::give_back(self, obj);
     }
