@@ -54,7 +54,11 @@ impl<T> ThreadCache<T> {
     pub(crate) fn enable(&mut self, limit: usize) {
         debug_assert!(!self.is_enabled() && limit > 0);
         self.objects = Vec::with_capacity(limit);
-        debug_assert_eq!(self.objects.capacity(), limit, "the cache's limit is its capacity");
+        debug_assert_eq!(
+            self.objects.capacity(),
+            limit,
+            "the cache's limit is its capacity"
+        );
     }
 
     /// Disables the cache (its thread is exiting) and gives up everything it holds.
