@@ -81,15 +81,17 @@ mod allocators;
 mod bounded;
 #[path = "support/sources.rs"]
 mod sources;
-use allocators::{AllocVec, Backend, Jemalloc, MiMalloc, Via};
+#[path = "support/workload.rs"]
+mod workload;
+use allocators::{AllocVec, Jemalloc, MiMalloc, Via};
 use sources::{
     Cleared, FreeList, MutexVec, OwnedSlab, Plain, Source, TlsFreeList, TLS_BOXES, TLS_VECS,
 };
+use workload::{
+    alloc_buf, assert_returns_cleared, new_buf, round, take_and_work, work, Buf, Payload, SlabBuf,
+    SlabPool, PAYLOAD,
+};
 
-/// Capacity of every buffer.
-const CAPACITY: usize = 4096;
-/// What every round writes.
-const PAYLOAD: [u8; 64] = [7; 64];
 /// Objects per message in `pool/cross_thread`, and held at once in `pool/burst`.
 const BATCH: usize = 256;
 /// Messages the `pool/cross_thread` channel buffers before the producer waits.
@@ -103,87 +105,7 @@ const MAX_IDLE: usize = 4096;
 type Group<'c> = BenchmarkGroup<'c, WallTime>;
 
 // ---------------------------------------------------------------------------------------------
-// Objects and the workload
-
-/// A byte buffer: std's `Vec<u8>`, or an [`AllocVec`] whose memory comes from another allocator.
-trait Buf {
-    fn extend_from_slice(&mut self, bytes: &[u8]);
-    fn clear(&mut self);
-    fn len(&self) -> usize;
-    fn capacity(&self) -> usize;
-}
-
-impl Buf for Vec<u8> {
-    #[inline]
-    fn extend_from_slice(&mut self, bytes: &[u8]) {
-        Vec::extend_from_slice(self, bytes);
-    }
-    #[inline]
-    fn clear(&mut self) {
-        Vec::clear(self);
-    }
-    fn len(&self) -> usize {
-        Vec::len(self)
-    }
-    fn capacity(&self) -> usize {
-        Vec::capacity(self)
-    }
-}
-
-impl<A: Backend> Buf for AllocVec<A> {
-    #[inline]
-    fn extend_from_slice(&mut self, bytes: &[u8]) {
-        allocators::append(self, bytes);
-    }
-    #[inline]
-    fn clear(&mut self) {
-        allocator_api2::vec::Vec::clear(self);
-    }
-    fn len(&self) -> usize {
-        allocator_api2::vec::Vec::len(self)
-    }
-    fn capacity(&self) -> usize {
-        allocator_api2::vec::Vec::capacity(self)
-    }
-}
-
-/// An object the benchmark writes to.
-trait Payload: Send + 'static {
-    type Buf: Buf;
-    /// A new object, as the pools' factories make it.
-    fn fresh() -> Self;
-    /// The buffer the round writes to.
-    fn buf(&mut self) -> &mut Self::Buf;
-    /// Back to empty, keeping capacity: the reset of the cases with no reset hook of their own.
-    fn reset(&mut self) {
-        self.buf().clear();
-    }
-}
-
-fn new_buf() -> Vec<u8> {
-    Vec::with_capacity(CAPACITY)
-}
-
-impl Payload for Vec<u8> {
-    type Buf = Self;
-    fn fresh() -> Self {
-        new_buf()
-    }
-    fn buf(&mut self) -> &mut Vec<u8> {
-        self
-    }
-}
-
-/// The allocator cases: a 4 KiB block from `A` per round, freed by the same allocator on drop.
-impl<A: Backend> Payload for AllocVec<A> {
-    type Buf = Self;
-    fn fresh() -> Self {
-        AllocVec::with_capacity_in(CAPACITY, Via::NEW)
-    }
-    fn buf(&mut self) -> &mut Self {
-        self
-    }
-}
+// Objects (the round and the 4 KiB buffers of most cases: `support/workload.rs`)
 
 /// A 1 KiB object: a buffer and inert padding.
 struct Large {
@@ -212,34 +134,6 @@ fn clear_and_keep(large: &mut Large) -> bool {
     true
 }
 
-/// sharded-slab makes objects with `Default` and resets them with `Clear`: a buffer that starts
-/// with 4 KiB like the others.
-struct SlabBuf(Vec<u8>);
-
-type SlabPool = sharded_slab::Pool<SlabBuf>;
-
-impl Default for SlabBuf {
-    fn default() -> Self {
-        SlabBuf(new_buf())
-    }
-}
-
-impl sharded_slab::Clear for SlabBuf {
-    fn clear(&mut self) {
-        self.0.clear();
-    }
-}
-
-impl Payload for SlabBuf {
-    type Buf = Vec<u8>;
-    fn fresh() -> Self {
-        Self::default()
-    }
-    fn buf(&mut self) -> &mut Vec<u8> {
-        &mut self.0
-    }
-}
-
 /// opool's factory and reset hook (it resets when it hands an object out).
 struct OpoolBufs;
 
@@ -252,38 +146,8 @@ impl opool::PoolAllocator<Vec<u8>> for OpoolBufs {
     }
 }
 
-/// The work done with each object; `black_box` keeps the write from being optimized away.
-#[inline]
-fn work<T: Payload>(obj: &mut T) {
-    obj.buf().extend_from_slice(&PAYLOAD);
-    black_box(obj);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Measuring
-
-/// Takes an object and does the work with it.
-#[inline]
-fn take_and_work<T: Payload, S: Source<T>>(source: &mut S) -> S::Item {
-    let mut obj = source.take();
-    work(&mut *obj);
-    obj
-}
-
-/// One round: take, write, give back.
-#[inline]
-fn round<T: Payload, S: Source<T>>(source: &mut S) {
-    let obj = take_and_work(source);
-    source.give(obj);
-}
-
-/// Panics unless `source` hands out an empty object after a round wrote to one.
-fn assert_returns_cleared<T: Payload, S: Source<T>>(source: &mut S) {
-    round(source);
-    let mut obj = source.take();
-    assert_eq!(obj.buf().len(), 0, "objects must come back cleared");
-    source.give(obj);
-}
 
 /// The measured loop of a case, run by the case's own thread (see [`isolated`]).
 struct Server {
@@ -532,11 +396,6 @@ fn group<'c>(c: &'c mut Criterion, name: &str, measure: Duration, samples: usize
         .measurement_time(measure)
         .sample_size(samples);
     g
-}
-
-/// A new buffer from allocator `A` (jemalloc or mimalloc), 4 KiB like every other case's.
-fn alloc_buf<A: Backend>() -> Plain<AllocVec<A>> {
-    Plain(AllocVec::fresh())
 }
 
 /// The cases of `pool/single`, `pool/threads/N` and `pool/burst`: pools any thread can use, and
