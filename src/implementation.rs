@@ -46,13 +46,20 @@
 //!    read-modify-write. Slots are aligned to 128 bytes: neighbouring threads' slots sharing a
 //!    cache line made `pool/threads/2` three times slower per operation than one thread.
 //!
+//!    The cache's limit is its `Vec`'s capacity: the cache is enabled with
+//!    `Vec::with_capacity(thread_cache)`, which asks for exactly that many slots (std's `Vec`
+//!    then reports that capacity; debug builds assert it), and trades with the depot never grow
+//!    it (a magazine holds at most half a cache, an exiting thread's cache at most a whole one).
+//!    So a push compares the length with the capacity once, and `Vec::push`'s own check folds
+//!    into it; with a separate limit field the push compared twice.
+//!
 //!    In the assembly of a get → write → drop loop, the unbounded hit is now, per side: load the
 //!    entry's id, compare it with the pool's, load the slot, then the same `Vec` pop or push and
 //!    counter bump as `LocalPool` (which has neither compare nor slot load, and no counter on
 //!    return). The table path, being out of line, takes its registers with it: the guard's drop
-//!    went from six saved registers to three. callgrind counts 95 instructions per round trip
-//!    for `Pool` and 85 for `LocalPool` (134 before the entries; the rest is the 64-byte
-//!    `memcpy` and the loop).
+//!    went from six saved registers to three. callgrind counts 66 instructions per round trip
+//!    (64 bytes written inline) for `Pool` and 62 for `LocalPool`; before the entries, with the
+//!    write as a `memcpy` call, it was 134 against 85.
 //!
 //!    What used to be on the hit path and moved off it: a second thread-local state check (std's
 //!    lazy `thread_local!` with a destructor checks its state on every access; the constant
