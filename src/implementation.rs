@@ -73,7 +73,13 @@
 //!    Bonwick's magazine allocator. A thread whose cache is empty takes a whole magazine; one whose
 //!    cache is full moves half of it out as a magazine. Half, not all: after a trade the thread has
 //!    room (or objects) for half a cache of hits, so an alternating get/put at the boundary cannot
-//!    make every operation lock. Empty magazine buffers are swapped back, so trading allocates
+//!    make every operation lock. Such a thread's trades alternate (a flush, then a refill), so a
+//!    thread whose trade goes the same way as its previous one is not at the boundary: it moves
+//!    objects one way, as a pipeline's producer or consumer does, and trades a whole cache (a
+//!    refill takes a second magazine if it fits; a flush empties the cache as far as `max_idle`
+//!    allows). That halves the lock acquisitions of a pipeline: `pool/cross_thread` went from
+//!    11.7–12.5 to 19.4–20.0 Melem/s with owned guards (the same runs also moved the slow paths
+//!    to the last-slot entries). Empty magazine buffers are swapped back, so trading allocates
 //!    nothing in steady state. Only pointer moves happen under the lock.
 //! 3. **Factory**, outside every lock and borrow.
 //!

@@ -3,6 +3,15 @@
 //! Every method only moves boxes: none drops a `T` or runs other user code, which is what
 //! `Slot::with_cache` requires of the code that runs while a cache is open.
 
+/// The direction of a trade with the depot.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Trade {
+    /// The cache was empty and took a magazine.
+    Refill,
+    /// The cache was full and gave objects to the depot.
+    Flush,
+}
+
 /// Idle objects of one thread, LIFO: the most recently returned (cache-warm) object goes out
 /// first. Only the owning thread opens it (see `slots.rs`).
 pub(crate) struct ThreadCache<T> {
@@ -17,6 +26,8 @@ pub(crate) struct ThreadCache<T> {
     spare: Option<Vec<Box<T>>>,
     /// This slot's in-use balance last added to the depot's estimate (for `peak_in_use`).
     pub(crate) published_balance: isize,
+    /// The direction of this cache's last trade with the depot (see [`ThreadCache::repeats`]).
+    last_trade: Option<Trade>,
 }
 
 impl<T> ThreadCache<T> {
@@ -25,6 +36,7 @@ impl<T> ThreadCache<T> {
             objects: Vec::new(),
             spare: None,
             published_balance: 0,
+            last_trade: None,
         }
     }
 
@@ -43,6 +55,15 @@ impl<T> ThreadCache<T> {
         } else {
             Err(obj)
         }
+    }
+
+    /// Records a trade in direction `trade`; `true` if the previous one went the same way. A
+    /// thread whose trades keep going one way moves objects one way (a pipeline's producer or
+    /// consumer), and trades a whole cache at a time instead of half: half a cache is what keeps
+    /// a thread that alternates gets and returns at the boundary from trading on every
+    /// operation, and such a thread's trades alternate.
+    pub(crate) fn repeats(&mut self, trade: Trade) -> bool {
+        self.last_trade.replace(trade) == Some(trade)
     }
 
     /// Whether the cache is enabled (its thread's exit hook is registered).
@@ -89,5 +110,37 @@ impl<T> ThreadCache<T> {
         let mut all = Vec::with_capacity(self.objects.len());
         all.append(&mut self.objects);
         all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ThreadCache, Trade};
+
+    #[test]
+    fn repeats_is_true_only_for_a_second_trade_in_the_same_direction() {
+        let mut cache = ThreadCache::<u8>::new();
+        assert!(!cache.repeats(Trade::Flush), "no trade before");
+        assert!(cache.repeats(Trade::Flush));
+        assert!(cache.repeats(Trade::Flush));
+        assert!(!cache.repeats(Trade::Refill), "the direction changed");
+        assert!(cache.repeats(Trade::Refill));
+        assert!(!cache.repeats(Trade::Flush));
+    }
+
+    #[test]
+    fn the_limit_is_the_capacity_and_push_refuses_beyond_it() {
+        let mut cache = ThreadCache::<u8>::new();
+        assert!(!cache.is_enabled());
+        assert_eq!(*cache.push(Box::new(1)).unwrap_err(), 1, "disabled: no room at all");
+        cache.enable(2);
+        assert!(cache.is_enabled());
+        cache.push(Box::new(1)).unwrap();
+        cache.push(Box::new(2)).unwrap();
+        assert!(cache.is_full());
+        assert_eq!(*cache.push(Box::new(3)).unwrap_err(), 3);
+        assert_eq!(cache.pop().map(|b| *b), Some(2), "last in, first out");
+        assert_eq!(cache.disable().len(), 1);
+        assert!(!cache.is_enabled());
     }
 }

@@ -123,6 +123,21 @@ impl<T> Depot<T> {
         true
     }
 
+    /// Moves the newest magazine into `objects` too if it fits in the room left below `objects`'
+    /// capacity (the thread cache's limit); `false` if it does not or the depot is empty.
+    pub(crate) fn refill_more(&mut self, objects: &mut Vec<Box<T>>) -> bool {
+        let room = objects.capacity() - objects.len();
+        match self.full.last() {
+            Some(magazine) if magazine.len() <= room => {}
+            _ => return false,
+        }
+        let mut magazine = self.full.pop().expect("`last` just saw it");
+        self.note_taken(magazine.len());
+        objects.append(&mut magazine); // fits: no allocation
+        self.keep_empty(magazine);
+        true
+    }
+
     /// Moves up to `batch` objects from the top of `objects` into the depot, as many as
     /// `max_idle` leaves room for; returns how many moved.
     pub(crate) fn flush(

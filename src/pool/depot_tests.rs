@@ -280,3 +280,26 @@ fn peak_in_use_follows_the_published_balances() {
     depot.publish_own_balance();
     assert_eq!(depot.peak_in_use(), 7, "estimate 4");
 }
+
+#[test]
+fn refill_more_appends_the_newest_magazine_only_if_it_fits_below_capacity() {
+    let mut depot = depot_with(8, 2, 5); // magazines [0, 1] [2, 3] [4]
+    let mut objects: Vec<Box<usize>> = Vec::with_capacity(4);
+    let mut spare = None;
+    assert!(depot.refill(&mut objects, &mut spare));
+    assert_eq!(ids(&objects), [4]);
+    assert!(depot.refill_more(&mut objects), "[2, 3] fits in the 3 left");
+    assert_eq!(ids(&objects), [4, 2, 3]);
+    assert_eq!(objects.capacity(), 4, "no growth: the cache's limit is its capacity");
+    assert_eq!(depot.idle(), 2);
+    assert!(!depot.refill_more(&mut objects), "[0, 1] does not fit in the 1 left");
+    assert_eq!(ids(&objects), [4, 2, 3]);
+    assert_eq!(depot.idle(), 2);
+    objects.clear();
+    assert!(depot.refill_more(&mut objects));
+    assert_eq!(ids(&objects), [0, 1]);
+    assert_eq!(depot.idle(), 0);
+    assert!(!depot.refill_more(&mut objects), "nothing left");
+    // Idle all taken: the low-water mark says so, and nothing is left to trim.
+    assert!(depot.take_unused().is_empty());
+}

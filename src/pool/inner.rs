@@ -9,7 +9,7 @@ use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 
 use super::bound::{wake_all, Bound, Handoff, Wake};
-use super::cache::ThreadCache;
+use super::cache::{ThreadCache, Trade};
 use super::counts::{Counts, Totals};
 use super::depot::{Depot, Magazine};
 use super::owned::Refs;
@@ -118,12 +118,29 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// Runs `f` with this thread's slot; `None` while this thread-local is being destroyed.
     #[inline(always)]
     pub(super) fn with_slot<X>(&self, f: impl FnOnce(&ThreadHandle, &Slot<T>) -> X) -> Option<X> {
-        thread::with_current(|thread| f(thread, self.slots.get(thread)))
+        self.with_slot_or((), |thread, slot, ()| Some(f(thread, slot)), |()| None)
     }
 
-    /// [`Inner::with_slot`] with a value that `none` gets back if there is no slot.
+    /// [`Inner::with_slot`] with a value that `none` gets back if there is no slot. The slot
+    /// comes from a last-slot entry if one is this pool's (no handle or bucket load), else from
+    /// the table (which updates the entry).
     #[inline(always)]
     fn with_slot_or<V, X>(
+        &self,
+        value: V,
+        f: impl FnOnce(&ThreadHandle, &Slot<T>, V) -> X,
+        none: impl FnOnce(V) -> X,
+    ) -> X {
+        self.with_hit_slot(
+            (value, f),
+            |thread, slot, _door, (value, f)| f(thread, slot, value),
+            |(value, f)| self.with_slot_via_table(value, f, none),
+        )
+    }
+
+    /// [`Inner::with_slot_or`] through the table only.
+    #[inline(always)]
+    fn with_slot_via_table<V, X>(
         &self,
         value: V,
         f: impl FnOnce(&ThreadHandle, &Slot<T>, V) -> X,
@@ -207,19 +224,20 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     fn with_hit_slot<V, X>(
         &self,
         value: V,
-        f: impl FnOnce(&ThreadHandle, &Slot<T>, Door, V) -> X + Copy,
+        f: impl FnOnce(&ThreadHandle, &Slot<T>, Door, V) -> X,
         via_table: impl FnOnce(V) -> X,
     ) -> X {
+        // `f` travels with the value, so that whichever branch runs takes it.
         self.slots.with_remembered(
             Remembered::Unstealable,
-            value,
-            |thread, slot, value| f(thread, slot, Door::Unannounced, value),
-            |value| {
+            (value, f),
+            |thread, slot, (value, f)| f(thread, slot, Door::Unannounced, value),
+            |(value, f)| {
                 self.slots.with_remembered(
                     Remembered::Stealable,
-                    value,
-                    |thread, slot, value| f(thread, slot, Door::Bound, value),
-                    via_table,
+                    (value, f),
+                    |thread, slot, (value, f)| f(thread, slot, Door::Bound, value),
+                    |(value, _)| via_table(value),
                 )
             },
         )
@@ -240,7 +258,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     #[inline(never)]
     fn take_cached_via_table(&self) -> Option<Box<T>> {
         // One `Option` all the way (not `with_slot`'s nested one).
-        self.with_slot_or(
+        self.with_slot_via_table(
             (),
             |thread, slot, ()| self.pop_cached(thread, slot, Door::Bound),
             |()| None,
@@ -306,8 +324,13 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
                     if let Some(obj) = cache.pop() {
                         return Some(Some(obj));
                     }
+                    let streak = cache.repeats(Trade::Refill);
                     let (objects, spare) = cache.trade_parts();
-                    depot.refill(objects, spare);
+                    if depot.refill(objects, spare) && streak {
+                        // A thread that keeps emptying its cache (a pipeline's producer) fills
+                        // it: one lock per cache of objects instead of per half.
+                        depot.refill_more(objects);
+                    }
                     Some(cache.pop())
                 })?;
                 drop(depot);
@@ -394,7 +417,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// [`Inner::keep_cached`] through the slot table (see [`Inner::take_cached_via_table`]).
     #[inline(never)]
     fn keep_cached_via_table(&self, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
-        self.with_slot_or(
+        self.with_slot_via_table(
             obj,
             move |thread, slot, obj| self.push_cached(thread, slot, Door::Bound, obj, source),
             Err,
@@ -448,8 +471,14 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
                             }
                             self.trade_tallies(slot.shared(), cache, depot);
                             if cache.is_full() {
+                                let streak = cache.repeats(Trade::Flush);
                                 let (objects, spare) = cache.trade_parts();
-                                depot.flush(objects, self.batch, spare);
+                                let mut moved = depot.flush(objects, self.batch, spare);
+                                // A thread that keeps filling its cache (a pipeline's consumer)
+                                // empties it, as far as `max_idle` allows.
+                                while streak && moved > 0 && !objects.is_empty() {
+                                    moved = depot.flush(objects, self.batch, spare);
+                                }
                             }
                             Kept::Decided(cache.push(obj))
                         }),

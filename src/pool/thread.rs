@@ -159,13 +159,6 @@ pub(crate) fn remember_slot(thread: &ThreadHandle, kind: Remembered, table: u64,
     let _ = (thread, kind, table, slot);
 }
 
-/// Runs `f` with the calling thread's handle; `None` while the thread-local is being destroyed
-/// (a pool used from another thread-local's destructor then bypasses its thread cache).
-#[inline(always)]
-pub(crate) fn with_current<R>(f: impl FnOnce(&ThreadHandle) -> R) -> Option<R> {
-    with_current_or((), |thread, ()| Some(f(thread)), |()| None)
-}
-
 /// Runs `f` with the calling thread's handle and `value`, or `none` with `value` while the
 /// thread-local is being destroyed: for callers that must get `value` back either way.
 #[inline(always)]
