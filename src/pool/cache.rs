@@ -132,7 +132,11 @@ mod tests {
     fn the_limit_is_the_capacity_and_push_refuses_beyond_it() {
         let mut cache = ThreadCache::<u8>::new();
         assert!(!cache.is_enabled());
-        assert_eq!(*cache.push(Box::new(1)).unwrap_err(), 1, "disabled: no room at all");
+        assert_eq!(
+            *cache.push(Box::new(1)).unwrap_err(),
+            1,
+            "disabled: no room at all"
+        );
         cache.enable(2);
         assert!(cache.is_enabled());
         cache.push(Box::new(1)).unwrap();

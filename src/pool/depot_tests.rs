@@ -290,9 +290,16 @@ fn refill_more_appends_the_newest_magazine_only_if_it_fits_below_capacity() {
     assert_eq!(ids(&objects), [4]);
     assert!(depot.refill_more(&mut objects), "[2, 3] fits in the 3 left");
     assert_eq!(ids(&objects), [4, 2, 3]);
-    assert_eq!(objects.capacity(), 4, "no growth: the cache's limit is its capacity");
+    assert_eq!(
+        objects.capacity(),
+        4,
+        "no growth: the cache's limit is its capacity"
+    );
     assert_eq!(depot.idle(), 2);
-    assert!(!depot.refill_more(&mut objects), "[0, 1] does not fit in the 1 left");
+    assert!(
+        !depot.refill_more(&mut objects),
+        "[0, 1] does not fit in the 1 left"
+    );
     assert_eq!(ids(&objects), [4, 2, 3]);
     assert_eq!(depot.idle(), 2);
     objects.clear();
