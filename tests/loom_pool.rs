@@ -268,6 +268,34 @@ fn thread_exits_with_spare_refs_outstanding() {
 }
 
 #[test]
+fn refill_takes_reserve_refs_while_a_consumer_drops_and_the_last_handle_goes() {
+    loom::model(|| {
+        let (pool, made, drops) = owned_model();
+        let a = pool.get_owned();
+        let b = pool.get_owned();
+        // The consumer's second drop flushes its cache of 1 and hands its tally to the depot's
+        // reserve; a producer that refills from the depot may take that reserve as its spares
+        // (`stock_spare_refs`), racing the tally, the collection and the last handle's close.
+        let consumer = thread::spawn(move || {
+            drop(a);
+            drop(b);
+        });
+        let handle = pool.clone();
+        let producer = thread::spawn(move || {
+            drop(handle.get());
+            let mut guard = handle.get_owned();
+            use_obj(&mut guard);
+            guard
+        });
+        consumer.join().unwrap();
+        drop(pool);
+        let guard = producer.join().unwrap();
+        drop(guard); // may be the last reference: the pool goes with it
+        assert_all_dropped_once(&made, &drops);
+    });
+}
+
+#[test]
 fn pool_dropped_while_owned_guards_live_on_several_threads() {
     loom::model(|| {
         let (pool, made, drops) = owned_model();

@@ -324,6 +324,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
                     if let Some(obj) = cache.pop() {
                         return Some(Some(obj));
                     }
+                    self.stock_spare_refs(slot.shared(), depot);
                     let streak = cache.repeats(Trade::Refill);
                     let (objects, spare) = cache.trade_parts();
                     if depot.refill(objects, spare) && streak {

@@ -11,7 +11,9 @@
 //!   (`Depot::refs`). While `issued > 0` the references hold one strong count of the pool's `Arc`.
 //! - `get_owned` takes one of its thread's spare references: a plain load and store in its own
 //!   slot. A thread out of spares takes a batch from the depot (or, if it has none, from
-//!   `issued`) under the depot lock.
+//!   `issued`) under the depot lock; a thread that refills its object cache from the depot takes
+//!   a batch of the depot's spare references in the same lock (a pipeline's producer, which
+//!   then rarely locks for references alone).
 //! - A guard's drop adds one to the dropping thread's tally (a plain load and store in its own
 //!   slot), then checks the pool's `closing` flag behind a [light barrier](crate::barrier).
 //!   Threads hand their tallies to the depot whenever they trade with it anyway, so nothing grows
@@ -98,6 +100,22 @@ impl<T, R> Inner<T, R> {
         if !self.refs.closing.load(Ordering::Relaxed) {
             depot.refs += take_uncollected(shared);
         }
+    }
+
+    /// Under the depot lock, on the calling thread's refill from the depot: if the thread has no
+    /// spare references and the depot's reserve has some, takes a batch of them as its spares. A
+    /// thread that keeps taking objects from the depot in a pool with owned guards is most
+    /// likely a pipeline's producer making owned guards of them, and this spares it the lock of
+    /// `take_refs`. Only the owner calls this (the caller's `&Shared` is its own slot's), as
+    /// `new_owned_ref` requires; moving references between the reserve and the spares under the
+    /// lock keeps their sum, which is what `collect_refs_at_close` counts.
+    pub(crate) fn stock_spare_refs(&self, shared: &Shared, depot: &mut Depot<T>) {
+        if depot.refs == 0 || shared.spare_refs.load(Ordering::Relaxed) != 0 {
+            return;
+        }
+        let n = depot.refs.min(BATCH);
+        depot.refs -= n;
+        shared.spare_refs.store(n, Ordering::Relaxed);
     }
 
     /// A thread exits: its spare references go to the depot's reserve (the caller holds the

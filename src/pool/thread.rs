@@ -119,6 +119,10 @@ impl Remembered {
 /// in the table with id `table` (never 0); `miss` otherwise (another table last, none yet, or the
 /// handle gone).
 #[inline(always)]
+#[cfg_attr(
+    not(all(not(hotpool_loom), target_has_atomic = "64")),
+    allow(unused_variables)
+)]
 pub(crate) fn with_last_slot<V, R>(
     kind: Remembered,
     table: u64,
