@@ -141,7 +141,6 @@ pub(crate) fn with_last_slot<V, R>(
             return hit(unsafe { &*last.thread }, last.slot, value);
         }
     }
-    let _ = (kind, table);
     miss(value)
 }
 
