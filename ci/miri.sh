@@ -43,7 +43,7 @@ for f in tests/*.rs; do
 done
 # Tree Borrows: the unit tests (slot table, depot, registry) and the integration tests written
 # against the unsafe code:
-# - src/pool/{slots,thread,owned}.rs, src/barrier.rs, src/guard.rs (the `Pool` engine, owned
+# - src/pool/{slots,thread,owned,cache}.rs, src/barrier.rs, src/guard.rs (the `Pool` engine, owned
 #   guards, thread exit, taking an object out of a guard, the hit path's last-slot entries):
 #   pool, pool_owned, pool_threads, pool_panics, pool_exit_panics, put_attach, fuzz_regressions,
 #   pool_last_slot;

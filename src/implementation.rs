@@ -42,21 +42,43 @@
 //!    counter and are never reused, so an entry of a dropped pool can never match a new one at
 //!    the same address. An entry is set only while the handle pointer is (so the handle it holds
 //!    is alive whenever its id matches) and cleared with it, first thing in the handle's
-//!    destructor. Then the hit pops or pushes and bumps one counter: no lock, no
-//!    read-modify-write. Slots are aligned to 128 bytes: neighbouring threads' slots sharing a
+//!    destructor. Then the hit pops or pushes, and that one store of the cache's *fill word*
+//!    (below) is all it writes besides the object: no lock, no counter. Slots are aligned to
+//!    128 bytes: neighbouring threads' slots sharing a
 //!    cache line made `pool/threads/2` three times slower per operation than one thread.
+//!
+//!    **The fill word** (`pool/cache.rs`). The cache is a stack in the spare capacity of a
+//!    `Vec<Box<T>>` kept at length 0; its length lives in a word of the slot's shared part, an
+//!    atomic that other threads may read: the low 17 bits are the length, the bits above count
+//!    the objects returns pushed. A pop stores the word minus 1, a push the word plus one push
+//!    and one object: the store that moves the stack also counts the return, and a get is
+//!    counted by what it leaves (pops = pushes + moved in by trades − moved out − length). So a
+//!    hit writes no counter. Before, each hit bumped one (`reused` on a get, `returned` on a
+//!    return), and those two read-modify-writes were most of what `Pool`'s round trip took over
+//!    `LocalPool`'s: with both removed as an experiment, `Pool`/`LocalPool` went from 1.16–1.27
+//!    to 1.02–1.05 in an interleaved loop, with either one left to 1.15–1.17, and with a plain
+//!    store of the length in their place to 1.08–1.12. A store whose value is already in a
+//!    register is cheap; a load of the line's previous value, through a slot pointer that was
+//!    just loaded from the thread-local, is what costs (the guest has no PMU to say more). With
+//!    the fill word the ratio is 1.08–1.14. The count of pushes is folded into a separate
+//!    counter under the depot lock when it reaches the word's top bit (after 2^46 pushes on
+//!    64-bit targets, 2^14 on 32-bit ones), which the push reports from the flags of its own
+//!    add. The trades with the depot and the fold write the length and their tallies under the
+//!    depot lock, which `stats()` holds: it reads every fill word whole (loom model
+//!    `stats_read_races_fill_word_hits_and_trades`). For a trade the `Vec` takes the length for
+//!    the moment the depot's code runs on it (`ThreadCache::trade`), so the depot still works on
+//!    plain `Vec`s, and a panic inside gives the objects back to the stack.
 //!
 //!    The cache's limit is its `Vec`'s capacity: the cache is enabled with
 //!    `Vec::with_capacity(thread_cache)`, which asks for exactly that many slots (std's `Vec`
 //!    then reports that capacity; debug builds assert it), and trades with the depot never grow
 //!    it (a magazine holds at most half a cache, an exiting thread's cache at most a whole one).
-//!    So a push compares the length with the capacity once, and `Vec::push`'s own check folds
-//!    into it; with a separate limit field the push compared twice.
+//!    So a push compares the length with the capacity once.
 //!
 //!    In the assembly of a get → write → drop loop, the unbounded hit is now, per side: load the
-//!    entry's id, compare it with the pool's, load the slot, then the same `Vec` pop or push and
-//!    counter bump as `LocalPool` (which has neither compare nor slot load, and no counter on
-//!    return). The table path, being out of line, takes its registers with it: the guard's drop
+//!    entry's id, compare it with the pool's, load the slot, load the fill word, then the pop or
+//!    push and one store of the word (`LocalPool` has neither compare nor slot load, and bumps a
+//!    counter on a get). The table path, being out of line, takes its registers with it: the guard's drop
 //!    went from six saved registers to three. callgrind counts 66 instructions per round trip
 //!    (64 bytes written inline) for `Pool` and 62 for `LocalPool`; before the entries, with the
 //!    write as a `memcpy` call, it was 134 against 85.
@@ -66,8 +88,8 @@
 //!    pointer beside it does not); the re-entrancy flag stored twice per side (replaced by a
 //!    type rule, below, and a debug-build assertion); the exit-hook registration check (folded
 //!    into the cache's capacity, which is 0 until the hook is registered, so the first return
-//!    takes the slow path once); two of the four counter updates per round trip (in-use is
-//!    derived, below); and the guard's out-of-line drop (everything up to the cache push is
+//!    takes the slow path once); all four counter updates per round trip (in-use is derived,
+//!    below, and the hits are counted by the fill word); and the guard's out-of-line drop (everything up to the cache push is
 //!    `#[inline(always)]`, slow paths are `#[cold]`).
 //! 2. **Depot** (`pool/depot.rs`): a `Mutex` around a stack of *magazines* (`Vec<Box<T>>`), as in
 //!    Bonwick's magazine allocator. A thread whose cache is empty takes a whole magazine; one whose
@@ -113,11 +135,12 @@
 //!   thread id released for reuse.
 //! - **Counters are exact at rest**: each slot has its own counters, written only by its thread
 //!   with a load + release store (a plain `add` to memory on x86-64, no locked instruction); the
-//!   depot's are written under its lock. `stats()` sums them. A hit moves one counter: `reused` on
-//!   a `get`, `returned` on a return. In-use is derived per writer as
+//!   depot's are written under its lock. `stats()` sums them. A hit moves no counter: a slot's
+//!   `reused` and `returned` add the pops and pushes its cache's fill word counts (above). In-use
+//!   is derived per writer as
 //!   `reused + slow_balance − returned + put` (`slow_balance` counts creations, discards and
-//!   detaches, all off the hit path). `stats()` reads `put`, then `reused`, then `returned`, with
-//!   acquire loads, so it never sees a return without the lend it answers on that thread: a
+//!   detaches, all off the hit path). `stats()` reads `put`, then `reused`, then `returned` and
+//!   the fill word, with acquire loads, so it never sees a return without the lend it answers on that thread: a
 //!   snapshot taken while threads run can underestimate in-use, never overestimate it.
 //! - **Panics in user code never abort**: the pool drops objects on its own in two places that
 //!   may run inside a thread-local destructor (a thread's exit flush, and the pool's teardown,

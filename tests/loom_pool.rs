@@ -211,6 +211,43 @@ fn stats_read_races_get_and_put() {
 }
 
 #[test]
+fn stats_read_races_fill_word_hits_and_trades() {
+    // A thread's hits are counted only by its cache's fill word (length and pushes in one word),
+    // and its trades with the depot move the length under the depot lock: a `stats` call racing
+    // a flush, pushes and pops must never see an object in use that is not, nor lose one at rest.
+    loom::model(|| {
+        let m = model(2, 4);
+        let pool = Arc::clone(&m.pool);
+        let user = thread::spawn(move || {
+            let held: Vec<_> = (0..3).map(|_| pool.get()).collect();
+            drop(held); // two pushes, then a flush and a push
+            get_and_drop(&pool, 1); // a pop and a push
+        });
+        let stats = m.pool.stats();
+        assert!(stats.in_use <= 3, "{stats:?}");
+        assert!(stats.created <= 3, "{stats:?}");
+        assert!(stats.returned <= 4 && stats.reused <= 1, "{stats:?}");
+        // Every reuse follows a return, and every return a get.
+        assert!(stats.reused <= stats.returned, "{stats:?}");
+        assert!(stats.returned <= stats.created + stats.reused, "{stats:?}");
+        user.join().unwrap();
+        let stats = m.pool.stats();
+        assert_eq!(
+            (
+                stats.in_use,
+                stats.created,
+                stats.reused,
+                stats.returned,
+                stats.idle
+            ),
+            (0, 3, 1, 4, 3),
+            "{stats:?}"
+        );
+        m.finish();
+    });
+}
+
+#[test]
 fn slot_table_growth_races_slot_table_growth() {
     // Thread ids 1 and 2 share bucket 1 of the slot table: both threads race to allocate it.
     loom::model(|| {

@@ -168,7 +168,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
             let mut haul = Vec::new();
             self.slots
                 .steal_cached(&mut depot, &quiesced, |cache, shared, depot| {
-                    haul.append(cache.objects_mut());
+                    haul.append(&mut cache.take_all());
                     // What the owner does when it trades: its returns of the stolen objects get
                     // published with the gets they will serve (else a thread whose cache is
                     // emptied this way, and so never trades, would leave `peak_in_use` growing).

@@ -1,13 +1,15 @@
 //! Per-thread and depot counters, summed into [`PoolStats`] on demand.
 
+use super::cache::{Fill, Tally};
 use crate::stats::PoolStats;
 use crate::sync::OwnedCounter;
 
 /// Cumulative counters of one writer: a thread's slot (written only by that thread) or the depot
 /// (written only under its lock). Reading them from elsewhere is always allowed.
 ///
-/// A cache hit moves one counter (`reused` on a `get`, `returned` on a return): the in-use
-/// balance is derived from them instead of kept in a counter of its own.
+/// A cache hit moves none: a thread's hits are counted by its cache's fill word (`cache.rs`),
+/// which [`Counts::read`] adds in, and the in-use balance is derived instead of kept in a
+/// counter of its own.
 #[derive(Debug, Default)]
 pub(crate) struct Counts {
     pub(crate) created: OwnedCounter,
@@ -31,12 +33,16 @@ impl Counts {
     /// Counters are read so that a concurrent reader can miss an effect but never see one without
     /// its cause: `put` before `returned` (a kept `put` moves both), `reused` before `returned`
     /// (each return answers an earlier lend), with release stores and acquire loads.
-    pub(crate) fn lent_balance(&self) -> isize {
-        self.read().1
+    ///
+    /// `fill` is the writer's cache (`None` for the depot), whose pops count as `reused` and
+    /// pushes as `returned`. It is read last, where `returned` is: a push counts a return as
+    /// `returned`'s store does.
+    pub(crate) fn lent_balance(&self, fill: Option<&Fill>) -> isize {
+        self.read(fill).1
     }
 
     /// Every counter, and the balance, each read once in the order [`Counts::lent_balance`] needs.
-    fn read(&self) -> ([u64; 6], isize) {
+    fn read(&self, fill: Option<&Fill>) -> ([u64; 6], isize) {
         let put = self.put.get();
         let reused = self.reused.get();
         let created = self.created.get();
@@ -44,6 +50,8 @@ impl Counts {
         let detached = self.detached.get();
         let discarded = self.discarded.get();
         let returned = self.returned.get();
+        let hits = fill.map(Fill::read).unwrap_or_default();
+        let (reused, returned) = add_hits(reused, returned, hits);
         let balance = reused
             .wrapping_add(slow_balance)
             .wrapping_sub(returned)
@@ -66,6 +74,14 @@ impl Counts {
     }
 }
 
+/// `reused` and `returned` with a cache's pops and pushes added in.
+fn add_hits(reused: usize, returned: usize, hits: Tally) -> (usize, usize) {
+    (
+        reused.wrapping_add(hits.pops),
+        returned.wrapping_add(hits.pushes),
+    )
+}
+
 /// Running sums of [`Counts`] from several writers.
 #[derive(Debug, Default)]
 pub(crate) struct Totals {
@@ -79,8 +95,9 @@ pub(crate) struct Totals {
 }
 
 impl Totals {
-    pub(crate) fn add(&mut self, c: &Counts) {
-        let ([created, reused, returned, put, discarded, detached], balance) = c.read();
+    /// Adds the counters of one writer, with its cache's fill word if it has one.
+    pub(crate) fn add(&mut self, c: &Counts, fill: Option<&Fill>) {
+        let ([created, reused, returned, put, discarded, detached], balance) = c.read(fill);
         self.created += created;
         self.reused += reused;
         self.returned += returned;

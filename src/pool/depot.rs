@@ -64,7 +64,7 @@ impl<T> Depot<T> {
     /// caches), so that a pool without a thread tier has an exact `peak_in_use`.
     pub(crate) fn publish_own_balance(&mut self) {
         let mut published = self.own_published_balance;
-        self.publish_balance(&mut published, self.counts.lent_balance());
+        self.publish_balance(&mut published, self.counts.lent_balance(None));
         self.own_published_balance = published;
     }
 

@@ -181,16 +181,17 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     pub(super) fn trade_tallies(
         &self,
         shared: &Shared,
-        cache: &mut ThreadCache<T>,
+        cache: &mut ThreadCache<'_, T>,
         depot: &mut Depot<T>,
     ) {
-        depot.publish_balance(&mut cache.published_balance, shared.counts.lent_balance());
+        let balance = shared.counts.lent_balance(Some(&shared.fill));
+        depot.publish_balance(cache.published_balance(), balance);
         self.collect_released(shared, depot);
     }
 
     /// Enables this thread's cache (registering its exit flush) if it is not yet; `false` if
     /// the thread is exiting and the cache must stay off.
-    fn enable_cache(&self, thread: &ThreadHandle, cache: &mut ThreadCache<T>) -> bool {
+    fn enable_cache(&self, thread: &ThreadHandle, cache: &mut ThreadCache<'_, T>) -> bool {
         if !cache.is_enabled() {
             let weak: Weak<Self> = self.me.clone();
             if !thread.on_exit(weak) {
@@ -265,14 +266,12 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         )
     }
 
-    /// Pops from `slot`'s cache through `door`, counting the reuse.
+    /// Pops from `slot`'s cache through `door`.
     #[inline(always)]
     fn pop_cached(&self, thread: &ThreadHandle, slot: &Slot<T>, door: Door) -> Option<Box<T>> {
-        let obj = self
-            .hit(thread, slot, door, (), |cache, ()| cache.pop())
-            .ok()??;
-        slot.shared().counts.reused.add(1);
-        Some(obj)
+        // Counted by the pop itself (the fill word's length).
+        self.hit(thread, slot, door, (), |cache, ()| cache.pop())
+            .ok()?
     }
 
     /// Runs `f` on this thread's cache through the hit path's door: unannounced in an unbounded
@@ -286,7 +285,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         slot: &Slot<T>,
         door: Door,
         value: V,
-        f: impl FnOnce(&mut ThreadCache<T>, V) -> X,
+        f: impl FnOnce(&mut ThreadCache<'_, T>, V) -> X,
     ) -> Result<X, V> {
         match (door, &self.bound) {
             (Door::Unannounced, _) | (Door::Bound, None) => {
@@ -326,18 +325,15 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
                     }
                     self.stock_spare_refs(slot.shared(), depot);
                     let streak = cache.repeats(Trade::Refill);
-                    let (objects, spare) = cache.trade_parts();
-                    if depot.refill(objects, spare) && streak {
-                        // A thread that keeps emptying its cache (a pipeline's producer) fills
-                        // it: one lock per cache of objects instead of per half.
-                        depot.refill_more(objects);
-                    }
-                    Some(cache.pop())
+                    cache.trade(|objects, spare| {
+                        if depot.refill(objects, spare) && streak {
+                            // A thread that keeps emptying its cache (a pipeline's producer)
+                            // fills it: one lock per cache of objects instead of per half.
+                            depot.refill_more(objects);
+                        }
+                    });
+                    Some(cache.pop()) // counted by the fill word, as a hit's pop is
                 })?;
-                drop(depot);
-                if taken.is_some() {
-                    slot.shared().counts.reused.add(1);
-                }
                 Some(taken)
             });
             if let Some(Some(taken)) = via_thread {
@@ -435,8 +431,36 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         obj: Box<T>,
         source: Source,
     ) -> Result<(), Box<T>> {
-        self.hit(thread, slot, door, obj, ThreadCache::push)??;
-        count_kept(&slot.shared().counts, source);
+        let fold_due = push_kept(&slot.shared().counts, source, obj, |obj| {
+            self.hit(thread, slot, door, obj, |cache, obj| cache.push(obj))
+                .and_then(|pushed| pushed)
+        })?;
+        if fold_due {
+            self.fold_pushes(thread, slot);
+        }
+        Ok(())
+    }
+
+    /// Folds the count of pushes in this thread's fill word, under the depot lock (see
+    /// `cache.rs`): once every 2^46 returns on 64-bit targets.
+    #[cold]
+    #[inline(never)]
+    fn fold_pushes(&self, thread: &ThreadHandle, slot: &Slot<T>) {
+        let mut depot = self.depot();
+        slot.with_cache_locked(thread, &mut depot, |cache, _| cache.fold_pushes());
+    }
+
+    /// [`Inner::push_cached`] on a cache open under the depot lock (a slow path).
+    fn push_counted(
+        &self,
+        shared: &Shared,
+        cache: &mut ThreadCache<'_, T>,
+        obj: Box<T>,
+        source: Source,
+    ) -> Result<(), Box<T>> {
+        if push_kept(&shared.counts, source, obj, |obj| cache.push(obj))? {
+            cache.fold_pushes(); // the lock is held
+        }
         Ok(())
     }
 
@@ -473,20 +497,18 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
                             self.trade_tallies(slot.shared(), cache, depot);
                             if cache.is_full() {
                                 let streak = cache.repeats(Trade::Flush);
-                                let (objects, spare) = cache.trade_parts();
-                                let mut moved = depot.flush(objects, self.batch, spare);
-                                // A thread that keeps filling its cache (a pipeline's consumer)
-                                // empties it, as far as `max_idle` allows.
-                                while streak && moved > 0 && !objects.is_empty() {
-                                    moved = depot.flush(objects, self.batch, spare);
-                                }
+                                cache.trade(|objects, spare| {
+                                    let mut moved = depot.flush(objects, self.batch, spare);
+                                    // A thread that keeps filling its cache (a pipeline's
+                                    // consumer) empties it, as far as `max_idle` allows.
+                                    while streak && moved > 0 && !objects.is_empty() {
+                                        moved = depot.flush(objects, self.batch, spare);
+                                    }
+                                });
                             }
-                            Kept::Decided(cache.push(obj))
+                            Kept::Decided(self.push_counted(slot.shared(), cache, obj, source))
                         }),
                     };
-                    if let Kept::Decided(Ok(())) = kept {
-                        count_kept(&slot.shared().counts, source);
-                    }
                     kept
                 },
                 Kept::NoCache,
@@ -686,8 +708,10 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     pub(crate) fn stats(&self) -> PoolStats {
         let mut totals = Totals::default();
         let mut depot = self.depot();
-        totals.add(&depot.counts);
-        self.slots.for_each(|shared| totals.add(&shared.counts));
+        totals.add(&depot.counts, None);
+        // Under the depot lock: no trade is halfway, so every fill word reads whole.
+        self.slots
+            .for_each(|shared| totals.add(&shared.counts, Some(&shared.fill)));
         depot.observe_in_use(totals.in_use());
         // In a bounded pool no more than `max_live` can ever be in use: the estimate's error
         // (see `PoolStats::peak_in_use`) never takes it past that.
@@ -704,6 +728,27 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     }
 }
 
+/// Runs `push`, a cache push that counts `obj` as returned in the fill word, counting a `put`
+/// before it (the order `Counts::lent_balance` reads them in); takes that count back if the push
+/// gives the object back.
+#[inline(always)]
+fn push_kept<T, X>(
+    counts: &Counts,
+    source: Source,
+    obj: Box<T>,
+    push: impl FnOnce(Box<T>) -> Result<X, Box<T>>,
+) -> Result<X, Box<T>> {
+    if source == Source::Put {
+        counts.put.add(1);
+    }
+    let pushed = push(obj);
+    if source == Source::Put && pushed.is_err() {
+        counts.put.sub(1);
+    }
+    pushed
+}
+
+/// Counts a return kept outside a cache (in the depot, or handed to a waiter).
 #[inline(always)]
 fn count_kept(c: &Counts, source: Source) {
     if source == Source::Put {

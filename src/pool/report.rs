@@ -64,7 +64,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Reported for Inn
         let mut depot = self.depot();
         self.with_slot(|thread, slot| {
             slot.with_cache_locked(thread, &mut depot, |cache, _| {
-                measured.add(&self.recycler, cache.objects_mut().iter().map(|o| &**o));
+                measured.add(&self.recycler, cache.objects().iter().map(|o| &**o));
             });
         });
         let mut adopted = depot.counts.put.get() as u64;

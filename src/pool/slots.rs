@@ -24,7 +24,7 @@
 
 use std::ptr;
 
-use super::cache::ThreadCache;
+use super::cache::{CacheStore, Fill, ThreadCache};
 use super::counts::Counts;
 use super::depot::Depot;
 use super::thread::{self, Remembered, ThreadHandle};
@@ -44,7 +44,7 @@ const BUCKETS: usize = usize::BITS as usize;
 /// invalidate the other's cache.
 #[repr(align(128))]
 pub(crate) struct Slot<T> {
-    cache: UnsafeCell<ThreadCache<T>>,
+    cache: UnsafeCell<CacheStore<T>>,
     shared: Shared,
     /// Set by the owner while it has the cache open through [`Slot::with_cache_announced`];
     /// a thief waits for it to clear.
@@ -66,6 +66,9 @@ pub(crate) struct Slot<T> {
 pub(crate) struct Shared {
     /// Written only by the owning thread; read by `stats()` from any thread.
     pub(crate) counts: Counts,
+    /// The cache's length and the hits it counts (see `cache.rs`); written by whoever has the
+    /// cache open, read by `stats()` under the depot lock.
+    pub(crate) fill: Fill,
     /// Owned-guard references this thread holds ready for its next `get_owned`s (see
     /// `pool/owned.rs`). Written by the owner, and by the pool's last handle (which proves no
     /// `get_owned` can run any more) under the depot lock.
@@ -90,7 +93,7 @@ impl<T> Slot<T> {
         #[cfg(not(debug_assertions))]
         let _ = (id, stealable);
         Self {
-            cache: UnsafeCell::new(ThreadCache::new()),
+            cache: UnsafeCell::new(CacheStore::new()),
             shared: Shared::default(),
             busy: AtomicBool::new(false),
             #[cfg(debug_assertions)]
@@ -116,7 +119,7 @@ impl<T> Slot<T> {
     pub(crate) fn with_cache<R>(
         &self,
         owner: &ThreadHandle,
-        f: impl FnOnce(&mut ThreadCache<T>) -> R,
+        f: impl FnOnce(&mut ThreadCache<'_, T>) -> R,
     ) -> R {
         #[cfg(debug_assertions)]
         assert!(!self.stealable, "an unannounced open of a stealable cache");
@@ -138,7 +141,7 @@ impl<T> Slot<T> {
         owner: &ThreadHandle,
         waiting: &AtomicBool,
         value: V,
-        f: impl FnOnce(&mut ThreadCache<T>, V) -> R,
+        f: impl FnOnce(&mut ThreadCache<'_, T>, V) -> R,
     ) -> Result<R, V> {
         // Relaxed: `light` orders it before the load below, as the thief's barrier requires.
         self.busy.store(true, Ordering::Relaxed);
@@ -161,14 +164,14 @@ impl<T> Slot<T> {
         &self,
         owner: &ThreadHandle,
         depot: &mut Depot<T>,
-        f: impl FnOnce(&mut ThreadCache<T>, &mut Depot<T>) -> R,
+        f: impl FnOnce(&mut ThreadCache<'_, T>, &mut Depot<T>) -> R,
     ) -> R {
         self.open(owner, |cache| f(cache, depot))
     }
 
     /// Opens the cache for its owner.
     #[inline(always)]
-    fn open<R>(&self, owner: &ThreadHandle, f: impl FnOnce(&mut ThreadCache<T>) -> R) -> R {
+    fn open<R>(&self, owner: &ThreadHandle, f: impl FnOnce(&mut ThreadCache<'_, T>) -> R) -> R {
         #[cfg(debug_assertions)]
         let _open = self.open_for(owner);
         #[cfg(not(debug_assertions))]
@@ -181,7 +184,9 @@ impl<T> Slot<T> {
             // uses `with_cache` (checked in debug builds); `for_each` never exposes the cache;
             // `f` runs no user code and opens no cache, so no borrow nests here.
             // SAFETY: the pointer is from the live cell borrowed by `&self`; unique, as above.
-            f(unsafe { &mut *cache })
+            let store = unsafe { &mut *cache };
+            // SAFETY: the fill word is this slot's own, and the cache is open only here.
+            f(&mut unsafe { ThreadCache::open(store, &self.shared.fill) })
         })
     }
 
@@ -200,11 +205,23 @@ impl<T> Slot<T> {
     }
 
     /// The cache through exclusive access (the pool is being dropped).
-    pub(crate) fn cache_mut(&mut self) -> &mut ThreadCache<T> {
+    pub(crate) fn cache_mut(&mut self) -> ThreadCache<'_, T> {
+        let fill = &self.shared.fill;
         self.cache.with_mut(|cache| {
             // SAFETY: `&mut self` rules out every other access to the cell.
-            unsafe { &mut *cache }
+            let store = unsafe { &mut *cache };
+            // SAFETY: the fill word is this slot's own, and `&mut self` keeps the cache from
+            // being opened elsewhere while the result lives.
+            unsafe { ThreadCache::open(store, fill) }
         })
+    }
+}
+
+impl<T> Drop for Slot<T> {
+    fn drop(&mut self) {
+        // The cache's store cannot see its objects (their count is in the fill word): normally
+        // the pool has taken them already, and this finds none.
+        drop(self.cache_mut().take_all());
     }
 }
 
@@ -388,7 +405,7 @@ impl<T> ThreadSlots<T> {
         &self,
         depot: &mut Depot<T>,
         quiesced: &Quiesced<'_>,
-        mut f: impl FnMut(&mut ThreadCache<T>, &Shared, &mut Depot<T>),
+        mut f: impl FnMut(&mut ThreadCache<'_, T>, &Shared, &mut Depot<T>),
     ) {
         assert!(
             self.stealable,
@@ -407,8 +424,10 @@ impl<T> ThreadSlots<T> {
                 // announced open that starts now sees `waiting` and stays out (`quiesced`); one
                 // that saw `waiting` clear has ended, as `busy` is clear.
                 // SAFETY: the pointer is from a live cell of a published slot; unique, as above.
-                let cache = unsafe { &mut *cache };
-                f(cache, slot.shared(), depot);
+                let store = unsafe { &mut *cache };
+                // SAFETY: the fill word is the slot's own, and the cache is open only here.
+                let mut cache = unsafe { ThreadCache::open(store, &slot.shared.fill) };
+                f(&mut cache, slot.shared(), depot);
             });
         }
     }
@@ -433,7 +452,7 @@ impl<T> ThreadSlots<T> {
             // and freed only by `Drop`; `&mut self` means no other reference to them exists.
             let bucket = unsafe { &mut *ptr::slice_from_raw_parts_mut(base, len) };
             for slot in bucket {
-                objects.append(slot.cache_mut().objects_mut());
+                objects.append(&mut slot.cache_mut().take_all());
             }
         }
         objects
@@ -443,7 +462,7 @@ impl<T> ThreadSlots<T> {
 impl<T> Drop for ThreadSlots<T> {
     fn drop(&mut self) {
         // The pool takes the cached objects out first (`take_cached_objects`); whatever is left
-        // drops with its bucket.
+        // drops with its slot (`Slot::drop`).
         for (base, len) in self.buckets_mut() {
             // SAFETY: `base` was published by `alloc_bucket` from `Box::into_raw` of a
             // `len`-slot boxed slice; `&mut self` in `drop` means no slot is borrowed, and each

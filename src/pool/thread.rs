@@ -275,7 +275,6 @@ impl Drop for ThreadHandle {
         #[cfg(not(hotpool_loom))]
         let _ = FAST.try_with(|fast| fast.set(std::ptr::null()));
         #[cfg(all(not(hotpool_loom), target_has_atomic = "64"))]
-        #[cfg(all(not(hotpool_loom), target_has_atomic = "64"))]
         for entry in [&LAST_SLOT, &LAST_STEALABLE_SLOT] {
             let _ = entry.try_with(|last| last.set(LastSlot::NONE));
         }
