@@ -10,9 +10,10 @@
 //!
 //! A get's pop subtracts 1 and a return's push adds `PUSH + 1`: the store that moves the stack
 //! also counts the return, and a pop is counted by what it leaves behind (pops = pushes + moved
-//! in − moved out − length). A counter per hit instead (load, add, store on the same line as the
-//! length, behind the thread-local's slot pointer) measured 1.16–1.2× the time of `LocalPool`'s
-//! hit; the fill word brings `Pool` to 1.03–1.1× (see `src/implementation.rs`).
+//! in − moved out − length). With a counter per hit instead (a load, an add and a store on the
+//! length's line, behind the slot pointer just loaded from the thread-local) `Pool` took
+//! 1.24–1.32× `LocalPool`'s time in `cargo bench --bench ratios`; with the fill word, 1.07–1.15×
+//! (see `src/implementation.rs`).
 //!
 //! The buffer is a `Vec<Box<T>>` kept at length 0 whose spare capacity holds the stack: its
 //! capacity is the cache's limit, and for a trade with the depot ([`ThreadCache::trade`]) the
