@@ -60,7 +60,7 @@
 //!    store of the length in their place to 1.08–1.12. A store whose value is already in a
 //!    register is cheap; a load of the line's previous value, through a slot pointer that was
 //!    just loaded from the thread-local, is what costs (the guest has no PMU to say more). With
-//!    the fill word the ratio is 1.08–1.14. The count of pushes is folded into a separate
+//!    the fill word, 1.08–1.13 in the same loop. The count of pushes is folded into a separate
 //!    counter under the depot lock when it reaches the word's top bit (after 2^46 pushes on
 //!    64-bit targets, 2^14 on 32-bit ones), which the push reports from the flags of its own
 //!    add. The trades with the depot and the fold write the length and their tallies under the

@@ -68,8 +68,8 @@ pub(crate) struct Tally {
 
 impl Fill {
     /// The tally. Exact when read by the cache's owner, or by a thread that holds the depot lock
-    /// (then no trade is halfway); acquire: a push's cause (a `put`'s count, written before it)
-    /// is seen with it.
+    /// (then no trade is halfway). Acquire: pairs with the release store of the word, so what
+    /// the writer counted before a hit is seen with it.
     pub(crate) fn read(&self) -> Tally {
         let word = self.word.load(Ordering::Acquire);
         let len = word & LEN_MASK;

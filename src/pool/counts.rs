@@ -1,6 +1,6 @@
 //! Per-thread and depot counters, summed into [`PoolStats`] on demand.
 
-use super::cache::{Fill, Tally};
+use super::cache::Fill;
 use crate::stats::PoolStats;
 use crate::sync::OwnedCounter;
 
@@ -51,7 +51,8 @@ impl Counts {
         let discarded = self.discarded.get();
         let returned = self.returned.get();
         let hits = fill.map(Fill::read).unwrap_or_default();
-        let (reused, returned) = add_hits(reused, returned, hits);
+        let reused = reused.wrapping_add(hits.pops);
+        let returned = returned.wrapping_add(hits.pushes);
         let balance = reused
             .wrapping_add(slow_balance)
             .wrapping_sub(returned)
@@ -72,14 +73,6 @@ impl Counts {
     pub(crate) fn ended_slow(&self) {
         self.slow_balance.sub(1);
     }
-}
-
-/// `reused` and `returned` with a cache's pops and pushes added in.
-fn add_hits(reused: usize, returned: usize, hits: Tally) -> (usize, usize) {
-    (
-        reused.wrapping_add(hits.pops),
-        returned.wrapping_add(hits.pushes),
-    )
 }
 
 /// Running sums of [`Counts`] from several writers.

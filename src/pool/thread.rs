@@ -148,6 +148,10 @@ pub(crate) fn with_last_slot<V, R>(
 /// unless the handle is exiting (then nothing may be cached for it). The caller guarantees that
 /// `slot` stays valid while that table lives.
 #[inline]
+#[cfg_attr(
+    not(all(not(hotpool_loom), target_has_atomic = "64")),
+    allow(unused_variables)
+)]
 pub(crate) fn remember_slot(thread: &ThreadHandle, kind: Remembered, table: u64, slot: *const ()) {
     #[cfg(all(not(hotpool_loom), target_has_atomic = "64"))]
     if std::ptr::eq(FAST.with(std::cell::Cell::get), thread) {
@@ -159,7 +163,6 @@ pub(crate) fn remember_slot(thread: &ThreadHandle, kind: Remembered, table: u64,
             });
         });
     }
-    let _ = (thread, kind, table, slot);
 }
 
 /// Runs `f` with the calling thread's handle and `value`, or `none` with `value` while the
