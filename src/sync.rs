@@ -34,17 +34,37 @@ pub(crate) use std::sync::atomic::AtomicU64;
 /// counters) still goes through loom.
 pub(crate) use std::sync::{Arc, Weak};
 
-/// Makes the synchronization std's `Arc` performs on its last drop visible to loom.
+/// Makes the synchronization std's `Arc` performs on its last drop, and the destruction itself,
+/// visible to loom.
 ///
 /// std's `Arc` orders every use of the value before its destruction (a release decrement and an
 /// acquire fence), but loom cannot see inside it. Under loom, each holder calls
 /// [`before_release`](ArcDropSync::before_release) just before dropping its `Arc`, and the
 /// value's `Drop` calls [`before_destroy`](ArcDropSync::before_destroy): a release/acquire pair
-/// loom does see. In normal builds both are empty and the type has no size.
-#[derive(Debug, Default)]
+/// loom does see.
+///
+/// loom cannot see memory freed through std's `Arc` either, so an access after the free would
+/// pass a model unnoticed. Under loom the value's accesses that may race its destruction call
+/// [`touch`](ArcDropSync::touch), a read of a loom cell that `before_destroy` writes: an access
+/// that does not happen before the destruction fails the model ("causality violation"). In
+/// normal builds all three are empty and the type has no size.
+#[derive(Default)]
 pub(crate) struct ArcDropSync {
     #[cfg(hotpool_loom)]
     releases: AtomicUsize,
+    #[cfg(hotpool_loom)]
+    alive: UnsafeCell<()>,
+}
+
+// SAFETY: loom's cell holds `()`, so no data is shared through it; what its accesses record is
+// loom's own bookkeeping, which loom synchronizes. Without loom the type has no fields.
+#[cfg(hotpool_loom)]
+unsafe impl Sync for ArcDropSync {}
+
+impl std::fmt::Debug for ArcDropSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArcDropSync").finish_non_exhaustive()
+    }
 }
 
 impl ArcDropSync {
@@ -54,10 +74,24 @@ impl ArcDropSync {
         self.releases.fetch_add(1, Ordering::Release);
     }
 
+    /// The value is being destroyed. A read-modify-write, not a load: it reads the last of every
+    /// holder's `before_release` (a load could read an older one under loom and miss the
+    /// ordering std's fence gives), then marks the value freed for [`ArcDropSync::touch`].
     #[inline(always)]
     pub(crate) fn before_destroy(&self) {
         #[cfg(hotpool_loom)]
-        self.releases.load(Ordering::Acquire);
+        {
+            self.releases.fetch_add(0, Ordering::Acquire);
+            self.alive.with_mut(|_| ());
+        }
+    }
+
+    /// An access to the value: under loom, fails the model unless it happens before the
+    /// value's destruction.
+    #[inline(always)]
+    pub(crate) fn touch(&self) {
+        #[cfg(hotpool_loom)]
+        self.alive.with(|_| ());
     }
 }
 

@@ -287,6 +287,26 @@ fn owned_ref_given_back_on_another_thread_races_last_handle_drop() {
 }
 
 #[test]
+fn releases_in_progress_on_another_thread_race_the_close_and_the_free() {
+    // Two drops on one thread: each release may begin before the close (the last handle waits
+    // it out), after it (the drop gives its reference back itself), or complete before it. The
+    // pool's memory is tracked (`sync::ArcDropSync::touch`): any access by a drop after the
+    // pool is freed fails the model.
+    loom::model(|| {
+        let (pool, made, drops) = owned_model();
+        let a = pool.get_owned();
+        let b = pool.get_owned();
+        let dropper = thread::spawn(move || {
+            drop(a);
+            drop(b);
+        });
+        drop(pool);
+        dropper.join().unwrap();
+        assert_all_dropped_once(&made, &drops);
+    });
+}
+
+#[test]
 fn thread_exits_with_spare_refs_outstanding() {
     loom::model(|| {
         let (pool, made, drops) = owned_model();

@@ -216,9 +216,8 @@ impl<'a, T> ThreadCache<'a, T> {
 
     /// Runs `f` on the cached objects as a `Vec` (oldest first) and the spare magazine: a trade
     /// with the depot, or taking objects out. `f` may move objects in and out but must leave at
-    /// most the capacity (the depot never leaves more: a magazine holds at most half a cache, an
-    /// adopted exit flush at most a whole one), so the limit never changes. The caller holds the
-    /// depot lock (see [`Fill`]).
+    /// most the capacity (the depot never leaves more: `Depot::refill` moves at most what fits),
+    /// so the limit never changes. The caller holds the depot lock (see [`Fill`]).
     pub(crate) fn trade<R>(
         &mut self,
         f: impl FnOnce(&mut Vec<Box<T>>, &mut Option<Vec<Box<T>>>) -> R,
@@ -234,11 +233,13 @@ impl<'a, T> ThreadCache<'a, T> {
             fn drop(&mut self) {
                 let stack = &mut self.cache.store.stack;
                 let len = stack.len();
-                debug_assert_eq!(stack.capacity(), self.capacity, "a trade changed the limit");
                 // SAFETY: 0 is at most the capacity, and the `len` elements stay initialised in
                 // the spare capacity, owned by the cache again through the fill word below.
                 unsafe { stack.set_len(0) };
                 self.cache.fill.traded(self.old_len, len);
+                // Checked only now that the cache owns its objects again: a failed check loses
+                // nothing. (The depot never grows the `Vec`: see `Depot::refill`.)
+                debug_assert_eq!(stack.capacity(), self.capacity, "a trade changed the limit");
             }
         }
         let old_len = self.len();

@@ -23,8 +23,9 @@ pub(crate) struct Depot<T> {
     /// Objects in `full`; never above `max_idle`.
     idle: usize,
     max_idle: usize,
-    /// Most objects `put_one` gathers in one magazine. Every magazine holds at most a thread
-    /// cache's worth, so a refill never overfills the cache it lands in.
+    /// Most objects any magazine holds (half a thread cache, rounded up; see `Inner::new`):
+    /// `put_one`, `flush` and `adopt` never make a longer one, and `refill` never moves more
+    /// than the cache has room for whatever it finds.
     magazine_len: usize,
     /// Lowest `idle` since the last `take_unused`: that many objects went unused all along.
     low_water: usize,
@@ -103,19 +104,29 @@ impl<T> Depot<T> {
         }
     }
 
-    /// Moves the newest magazine into the empty `objects`; `false` if the depot is empty. The
-    /// emptied magazine becomes `spare` if the thread has none.
+    /// Moves the newest magazine into the empty `objects`, as far as `objects`' capacity (the
+    /// thread cache's limit) allows; `false` if the depot is empty. The emptied magazine becomes
+    /// `spare` if the thread has none.
     pub(crate) fn refill(
         &mut self,
         objects: &mut Vec<Box<T>>,
         spare: &mut Option<Magazine<T>>,
     ) -> bool {
         debug_assert!(objects.is_empty());
-        let Some(mut magazine) = self.full.pop() else {
+        let Some(magazine) = self.full.last_mut() else {
             return false;
         };
+        if magazine.len() > objects.capacity() {
+            // Longer than the cache (magazines never are; this keeps the limit if one were):
+            // its top part only, the rest stays.
+            let n = objects.capacity();
+            objects.extend(magazine.drain(magazine.len() - n..));
+            self.note_taken(n);
+            return n > 0;
+        }
+        let mut magazine = self.full.pop().expect("`last_mut` just saw it");
         self.note_taken(magazine.len());
-        objects.append(&mut magazine);
+        objects.append(&mut magazine); // fits: no allocation
         match spare {
             None => *spare = Some(magazine),
             Some(_) => self.keep_empty(magazine),
@@ -190,8 +201,9 @@ impl<T> Depot<T> {
         Ok(())
     }
 
-    /// Keeps a whole cache of an exiting thread, as far as `max_idle` allows; returns what did not
-    /// fit, for the caller to drop after unlocking.
+    /// Keeps objects entering in bulk (an exiting thread's cache, a thief's haul), in magazines
+    /// of at most `magazine_len`, as far as `max_idle` allows; returns what did not fit, for the
+    /// caller to drop after unlocking.
     pub(crate) fn adopt(&mut self, mut objects: Vec<Box<T>>) -> Vec<Box<T>> {
         let room = self.max_idle - self.idle;
         let overflow = if objects.len() > room {
@@ -199,11 +211,22 @@ impl<T> Depot<T> {
         } else {
             Vec::new()
         };
-        if objects.is_empty() {
-            self.keep_empty(objects);
-        } else {
-            self.idle += objects.len();
-            self.full.push(objects);
+        if objects.len() <= self.magazine_len {
+            if objects.is_empty() {
+                self.keep_empty(objects);
+            } else {
+                self.idle += objects.len();
+                self.full.push(objects);
+            }
+            return overflow;
+        }
+        // Bottom first, so the oldest objects stay the oldest magazines.
+        let mut objects = objects.into_iter();
+        while objects.len() > 0 {
+            let mut magazine = self.new_magazine();
+            magazine.extend(objects.by_ref().take(self.magazine_len));
+            self.idle += magazine.len();
+            self.full.push(magazine);
         }
         overflow
     }

@@ -64,7 +64,7 @@ fn zero_magazine_len_still_makes_one_object_magazines() {
 #[test]
 fn refill_on_an_empty_depot_moves_nothing() {
     let mut depot = Depot::<usize>::new(4, 2);
-    let (mut objects, mut spare) = (Vec::new(), None);
+    let (mut objects, mut spare) = (Vec::with_capacity(4), None);
     assert!(!depot.refill(&mut objects, &mut spare));
     assert!(objects.is_empty());
     assert!(spare.is_none());
@@ -73,7 +73,7 @@ fn refill_on_an_empty_depot_moves_nothing() {
 #[test]
 fn refill_moves_the_newest_magazine_and_keeps_its_buffer_as_the_spare() {
     let mut depot = depot_with(8, 3, 5); // magazines [0, 1, 2] [3, 4]
-    let (mut objects, mut spare) = (Vec::new(), None);
+    let (mut objects, mut spare) = (Vec::with_capacity(6), None);
     assert!(depot.refill(&mut objects, &mut spare));
     assert_eq!(ids(&objects), [3, 4]);
     assert_eq!(depot.idle(), 3);
@@ -100,7 +100,7 @@ fn flush_moves_the_top_of_the_cache_in_the_spare_buffer() {
     assert!(spare.is_none(), "no empty buffer in the depot to hand out");
 
     // The flushed magazine is the spare's buffer: trading allocates no new magazine.
-    let (mut refilled, mut spare) = (Vec::new(), None);
+    let (mut refilled, mut spare) = (Vec::with_capacity(8), None);
     assert!(depot.refill(&mut refilled, &mut spare));
     assert_eq!(ids(&refilled), [2, 3, 4, 5]);
     assert_eq!(spare.as_ref().unwrap().as_ptr(), buffer);
@@ -159,8 +159,38 @@ fn adopt_keeps_what_fits_and_returns_the_overflow() {
     assert_eq!(depot.idle(), 5);
     assert_eq!(
         ids_of_magazines(&depot.take_all()),
-        [vec![0, 1], vec![10, 11, 12]]
+        [vec![0, 1], vec![10, 11], vec![12]],
+        "in magazines of at most `magazine_len`, bottom first"
     );
+}
+
+#[test]
+fn adopt_never_makes_a_magazine_longer_than_magazine_len() {
+    // A thief's haul of 7 in a pool whose caches hold 4 (magazines of 2): the audit's scenario,
+    // where one magazine of 7 later overfilled a cache.
+    let mut depot = Depot::new(usize::MAX, 2);
+    assert!(depot.adopt(objs(0..7)).is_empty());
+    assert_eq!(depot.idle(), 7);
+    assert_eq!(
+        ids_of_magazines(&depot.take_all()),
+        [vec![0, 1], vec![2, 3], vec![4, 5], vec![6]]
+    );
+}
+
+#[test]
+fn refill_moves_no_more_than_the_cache_has_room_for() {
+    // Only `adopt` and `put_one` fill a depot, and neither makes a magazine longer than
+    // `magazine_len`; a cache smaller than that (as after a bug) still gets only what fits.
+    let mut depot = Depot::new(usize::MAX, 8);
+    assert!(depot.adopt(objs(0..6)).is_empty());
+    let mut cache = Vec::with_capacity(4);
+    let mut spare = None;
+    assert!(depot.refill(&mut cache, &mut spare));
+    assert_eq!(ids(&cache), [2, 3, 4, 5], "the top of the magazine");
+    assert_eq!(cache.capacity(), 4, "the cache's limit did not grow");
+    assert!(spare.is_none(), "the magazine is not empty yet");
+    assert_eq!(depot.idle(), 2);
+    assert_eq!(ids_of_magazines(&depot.take_all()), [vec![0, 1]]);
 }
 
 #[test]

@@ -110,6 +110,7 @@ impl<T, R> Inner<T, R> {
     }
 
     pub(super) fn depot(&self) -> MutexGuard<'_, Depot<T>> {
+        self.drop_sync.touch();
         self.depot.0.lock()
     }
 }
@@ -228,6 +229,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         f: impl FnOnce(&ThreadHandle, &Slot<T>, Door, V) -> X,
         via_table: impl FnOnce(V) -> X,
     ) -> X {
+        self.drop_sync.touch();
         // `f` travels with the value, so that whichever branch runs takes it.
         self.slots.with_remembered(
             Remembered::Unstealable,

@@ -11,6 +11,7 @@ mod lend;
 mod owned;
 mod report;
 mod slots;
+mod tally;
 mod thread;
 mod waiting;
 

@@ -34,6 +34,7 @@ use std::ptr::NonNull;
 use super::depot::Depot;
 use super::inner::Inner;
 use super::slots::Shared;
+use super::tally::released_between;
 use crate::barrier;
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering};
 
@@ -85,20 +86,22 @@ impl Refs {
 }
 
 /// The part of a thread's tally not yet handed on, marked as handed on. The caller holds the
-/// depot lock (the only writer of `collected_refs`).
-fn take_uncollected(shared: &Shared) -> usize {
-    let released = shared.released_refs.get();
+/// depot lock (the only writer of `collected_refs`); `released` is the tally's count as the
+/// caller may read it (see [`ReleaseTally`](super::tally::ReleaseTally)).
+fn take_uncollected(shared: &Shared, released: usize) -> usize {
     let collected = shared.collected_refs.load(Ordering::Relaxed);
     shared.collected_refs.store(released, Ordering::Relaxed);
-    released.wrapping_sub(collected)
+    released_between(collected, released)
 }
 
 impl<T, R> Inner<T, R> {
     /// Moves a thread's tally of released references into the depot's reserve, unless the pool
-    /// is closing (then each drop gives its reference back itself, see `release_closed`).
+    /// is closing (then each drop gives its reference back itself, see `release_here`).
     pub(crate) fn collect_released(&self, shared: &Shared, depot: &mut Depot<T>) {
         if !self.refs.closing.load(Ordering::Relaxed) {
-            depot.refs += take_uncollected(shared);
+            // Not `settled`: a thief collects other threads' tallies, and must not wait for a
+            // release in progress (it is counted at the next collection).
+            depot.refs += take_uncollected(shared, shared.released_refs.completed());
         }
     }
 
@@ -130,15 +133,15 @@ impl<T, R> Inner<T, R> {
     fn collect_refs_at_close(&self) -> bool {
         let mut depot = self.depot();
         self.refs.closing.store(true, Ordering::Relaxed);
-        // Every drop that checked `closing` before this point has its tally write visible below;
-        // every drop that checks after it sees `closing` and takes the depot lock, which waits
-        // for this collection to finish.
+        // After this barrier, a drop that has not begun its release (made its tally odd) sees
+        // `closing` and gives its reference back itself; one that has begun shows an odd tally,
+        // which `settled` waits out.
         barrier::heavy();
         let mut unused = std::mem::take(&mut depot.refs);
         self.slots.for_each(|shared| {
             // At rest: no handle is left to run `get_owned`, and thread exits hold the lock.
             unused += shared.spare_refs.swap(0, Ordering::Relaxed);
-            unused += take_uncollected(shared);
+            unused += take_uncollected(shared, shared.released_refs.settled());
         });
         drop(depot);
         self.refs.give_back(unused)
@@ -203,33 +206,41 @@ impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Inner<T, 
     }
 
     /// Tallies one released reference on this thread. Returns how many references the caller
-    /// must give back to `issued` itself: 0 normally; this drop's (and any uncollected ones of
-    /// this thread) once the pool is closing; 1 if this thread-local is being destroyed.
+    /// must give back to `issued` itself: 0 normally; 1 once the pool is closing, or if this
+    /// thread-local is being destroyed.
+    ///
+    /// The rule that keeps the pool alive under this code: the tally's completing (or
+    /// abandoning) store is the last access to the pool. The last handle may collect the count
+    /// and free the pool as soon as it sees that store; before it, the odd tally keeps the last
+    /// handle waiting (see `tally.rs` and `src/implementation.rs`).
     #[inline(always)]
     fn release_here(&self) -> usize {
         self.with_slot(|_, slot| {
             let shared = slot.shared();
-            shared.released_refs.add(1);
-            // Orders the tally write before the check, as seen by `collect_refs_at_close`.
-            barrier::light();
-            if self.refs.closing.load(Ordering::Relaxed) {
-                return self.release_closed(shared);
-            }
-            if shared.released_refs.get() & (COLLECT_EVERY - 1) == 0 {
+            let tally = &shared.released_refs;
+            if tally.owner_count() & (COLLECT_EVERY - 1) == COLLECT_EVERY - 1 {
+                // Before this release begins: collecting takes the depot lock, which the last
+                // handle holds while it waits out a release in progress.
                 self.collect_now(shared);
             }
+            let begun = tally.begin();
+            // Orders the odd tally before the check, as seen by `collect_refs_at_close`.
+            barrier::light();
+            if self.closing() {
+                tally.abandon(begun);
+                return 1;
+            }
+            tally.complete(begun);
             0
         })
         .unwrap_or(1)
     }
 
-    /// The pool is closing: the part of this thread's tally the last handle did not collect.
-    #[cold]
-    #[inline(never)]
-    fn release_closed(&self, shared: &Shared) -> usize {
-        // The lock waits for `collect_refs_at_close` to finish (it holds it throughout).
-        let _depot = self.depot();
-        take_uncollected(shared)
+    /// Whether the last handle is gone (the pool is being closed or has been).
+    #[inline(always)]
+    fn closing(&self) -> bool {
+        self.drop_sync.touch();
+        self.refs.closing.load(Ordering::Relaxed)
     }
 
     /// Hands this thread's tally to the depot (a thread that drops many owned guards and never
@@ -289,7 +300,12 @@ impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Drop for 
     fn drop(&mut self) {
         let inner = self.inner();
         let give_back = inner.release_here();
-        if give_back == 0 || !inner.refs.give_back(give_back) {
+        // From here on, the pool may be gone unless this drop still holds a reference.
+        if give_back == 0 {
+            return;
+        }
+        inner.drop_sync.touch();
+        if !inner.refs.give_back(give_back) {
             return;
         }
         // The last reference out: no borrow of `inner` is used past this point.

@@ -27,11 +27,11 @@ use std::ptr;
 use super::cache::{CacheStore, Fill, ThreadCache};
 use super::counts::Counts;
 use super::depot::Depot;
+use super::tally::ReleaseTally;
 use super::thread::{self, Remembered, ThreadHandle};
 use crate::barrier;
 use crate::sync::{
-    atomic_get_mut, spin_wait, AtomicBool, AtomicPtr, AtomicUsize, Mutex, Ordering, OwnedCounter,
-    UnsafeCell,
+    atomic_get_mut, spin_wait, AtomicBool, AtomicPtr, AtomicUsize, Mutex, Ordering, UnsafeCell,
 };
 
 const BUCKETS: usize = usize::BITS as usize;
@@ -73,8 +73,9 @@ pub(crate) struct Shared {
     /// `pool/owned.rs`). Written by the owner, and by the pool's last handle (which proves no
     /// `get_owned` can run any more) under the depot lock.
     pub(crate) spare_refs: AtomicUsize,
-    /// Owned guards dropped on this thread, ever (wrapping). Written only by the owner.
-    pub(crate) released_refs: OwnedCounter,
+    /// Owned guards dropped on this thread, ever (wrapping), and whether a drop is releasing
+    /// one now. Written only by the owner.
+    pub(crate) released_refs: ReleaseTally,
     /// How many of those have been handed on (to the depot's reserve, or back to the pool's
     /// count). Written only under the depot lock.
     pub(crate) collected_refs: AtomicUsize,
