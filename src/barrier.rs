@@ -10,7 +10,10 @@
 //! `asymmetricHeavyBarrier` and liburcu's `urcu-memb` flavour.
 //!
 //! Where `membarrier` is unavailable (another OS, an old kernel, a seccomp filter, valgrind,
-//! miri, loom), both sides fall back to a real `SeqCst` fence: slower, equally correct.
+//! miri, loom), both sides fall back to a real `SeqCst` fence: slower, equally correct. If the
+//! command starts failing after it was registered (a seccomp filter installed later), the heavy
+//! side switches every later light barrier to a real fence and covers the ones in flight with an
+//! `mprotect` TLB shootdown: no panic, no lost handshake.
 
 use crate::sync::{fence, Ordering};
 
@@ -83,14 +86,94 @@ mod expedited {
         if !available() {
             return false;
         }
-        let result = membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
-        // After a successful registration the command cannot fail; if the kernel ever says
-        // otherwise, light barriers have been compiler fences and nothing can make up for it.
-        assert_eq!(
-            result, 0,
-            "membarrier(PRIVATE_EXPEDITED) failed after registration"
-        );
+        if membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0 && !simulated_failure() {
+            return true;
+        }
+        // After a successful registration the command fails only if something outside the
+        // process took it away (a seccomp filter installed after the first pool was built).
+        // From now on light barriers are real fences; the ones already past their `available()`
+        // check were compiler fences only, so every thread running one must still pass a full
+        // barrier: the TLB shootdown of an `mprotect` interrupts every CPU that runs a thread of
+        // this process (Folly's `asymmetric_thread_fence_heavy` falls back the same way).
+        // SeqCst: the flag is cleared before the shootdown, so a thread interrupted after it
+        // reads `false` in its next light barrier.
+        AVAILABLE.store(false, Ordering::SeqCst);
+        shootdown::run();
+        // Whatever the shootdown did, this side's own fence.
+        crate::sync::fence(Ordering::SeqCst);
         true
+    }
+
+    /// Makes the next [`barrier`] behave as if the kernel refused the command (unit tests).
+    #[cfg(test)]
+    pub(super) fn simulate_failure() {
+        SIMULATE_FAILURE.store(true, Ordering::SeqCst);
+    }
+
+    #[cfg(test)]
+    static SIMULATE_FAILURE: AtomicBool = AtomicBool::new(false);
+
+    fn simulated_failure() -> bool {
+        #[cfg(test)]
+        return SIMULATE_FAILURE.swap(false, Ordering::SeqCst);
+        #[cfg(not(test))]
+        false
+    }
+
+    /// A process-wide barrier without `membarrier`: an `mprotect` that takes write access away
+    /// from a page this process has dirtied makes the kernel invalidate the page's TLB entries on
+    /// every CPU that may hold them, which are the CPUs running this process's threads; the
+    /// interrupt serializes each of them.
+    mod shootdown {
+        use crate::sync::ProcessMutex;
+
+        struct Page(*mut libc::c_void);
+        // SAFETY: the page is only written and re-protected under `PAGE`'s lock.
+        unsafe impl Send for Page {}
+
+        static PAGE: ProcessMutex<Option<Page>> = ProcessMutex::new(None);
+
+        pub(super) fn run() {
+            let mut page = PAGE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let size = page_size();
+            if page.is_none() {
+                // SAFETY: an anonymous private mapping of one page at an address of the
+                // kernel's choosing: no existing memory is touched.
+                let addr = unsafe {
+                    libc::mmap(
+                        std::ptr::null_mut(),
+                        size,
+                        libc::PROT_READ | libc::PROT_WRITE,
+                        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                        -1,
+                        0,
+                    )
+                };
+                if addr == libc::MAP_FAILED {
+                    // No page: the fence of the caller is all that is left.
+                    return;
+                }
+                *page = Some(Page(addr));
+            }
+            let Some(Page(addr)) = *page else { return };
+            // SAFETY: `addr` is our own mapping of `size` bytes; making it writable changes no
+            // memory Rust code can see.
+            if unsafe { libc::mprotect(addr, size, libc::PROT_READ | libc::PROT_WRITE) } != 0 {
+                return;
+            }
+            // SAFETY: the page is mapped writable (above) and only ever touched here, under the
+            // lock; a volatile write so that the store is not elided: the page must be dirty in
+            // the TLB for the next `mprotect` to shoot it down.
+            unsafe { std::ptr::write_volatile(addr.cast::<u8>(), 1) };
+            // SAFETY: as above; read-only again, which forces the shootdown.
+            unsafe { libc::mprotect(addr, size, libc::PROT_READ) };
+        }
+
+        fn page_size() -> usize {
+            // SAFETY: `sysconf` reads a system setting and touches no memory of ours.
+            let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+            usize::try_from(size).unwrap_or(4096)
+        }
     }
 }
 
@@ -105,5 +188,25 @@ mod expedited {
 
     pub(super) fn barrier() -> bool {
         false
+    }
+}
+
+#[cfg(all(test, target_os = "linux", not(hotpool_loom), not(miri)))]
+mod tests {
+    use super::{expedited, heavy, init, light};
+
+    #[test]
+    fn a_failing_membarrier_falls_back_to_fences_instead_of_panicking() {
+        init();
+        let registered = expedited::available();
+        expedited::simulate_failure();
+        heavy(); // panicked before ("membarrier(PRIVATE_EXPEDITED) failed after registration")
+        assert!(
+            !expedited::available(),
+            "after a failure light barriers are real fences (registered: {registered})"
+        );
+        // Both sides keep working, as fences.
+        light();
+        heavy();
     }
 }

@@ -78,8 +78,10 @@
 //!    The cache's limit is its `Vec`'s capacity: the cache is enabled with
 //!    `Vec::with_capacity(thread_cache)`, which asks for exactly that many slots (std's `Vec`
 //!    then reports that capacity; debug builds assert it), and trades with the depot never grow
-//!    it (a magazine holds at most half a cache, an exiting thread's cache at most a whole one).
-//!    So a push compares the length with the capacity once.
+//!    it: every magazine holds at most half a cache (`Depot::adopt` splits bulk entries, an
+//!    exiting thread's cache or a thief's haul, into magazines of that size), and
+//!    `Depot::refill` moves at most what the cache has room for whatever it finds. So a push
+//!    compares the length with the capacity once.
 //!
 //!    In the assembly of a get → write → drop loop, the unbounded hit is now, per side: load the
 //!    entry's id, compare it with the pool's, load the slot, load the fill word, then the pop or
@@ -134,8 +136,10 @@
 //!   after the depot lock is released and outside every cache door, so they may use the pool, and a
 //!   panic in them cannot leave a half-updated structure (hence the depot `Mutex` ignores
 //!   poisoning).
-//! - **Bounded idle memory**: the depot never holds more than `max_idle`; a thread cache never
-//!   more than `thread_cache`. When a thread exits, its thread-local `ThreadHandle` runs the exit
+//! - **Bounded idle memory**: the depot never holds more than `max_idle`, nor a magazine more
+//!   than half a cache (rounded up); a thread cache never more than `thread_cache`, whatever a
+//!   steal or a thread exit hands over (an audit found a thief's haul kept as one magazine that
+//!   a later refill put into a cache of half its size; `tests/bounded_steal.rs`). When a thread exits, its thread-local `ThreadHandle` runs the exit
 //!   hook of every pool it used (registered as `Weak`, so a thread never keeps a pool alive): the
 //!   cache moves to the depot as one magazine, what does not fit is dropped, and only then is the
 //!   thread id released for reuse.
@@ -146,8 +150,12 @@
 //!   is derived per writer as
 //!   `reused + slow_balance − returned + put` (`slow_balance` counts creations, discards and
 //!   detaches, all off the hit path). `stats()` reads `put`, then `reused`, then `returned` and
-//!   the fill word, with acquire loads, so it never sees a return without the lend it answers on that thread: a
-//!   snapshot taken while threads run can underestimate in-use, never overestimate it.
+//!   the fill word, with acquire loads, so within one writer it never sees a return without
+//!   the lend it answers. Across writers it cannot be exact while threads run: an object lent on
+//!   one thread and returned on another is counted by two writers read a moment apart, so a
+//!   snapshot can be off in either direction by the gets and returns that ran during it. It is
+//!   clamped to what can be true (`0 ..= live`, and `max_live` in a bounded pool, where `live`
+//!   is created + put − discarded − detached), and exact at rest.
 //! - **Panics in user code never abort**: the pool drops objects on its own in two places that
 //!   may run inside a thread-local destructor (a thread's exit flush, and the pool's teardown,
 //!   which the last handle, guard or exit hook may trigger). There every object is dropped with
@@ -165,13 +173,18 @@
 //! - Slot caches: accessed by one thread at a time. The hand-over from an exiting thread to the
 //!   next thread that gets its id goes through the id allocator's `Mutex` (released after the exit
 //!   flush), and the hand-over to the pool's `Drop` through the `Arc`'s final decrement.
-//! - Counters: relaxed. They carry no data other threads depend on; `stats()` is a snapshot.
+//! - Counters: written by one thread with a relaxed load and a release store, read with acquire
+//!   (`sync::OwnedCounter`), so that a reader that sees a count sees the counts its writer made
+//!   before; they carry no data other threads depend on, and `stats()` is a snapshot.
 //! - Depot: everything under its `Mutex`.
 //!
-//! loom checks these paths (`tests/loom_pool.rs`). Two things loom cannot see are made visible to
-//! it under `--cfg hotpool_loom`: std's `Arc` (loom 0.7 has no `Weak`, so the pool uses std's; its final
-//! drop's release/acquire is mirrored by `sync::ArcDropSync`), and globals, which become loom's
-//! per-execution `lazy_static`.
+//! loom checks these paths (`tests/loom_pool.rs`). Three things loom cannot see are made visible
+//! to it under `--cfg hotpool_loom`: std's `Arc` (loom 0.7 has no `Weak`, so the pool uses std's;
+//! its final drop's release/acquire is mirrored by `sync::ArcDropSync`); the pool's memory being
+//! freed (`ArcDropSync::touch` reads a loom cell that the destruction writes, and the accesses
+//! that can race a free call it: the depot lock, the slot lookup, an owned guard's `closing`
+//! check), so an access that does not happen before the free fails the model; and globals, which
+//! become loom's per-execution `lazy_static`.
 //!
 //! # Owned guards without a shared count (`pool/owned.rs`)
 //!
@@ -184,33 +197,61 @@
 //!   pool's `Arc` between them. It rises only when a thread takes a batch of 64 and the depot has
 //!   none to reuse; it falls only once the last handle is gone.
 //! - A thread's `spare_refs` (in its slot) feeds its `get_owned`s: a plain load and store.
-//! - A guard's drop adds one to `released_refs` in the dropping thread's slot (a plain load and
-//!   store), then checks the pool's `closing` flag. Each depot trade moves the uncollected part
-//!   of the tally to the depot's reserve, which refills spares: in steady state `issued` is not
-//!   touched at all.
+//! - A guard's drop releases its reference into the dropping thread's tally (`released_refs`,
+//!   `pool/tally.rs`), then checks the pool's `closing` flag. Each depot trade moves the
+//!   uncollected part of the tally to the depot's reserve, which refills spares: in steady state
+//!   `issued` is not touched at all.
 //!
 //! The invariant: `issued` = Σ spares + the depot's reserve + Σ uncollected tallies + live
-//! guards. When the last `Pool` handle drops (a separate handle count, AcqRel), no `get_owned`
-//! can run any more, so spares are at rest. Holding the depot lock, it sets `closing`, runs a
-//! heavy barrier, takes the reserve, every spare and every uncollected tally, and gives them back
-//! to `issued`. What remains is exactly the live guards; whoever brings `issued` to 0 releases the
-//! strong count (AcqRel, so every guard's use of the pool happens before the release).
+//! guards (+ drops that saw `closing` and are about to give their reference back themselves).
+//! When the last `Pool` handle drops (a separate handle count, AcqRel), no `get_owned` can run
+//! any more, so spares are at rest. Holding the depot lock, it sets `closing`, runs a heavy
+//! barrier, takes the reserve, every spare and every uncollected tally, and gives them back to
+//! `issued`. What remains is exactly the live guards (and those drops); whoever brings `issued`
+//! to 0 releases the strong count (AcqRel, so every guard's use of the pool happens before the
+//! release).
 //!
-//! The tally write and the `closing` check of a drop, against `closing` and the tally reads of
-//! the last handle, are Dekker's store-then-load handshake: without a full barrier on both sides,
-//! both could miss the other and a reference would be lost. A full fence per drop was measured:
-//! a locked instruction waits for every store in flight, including the one that just reset the
-//! object (whose line the producer's core holds), which serialized the consumer's cache misses
-//! and cost a quarter of all its time. So the barrier is asymmetric (`barrier.rs`): the drop
-//! side only stops the compiler from reordering, and the last handle calls Linux's
-//! `membarrier(PRIVATE_EXPEDITED)`, which makes every running thread of the process execute a
-//! full barrier. For each dropping thread, that barrier falls before its tally write (then its
-//! check sees `closing`), between the write and the check (the write is visible to the
-//! collection and the check sees `closing`), or after the check (the write is visible). A drop
-//! that sees `closing` takes the depot lock, which waits for the collection, and gives back what
-//! its tally holds beyond what was collected. Without `membarrier` (other systems, seccomp,
-//! valgrind, miri, loom) both sides use `SeqCst` fences: slower, equally correct, and what loom
-//! checks.
+//! **The rule that keeps the pool alive: a release is a guard's last access to the pool**, as
+//! `Arc`'s `fetch_sub` is. Once a drop's reference is counted anywhere the last handle can
+//! collect it, the last handle may find no reference left and free the pool, and nobody waits for
+//! the dropping thread. So a drop does everything it needs first, and the store that counts its
+//! release is the last thing it does:
+//!
+//! 1. if its tally is due for a periodic hand-over to the depot (every 1024 releases on a thread
+//!    that never trades), it hands over the releases before this one (depot lock);
+//! 2. it makes its tally odd (`ReleaseTally::begin`): a release in progress, not yet counted;
+//! 3. a light barrier, then it reads `closing`;
+//! 4. not closing: it stores the tally + 2 (`complete`), with release, and returns. Closing: it
+//!    stores the tally back as it was (`abandon`) and gives its reference back to `issued`
+//!    itself, which it may do because the reference is still its own (counted nowhere else);
+//!    whoever brings `issued` to 0 frees.
+//!
+//! The last handle reads each tally with `ReleaseTally::settled`, which waits while it is odd
+//! (a drop is between 2 and 4, a few instructions with no lock), then collects it. The audit
+//! that found the old order (tally write, then the `closing` check, then perhaps the depot lock)
+//! showed the last handle freeing the pool between the tally write and the check: ThreadSanitizer
+//! and AddressSanitizer reported it, and the loom models now fail on that order because the
+//! free is visible to them (above).
+//!
+//! Why nothing is lost: steps 2–3 and the last handle's `closing` store, heavy barrier and tally
+//! read are Dekker's store-then-load handshake, so at least one side sees the other. If the last
+//! handle reads the tally before step 2 is visible, the drop sees `closing` and abandons; if it
+//! sees the odd tally, it waits for step 4 and reads whichever store the drop made, which counts
+//! the reference exactly when the drop did not give it back itself; if it reads the completed
+//! tally, the acquire load sees everything the drop did before. A thief (a bounded pool's first
+//! waiter), which collects other threads' tallies while a handle is alive, does not wait: it
+//! counts completed releases only (`ReleaseTally::completed`), and an odd one at its next
+//! collection.
+//!
+//! A full fence per drop was measured: a locked instruction waits for every store in flight,
+//! including the one that just reset the object (whose line the producer's core holds), which
+//! serialized the consumer's cache misses and cost a quarter of all its time. So the barrier is
+//! asymmetric (`barrier.rs`): the drop side only stops the compiler from reordering, and the
+//! last handle calls Linux's `membarrier(PRIVATE_EXPEDITED)`, which makes every running thread of
+//! the process execute a full barrier. Without `membarrier` (other systems, seccomp, valgrind,
+//! miri, loom) both sides use `SeqCst` fences: slower, equally correct, and what loom checks. If
+//! `membarrier` fails after it was registered, the heavy side switches light barriers to fences
+//! for good and covers the ones in flight with an `mprotect` TLB shootdown (`barrier.rs`).
 //!
 //! What changed as a consequence: a pool with owned guards is freed when its last handle and its
 //! last guard are gone, as before, but the guards' strong count is released by whichever of them

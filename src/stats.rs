@@ -38,6 +38,13 @@ pub struct PoolStats {
     pub idle: usize,
     /// Objects handed out by `get` and not yet back on the idle stack or detached (an object
     /// counts as in use while the recycle policy runs on it).
+    ///
+    /// Exact when no operation runs during the `stats()` call. A [`Pool`](crate::Pool) keeps
+    /// its counts per thread and reads them one thread after another, so a snapshot taken while
+    /// objects cross threads can be off in either direction by the gets and returns that ran
+    /// during the call; it never reports more objects in use than are alive (`in_use + idle`
+    /// is what was created or put and not yet discarded or detached), nor more than
+    /// [`max_live`](crate::Builder::max_live).
     pub in_use: usize,
     /// The highest `in_use` seen; it never goes down. Exact for `LocalPool`, and for a `Pool`
     /// without a thread tier. A `Pool` with thread caches keeps no shared counter on its hit path:

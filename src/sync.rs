@@ -23,6 +23,11 @@ pub(crate) use std::{
 #[cfg(all(target_os = "linux", not(hotpool_loom), not(miri)))]
 pub(crate) use std::sync::Once;
 
+/// A lock that lives in a `static` outside loom's models (`barrier.rs`'s fallback page, used
+/// only where `membarrier` exists, which loom builds never use).
+#[cfg(all(target_os = "linux", not(hotpool_loom), not(miri)))]
+pub(crate) use std::sync::Mutex as ProcessMutex;
+
 /// Ids of slot tables for the thread's last-slot cache (`pool/thread.rs`), which loom builds
 /// do not have (as the constant thread-local pointer beside it).
 #[cfg(all(not(hotpool_loom), target_has_atomic = "64"))]

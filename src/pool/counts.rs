@@ -85,6 +85,8 @@ pub(crate) struct Totals {
     discarded: u64,
     detached: u64,
     in_use: i64,
+    /// A bounded pool's `max_live` (no object beyond it ever exists); `None` otherwise.
+    max_live: Option<u64>,
 }
 
 impl Totals {
@@ -100,10 +102,24 @@ impl Totals {
         self.in_use += balance as i64;
     }
 
-    /// Objects in use: the sum of the balances, clamped at 0 (a snapshot taken while objects
-    /// cross threads can catch a return before the lend it answers).
+    /// Caps what the snapshot reports as alive at a bounded pool's `max_live`.
+    pub(crate) fn cap_live(&mut self, max_live: usize) {
+        self.max_live = Some(max_live as u64);
+    }
+
+    /// Objects alive by the counters: every object enters by `created` or `put` and leaves by
+    /// `discarded` or `detached`; what is left is either in use or idle.
+    fn live(&self) -> u64 {
+        let live = (self.created + self.put).saturating_sub(self.discarded + self.detached);
+        self.max_live.map_or(live, |cap| live.min(cap))
+    }
+
+    /// Objects in use: the sum of the balances, within `0..=live`. Each writer's counters are
+    /// read a moment apart from the others', so while objects cross threads the sum can be off
+    /// in either direction by the gets and returns that ran meanwhile; the clamp keeps it within
+    /// what can be true (it is exact when nothing runs during the snapshot).
     pub(crate) fn in_use(&self) -> usize {
-        self.in_use.max(0) as usize
+        (self.in_use.max(0) as u64).min(self.live()) as usize
     }
 
     /// The snapshot, given the highest in-use count sampled so far. Counters read while other
@@ -112,9 +128,7 @@ impl Totals {
     /// `waits` comes from the depot (bounded pools; 0 otherwise).
     pub(crate) fn into_stats(self, sampled_peak: usize, waits: u64) -> PoolStats {
         let in_use = self.in_use() as u64;
-        // Every object enters by `created` or `put` and leaves by `discarded` or `detached`;
-        // what is left is either in use or idle.
-        let live = (self.created + self.put).saturating_sub(self.discarded + self.detached);
+        let live = self.live();
         PoolStats {
             created: self.created,
             reused: self.reused,
@@ -126,5 +140,40 @@ impl Totals {
             peak_in_use: sampled_peak.max(in_use as usize),
             waits,
         }
+    }
+}
+
+#[cfg(all(test, not(hotpool_loom)))]
+mod tests {
+    use super::{Counts, Totals};
+
+    #[test]
+    fn in_use_read_across_writers_never_exceeds_the_objects_alive() {
+        // One object, prefilled (the depot created it), lent three times on thread A and given
+        // back on thread B: a snapshot that read B before its last two returns sums to 2.
+        let (depot, a, b) = (Counts::default(), Counts::default(), Counts::default());
+        depot.created.add(1);
+        a.reused.add(3);
+        b.returned.add(1);
+        let mut totals = Totals::default();
+        for writer in [&depot, &a, &b] {
+            totals.add(writer, None);
+        }
+        assert_eq!(totals.in_use(), 1, "clamped to the one object alive");
+        let stats = totals.into_stats(0, 0);
+        assert_eq!((stats.in_use, stats.idle, stats.peak_in_use), (1, 0, 1));
+    }
+
+    #[test]
+    fn a_bounded_pools_snapshot_never_reports_more_alive_than_max_live() {
+        let (depot, a) = (Counts::default(), Counts::default());
+        depot.created.add(3); // read before a discard on another thread was counted
+        a.reused.add(3);
+        let mut totals = Totals::default();
+        totals.add(&depot, None);
+        totals.add(&a, None);
+        totals.cap_live(2);
+        let stats = totals.into_stats(0, 0);
+        assert_eq!((stats.in_use, stats.idle), (2, 0));
     }
 }

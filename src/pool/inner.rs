@@ -714,6 +714,9 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         // Under the depot lock: no trade is halfway, so every fill word reads whole.
         self.slots
             .for_each(|shared| totals.add(&shared.counts, Some(&shared.fill)));
+        if let Some(bound) = &self.bound {
+            totals.cap_live(bound.max_live);
+        }
         depot.observe_in_use(totals.in_use());
         // In a bounded pool no more than `max_live` can ever be in use: the estimate's error
         // (see `PoolStats::peak_in_use`) never takes it past that.

@@ -14,20 +14,17 @@
 //!   `issued`) under the depot lock; a thread that refills its object cache from the depot takes
 //!   a batch of the depot's spare references in the same lock (a pipeline's producer, which
 //!   then rarely locks for references alone).
-//! - A guard's drop adds one to the dropping thread's tally (a plain load and store in its own
-//!   slot), then checks the pool's `closing` flag behind a [light barrier](crate::barrier).
-//!   Threads hand their tallies to the depot whenever they trade with it anyway, so nothing grows
-//!   without bound, and in steady state `issued` is not touched at all.
+//! - A guard's drop releases its reference into the dropping thread's tally
+//!   ([`ReleaseTally`](super::tally::ReleaseTally)), then checks the pool's `closing` flag behind
+//!   a [light barrier](crate::barrier). Threads hand their tallies to the depot whenever they
+//!   trade with it anyway, so nothing grows without bound, and in steady state `issued` is not
+//!   touched at all.
 //!
-//! When the last [`Pool`](crate::Pool) handle drops, no `get_owned` can run any more, so spare
-//! references are at rest. Under the depot lock, the last handle sets `closing`, runs the
-//! [heavy barrier](crate::barrier) (after which every tally write made before a drop's check is
-//! visible, and every check made after it sees `closing`), collects the reserve, the spares and
-//! the uncollected part of every tally, and gives them back to `issued` in one step. A drop that
-//! sees `closing` gives back what its tally holds beyond what was collected. What remains in
-//! `issued` are the live guards; the last one to drop brings it to 0 and releases the pool.
-//! `implementation.rs` has the argument in full; the loom models in `tests/loom_pool.rs` check
-//! its races, with both barriers as `SeqCst` fences.
+//! When the last [`Pool`](crate::Pool) handle drops, it collects every reference not held by a
+//! live guard and gives them back to `issued`; the last guard out brings `issued` to 0 and
+//! releases the pool. The rule that makes this sound (a release is a drop's last access to the
+//! pool), the handshake with the last handle and the loom models that check them are in
+//! `src/implementation.rs`, "Owned guards without a shared count".
 
 use std::ptr::NonNull;
 
