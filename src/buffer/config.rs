@@ -1,6 +1,7 @@
 //! [`BufferPoolBuilder`]: the settings of a [`BufferPool`] and how its idle-memory budget is
 //! split over the size classes.
 
+use super::classes::SizeClasses;
 use super::{BufferPool, Classes};
 use crate::builder::MAX_THREAD_CACHE;
 use crate::error::ConfigError;
@@ -211,13 +212,12 @@ impl BufferPoolBuilder {
     /// ```
     pub fn build(self) -> Result<BufferPool, ConfigError> {
         self.validate()?;
-        let min_shift = self.min_size.trailing_zeros();
-        let classes = (self.max_size.trailing_zeros() - min_shift + 1) as usize;
-        let mut pools = Vec::with_capacity(classes);
-        let mut max_idle = Vec::with_capacity(classes);
-        for class in 0..classes {
-            let size = self.min_size << class;
-            let count = self.idle_buffers(classes, class);
+        let sizes = SizeClasses::new(self.min_size, self.max_size);
+        let mut pools = Vec::with_capacity(sizes.len());
+        let mut max_idle = Vec::with_capacity(sizes.len());
+        for class in 0..sizes.len() {
+            let size = sizes.size(class);
+            let count = sizes.idle_buffers(self.max_idle_bytes, class);
             let per_thread = self.thread_cache.min(count / 2);
             pools.push(
                 Pool::builder(move || Vec::with_capacity(size))
@@ -226,7 +226,7 @@ impl BufferPoolBuilder {
                     .max_idle((count - per_thread).max(1))
                     .thread_cache(per_thread)
                     .max_retained_bytes(if count == 0 { 0 } else { size })
-                    .name(format!("{}/{}", self.name, class_label(size)))
+                    .name(format!("{}/{}", self.name, sizes.label(class)))
                     .build()?,
             );
             max_idle.push(count);
@@ -234,24 +234,9 @@ impl BufferPoolBuilder {
         Ok(BufferPool::from_classes(Classes::new(
             pools.into_boxed_slice(),
             max_idle.into_boxed_slice(),
-            min_shift,
+            sizes,
             self.max_idle_bytes,
         )))
-    }
-
-    /// Most idle buffers class `class` of `classes` keeps (depot and one thread's cache).
-    fn idle_buffers(&self, classes: usize, class: usize) -> usize {
-        // min + 2 min + ... + max = 2 max - min: one buffer of every class.
-        let one_each = 2 * self.max_size - self.min_size;
-        if self.max_idle_bytes >= one_each {
-            let share = (self.max_idle_bytes - one_each) / classes;
-            1 + share / (self.min_size << class)
-        } else {
-            // One each from the smallest class up while the budget lasts: classes 0..=class
-            // take `(2 << class) - 1` smallest-class units.
-            let prefix = ((2usize << class) - 1) * self.min_size;
-            usize::from(prefix <= self.max_idle_bytes)
-        }
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -298,15 +283,5 @@ impl BufferPoolBuilder {
             });
         }
         Ok(())
-    }
-}
-
-/// A class size as the report shows it: `256 B`, `4 KiB`, `1 MiB`, `1 GiB` (powers of two).
-fn class_label(size: usize) -> String {
-    match size.trailing_zeros() {
-        30.. => format!("{} GiB", size >> 30),
-        20.. => format!("{} MiB", size >> 20),
-        10.. => format!("{} KiB", size >> 10),
-        _ => format!("{size} B"),
     }
 }

@@ -17,7 +17,7 @@ macro_rules! buffer_guard {
             // `Some` until `drop` or `detach` takes it.
             buf: Option<Boxed>,
             classes: $handle,
-            /// The class the buffer came from (`classes.pools.len()`: none, a plain allocation).
+            /// The class the buffer came from (`sizes.len()`: none, a plain allocation).
             class: usize,
         }
 

@@ -6,6 +6,7 @@
 //! they drop, hand the buffer to the class its capacity fits now: the same one unless it grew
 //! (or shrank) while in use.
 
+mod classes;
 mod config;
 mod guard;
 mod stats;
@@ -24,6 +25,7 @@ pub use stats::{BufferStats, ClassStats};
 
 use crate::sync::{Arc, AtomicUsize, Ordering};
 use crate::Pool;
+use classes::SizeClasses;
 
 /// A pooled buffer as the class pools hold it: boxed once, so the tiers move one pointer.
 #[allow(clippy::box_collection)]
@@ -81,13 +83,11 @@ pub struct BufferPool {
 
 /// The size classes and the counters of what they do not see.
 pub(crate) struct Classes {
-    /// One pool per class; class `c` holds buffers of capacity `min_size << c`.
+    /// One pool per class; class `c` holds buffers of capacity `sizes.size(c)`.
     pools: Box<[Pool<Vec<u8>>]>,
     /// Most idle buffers of each class with one thread (depot + one thread cache).
     max_idle: Box<[usize]>,
-    min_shift: u32,
-    /// `min_size - 1`: requests up to `min_size` map to class 0.
-    min_mask: usize,
+    sizes: SizeClasses,
     max_idle_bytes: usize,
     /// Requests above the largest class (plain allocations).
     oversized: AtomicUsize,
@@ -106,14 +106,14 @@ impl Classes {
     fn new(
         pools: Box<[Pool<Vec<u8>>]>,
         max_idle: Box<[usize]>,
-        min_shift: u32,
+        sizes: SizeClasses,
         max_idle_bytes: usize,
     ) -> Self {
+        debug_assert_eq!(pools.len(), sizes.len());
         Self {
             pools,
             max_idle,
-            min_shift,
-            min_mask: (1 << min_shift) - 1,
+            sizes,
             max_idle_bytes,
             oversized: AtomicUsize::new(0),
             oversized_in_use: AtomicUsize::new(0),
@@ -123,28 +123,14 @@ impl Classes {
         }
     }
 
-    /// Capacity of class `class`'s buffers.
-    #[inline(always)]
-    fn size(&self, class: usize) -> usize {
-        1 << (class as u32 + self.min_shift)
-    }
-
-    /// The smallest class whose buffers hold `n` bytes; `>= pools.len()` if none.
-    #[inline(always)]
-    fn class_for(&self, n: usize) -> usize {
-        // ceil(log2(max(n, min_size))) - log2(min_size), without a branch or a division.
-        let bits = usize::BITS - (n.saturating_sub(1) | self.min_mask).leading_zeros();
-        (bits - self.min_shift) as usize
-    }
-
-    /// An empty buffer with capacity >= `n`, and the class it belongs to (`pools.len()` for a
+    /// An empty buffer with capacity >= `n`, and the class it belongs to (`sizes.len()` for a
     /// plain allocation).
     #[inline(always)]
     pub(crate) fn take(&self, n: usize) -> (Boxed, usize) {
-        let class = self.class_for(n);
+        let class = self.sizes.class_for(n);
         match self.pools.get(class) {
             Some(pool) => (pool.take_boxed(), class),
-            None => (self.take_oversized(n), self.pools.len()),
+            None => (self.take_oversized(n), self.sizes.len()),
         }
     }
 
@@ -161,7 +147,7 @@ impl Classes {
     #[inline(always)]
     pub(crate) fn give_back(&self, buf: Boxed, class: usize) {
         match self.pools.get(class) {
-            Some(pool) if buf.capacity() == self.size(class) => pool.give_back_boxed(buf),
+            Some(pool) if buf.capacity() == self.sizes.size(class) => pool.give_back_boxed(buf),
             _ => self.give_back_moved(buf, class),
         }
     }
@@ -173,10 +159,8 @@ impl Classes {
     fn give_back_moved(&self, mut buf: Boxed, class: usize) {
         self.note_left(class);
         let cap = buf.capacity();
-        if cap >= self.size(0) && cap <= self.size(self.pools.len() - 1) {
-            // The largest class whose size is <= cap: floor(log2(cap)) - log2(min_size).
-            let fits = (usize::BITS - 1 - cap.leading_zeros() - self.min_shift) as usize;
-            let size = self.size(fits);
+        if let Some(fits) = self.sizes.class_at_most(cap) {
+            let size = self.sizes.size(fits);
             if cap > size {
                 buf.clear();
                 buf.shrink_to(size);
@@ -324,8 +308,7 @@ impl BufferPool {
     /// assert_eq!(pool.class_size(2 << 20), None);
     /// ```
     pub fn class_size(&self, min_capacity: usize) -> Option<usize> {
-        let class = self.classes.class_for(min_capacity);
-        (class < self.classes.pools.len()).then(|| self.classes.size(class))
+        self.classes.sizes.size_for(min_capacity)
     }
 
     /// The cap on idle bytes this pool was built with (see the type's memory bound).
@@ -418,8 +401,8 @@ impl Default for BufferPool {
 impl fmt::Debug for BufferPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BufferPool")
-            .field("min_size", &self.classes.size(0))
-            .field("max_size", &self.classes.size(self.classes.pools.len() - 1))
+            .field("min_size", &self.classes.sizes.min_size())
+            .field("max_size", &self.classes.sizes.max_size())
             .field("max_idle_bytes", &self.classes.max_idle_bytes)
             .finish_non_exhaustive()
     }

@@ -91,7 +91,7 @@ pub(super) fn collect(classes: &Classes) -> BufferStats {
     let mut class_detached = 0;
     for (class, pool) in classes.pools.iter().enumerate() {
         let s = pool.stats();
-        let size = classes.size(class);
+        let size = classes.sizes.size(class);
         stats.created += s.created;
         stats.reused += s.reused;
         stats.discarded += s.discarded;
