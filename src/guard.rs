@@ -1,5 +1,7 @@
-//! The guard types: one definition, four instances (borrowed or owned handle, local or shared
-//! pool). A guard derefs to its object and hands it back to the pool when dropped.
+//! The guard types: one mechanism ([`Lent`]: an object and the handle it goes back to) and one
+//! definition for the pools' four guards (borrowed or owned handle, local or shared pool). A
+//! guard derefs to its object and hands it back to the pool when dropped. The buffer guards
+//! (`buffer/guard.rs`) hold a `Lent` too.
 
 /// Where a guard hands its object back: implemented by each pool handle a guard can hold.
 pub(crate) trait Lender<T> {
@@ -9,22 +11,56 @@ pub(crate) trait Lender<T> {
     fn note_detached(&self);
 }
 
-/// Moves the handle and the object out of `guard` without running its `Drop`: what `detach`
-/// needs. `fields` names the two fields; each is read exactly once, and the rest of the guard
-/// has no drop glue.
-#[inline]
-pub(crate) fn into_parts<G, H, T>(
-    guard: G,
-    fields: impl FnOnce(&mut G) -> (&mut H, &mut std::mem::ManuallyDrop<Box<T>>),
-) -> (H, Box<T>) {
-    let mut guard = std::mem::ManuallyDrop::new(guard);
-    let (handle, obj) = fields(&mut guard);
-    // SAFETY: `guard` is never dropped or used again (it is in a `ManuallyDrop` that goes out of
-    // scope here), so reading the handle moves it out exactly once.
-    let handle = unsafe { std::ptr::read(handle) };
-    // SAFETY: the guard's `Drop` never runs, so the object is still there and taken only here.
-    let obj = unsafe { std::mem::ManuallyDrop::take(obj) };
-    (handle, obj)
+/// An object lent by a pool and the handle it goes back to: the one piece of machinery behind
+/// every guard type (the four pool guards below, and the buffer guards in `buffer/guard.rs`).
+/// Dropping it gives the object back through the handle; [`Lent::detach`] takes it out for good.
+pub(crate) struct Lent<H: Lender<T>, T> {
+    handle: H,
+    // Taken exactly once: by `drop`, or by `detach`, which then skips `drop`.
+    obj: std::mem::ManuallyDrop<Box<T>>,
+}
+
+impl<H: Lender<T>, T> Lent<H, T> {
+    #[inline(always)]
+    pub(crate) fn new(handle: H, obj: Box<T>) -> Self {
+        Self {
+            handle,
+            obj: std::mem::ManuallyDrop::new(obj),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn get(&self) -> &T {
+        &self.obj
+    }
+
+    #[inline(always)]
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        &mut self.obj
+    }
+
+    /// Takes the object out of the pool for good (the handle counts it as detached).
+    pub(crate) fn detach(self) -> T {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped or used again (it is in a `ManuallyDrop` that goes out
+        // of scope here), so reading the handle moves it out exactly once.
+        let handle = unsafe { std::ptr::read(&this.handle) };
+        // SAFETY: `Lent`'s `Drop` never runs for `this`, so the object is still there and is
+        // taken only here.
+        let obj = unsafe { std::mem::ManuallyDrop::take(&mut this.obj) };
+        handle.note_detached();
+        *obj
+    }
+}
+
+impl<H: Lender<T>, T> Drop for Lent<H, T> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: `obj` is taken only here and in `detach`, which consumes the `Lent` without
+        // running this `drop`, so it is still there and is never used again.
+        let obj = unsafe { std::mem::ManuallyDrop::take(&mut self.obj) };
+        self.handle.give_back(obj);
+    }
 }
 
 /// Defines a guard type named `$name` that holds pool handle `$handle`. Both guards of a pool
@@ -40,9 +76,7 @@ macro_rules! guard_type {
         where
             $($bounds)*
         {
-            pool: $handle,
-            // Taken exactly once: by `drop`, or by `detach`, which then skips `drop`.
-            obj: ::std::mem::ManuallyDrop<Box<T>>,
+            lent: $crate::guard::Lent<$handle, T>,
         }
 
         impl<$($lt,)? T, R> $name<$($lt,)? T, R>
@@ -51,7 +85,7 @@ macro_rules! guard_type {
         {
             #[inline]
             pub(crate) fn new(pool: $handle, obj: Box<T>) -> Self {
-                Self { pool, obj: ::std::mem::ManuallyDrop::new(obj) }
+                Self { lent: $crate::guard::Lent::new(pool, obj) }
             }
 
             /// Takes the object out of the pool for good: it is not recycled and the pool forgets
@@ -75,9 +109,7 @@ macro_rules! guard_type {
             /// assert_eq!((shared.stats().detached, local.stats().detached), (2, 2));
             /// ```
             pub fn detach(guard: Self) -> T {
-                let (pool, obj) = $crate::guard::into_parts(guard, |g| (&mut g.pool, &mut g.obj));
-                $crate::guard::Lender::note_detached(&pool);
-                *obj
+                guard.lent.detach()
             }
         }
 
@@ -89,7 +121,7 @@ macro_rules! guard_type {
 
             #[inline]
             fn deref(&self) -> &T {
-                &self.obj
+                self.lent.get()
             }
         }
 
@@ -99,21 +131,7 @@ macro_rules! guard_type {
         {
             #[inline]
             fn deref_mut(&mut self) -> &mut T {
-                &mut self.obj
-            }
-        }
-
-        impl<$($lt,)? T, R> Drop for $name<$($lt,)? T, R>
-        where
-            $($bounds)*
-        {
-            #[inline(always)]
-            fn drop(&mut self) {
-                // SAFETY: `obj` is taken only here and in `detach`, which consumes the guard
-                // without running this `drop` (`into_parts`), so it is still there and is never
-                // used again.
-                let obj = unsafe { ::std::mem::ManuallyDrop::take(&mut self.obj) };
-                $crate::guard::Lender::give_back(&self.pool, obj);
+                self.lent.get_mut()
             }
         }
 

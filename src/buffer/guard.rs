@@ -5,7 +5,26 @@ use std::fmt;
 use std::io;
 
 use super::{Boxed, Classes};
+use crate::guard::{Lender, Lent};
 use crate::sync::Arc;
+
+/// A buffer's way home: its pool's classes and the class it came from (`sizes.len()`: none, a
+/// plain allocation). `C` is `&Classes` or `Arc<Classes>`.
+pub(crate) struct ClassRef<C> {
+    classes: C,
+    class: usize,
+}
+
+impl<C: std::ops::Deref<Target = Classes>> Lender<Vec<u8>> for ClassRef<C> {
+    #[inline(always)]
+    fn give_back(&self, buf: Boxed) {
+        self.classes.give_back(buf, self.class);
+    }
+
+    fn note_detached(&self) {
+        self.classes.note_detached(self.class);
+    }
+}
 
 /// Defines a buffer guard holding the pool as `$handle`; both guards share every line but the
 /// handle and the docs.
@@ -14,33 +33,23 @@ macro_rules! buffer_guard {
         $(#[$doc])*
         #[must_use = "dropping the guard returns the buffer to the pool at once"]
         pub struct $name<$($lt)?> {
-            // `Some` until `drop` or `detach` takes it.
-            buf: Option<Boxed>,
-            classes: $handle,
-            /// The class the buffer came from (`sizes.len()`: none, a plain allocation).
-            class: usize,
+            lent: Lent<ClassRef<$handle>, Vec<u8>>,
         }
 
         impl<$($lt)?> $name<$($lt)?> {
             #[inline(always)]
             pub(crate) fn new(buf: Boxed, classes: $handle, class: usize) -> Self {
-                Self { buf: Some(buf), classes, class }
+                Self { lent: Lent::new(ClassRef { classes, class }, buf) }
             }
 
             #[inline(always)]
             fn vec(&self) -> &Vec<u8> {
-                match &self.buf {
-                    Some(buf) => buf,
-                    None => unreachable!("taken only by `drop` and `detach`"),
-                }
+                self.lent.get()
             }
 
             #[inline(always)]
             fn vec_mut(&mut self) -> &mut Vec<u8> {
-                match &mut self.buf {
-                    Some(buf) => buf,
-                    None => unreachable!("taken only by `drop` and `detach`"),
-                }
+                self.lent.get_mut()
             }
 
             /// Takes the buffer out of the pool for good, with its contents (counted as
@@ -54,10 +63,8 @@ macro_rules! buffer_guard {
             /// assert_eq!(bytes, b"keep me");
             /// assert_eq!((pool.stats().detached, pool.stats().in_use), (1, 0));
             /// ```
-            pub fn detach(mut guard: Self) -> Vec<u8> {
-                let buf = guard.buf.take().expect("taken only by `drop` and `detach`");
-                guard.classes.note_detached(guard.class);
-                *buf
+            pub fn detach(guard: Self) -> Vec<u8> {
+                guard.lent.detach()
             }
 
             /// Appends the bytes of one `read` of at most `max` bytes from `reader` (any
@@ -131,15 +138,6 @@ macro_rules! buffer_guard {
             /// Formats the bytes, as `Vec<u8>` does.
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 fmt::Debug::fmt(self.vec(), f)
-            }
-        }
-
-        impl<$($lt)?> Drop for $name<$($lt)?> {
-            #[inline(always)]
-            fn drop(&mut self) {
-                if let Some(buf) = self.buf.take() {
-                    self.classes.give_back(buf, self.class);
-                }
             }
         }
     };
