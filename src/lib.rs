@@ -8,6 +8,7 @@ pub mod arena;
 mod barrier;
 pub mod buffer;
 pub mod builder;
+mod counting;
 mod error;
 mod guard;
 pub mod implementation;

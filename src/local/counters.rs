@@ -9,6 +9,7 @@
 
 use std::cell::Cell;
 
+use crate::counting::Change;
 use crate::stats::PoolStats;
 
 #[derive(Default)]
@@ -24,23 +25,6 @@ pub(super) struct Counters {
     low_idle: Cell<usize>,
     /// Highest in-use count before `live` last changed.
     peak_before: Cell<usize>,
-}
-
-/// Which counter a change of the live population moves.
-#[derive(Clone, Copy)]
-pub(super) enum Change {
-    /// The factory made an object for a `get`.
-    Created,
-    /// The factory made an idle object for `prefill`.
-    Prefilled,
-    /// `put` handed the pool an object it kept.
-    Put,
-    /// A returned object was refused or found the pool full, or the policy panicked.
-    DiscardedOnReturn,
-    /// `trim` dropped this many idle objects.
-    Trimmed(usize),
-    /// A guard's object left the pool for good.
-    Detached,
 }
 
 fn bump(cell: &Cell<u64>, n: u64) {
@@ -67,12 +51,17 @@ impl Counters {
                 bump(&self.created, 1);
                 bump(&self.prefilled, 1);
             }
+            Change::Reused => bump(&self.reused, 1),
             Change::Put => bump(&self.put, 1),
+            Change::Attached => {
+                bump(&self.put, 1);
+                bump(&self.reused, 1);
+            }
             Change::DiscardedOnReturn => {
                 bump(&self.discarded, 1);
                 bump(&self.discarded_on_return, 1);
             }
-            Change::Trimmed(n) => bump(&self.discarded, n as u64),
+            Change::IdleDropped(n) => bump(&self.discarded, n as u64),
             Change::Detached => bump(&self.detached, 1),
         }
         self.low_idle.set(idle);
@@ -119,7 +108,8 @@ mod tests {
     //! The derived counters against hand-computed stats, driven the way `LocalPool` drives them:
     //! `idle` is the idle-stack length after each step. Run by `cargo test --lib` and miri.
 
-    use super::{Change, Counters};
+    use super::Counters;
+    use crate::counting::Change;
     use crate::stats::PoolStats;
 
     /// Counters plus the idle count a `LocalPool` would pass them.
@@ -209,7 +199,7 @@ mod tests {
         (0..3).for_each(|_| sim.give_back_kept());
         assert_eq!(sim.stats(), stats([3, 4, 4, 0, 0], [3, 0, 3]));
         // A change of the live count keeps the peak seen before it.
-        sim.change(Change::Trimmed(3), 0);
+        sim.change(Change::IdleDropped(3), 0);
         assert_eq!(sim.stats(), stats([3, 4, 4, 3, 0], [0, 0, 3]));
         sim.get(); // created
         assert_eq!(sim.stats(), stats([4, 4, 4, 3, 0], [0, 1, 3]));

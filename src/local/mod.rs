@@ -12,10 +12,11 @@ use std::rc::Rc;
 pub use guard::{LocalOwnedPooled, LocalPooled};
 
 use crate::builder::{Local, LocalPoolBuilder};
+use crate::counting::Change;
 use crate::error::ConfigError;
 use crate::recycle::{Recycle, Recycler, ResetRecycler};
 use crate::stats::PoolStats;
-use counters::{Change, Counters};
+use counters::Counters;
 use stack::IdleStack;
 
 /// A pool of reusable `T` for one thread.
@@ -285,9 +286,7 @@ impl<T, R: Recycler<T>> LocalPool<T, R> {
     /// ```
     pub fn attach(&self, value: T) -> LocalPooled<'_, T, R> {
         let obj = Box::new(value);
-        self.change(Change::Put);
-        // The guard's object counts as lent from the idle level it finds.
-        self.counters.reused(self.idle.len());
+        self.change(Change::Attached);
         LocalPooled::new(self, obj)
     }
 
@@ -305,8 +304,7 @@ impl<T, R: Recycler<T>> LocalPool<T, R> {
     /// ```
     pub fn attach_owned(self: &Rc<Self>, value: T) -> LocalOwnedPooled<T, R> {
         let obj = Box::new(value);
-        self.change(Change::Put);
-        self.counters.reused(self.idle.len());
+        self.change(Change::Attached);
         LocalOwnedPooled::new(Rc::clone(self), obj)
     }
 
@@ -323,7 +321,7 @@ impl<T, R: Recycler<T>> LocalPool<T, R> {
     pub fn trim(&self) -> usize {
         let idle = self.idle.take_all();
         let n = idle.len();
-        self.change(Change::Trimmed(n));
+        self.change(Change::IdleDropped(n));
         drop(idle); // outside the borrow: a `T::drop` may use the pool
         n
     }

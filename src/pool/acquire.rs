@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::bound::{wake_all, Bound, Handoff, Waiter, Wake};
 use super::inner::Inner;
 use super::slots::Quiesced;
+use crate::counting::Change;
 use crate::error::Timeout;
 use crate::recycle::Recycler;
 use crate::sync::{current_thread, park_until, Arc};
@@ -94,10 +95,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         };
         if let Handoff::Object(obj) = handoff {
             // Counted as a `get` it served when handed over: it ends here, discarded.
-            self.count(|c| {
-                c.ended_slow();
-                c.discarded.add(1);
-            });
+            self.count(Change::DiscardedOnReturn);
             let free_on_unwind = FreePlaceOnUnwind(self);
             drop(obj);
             mem::forget(free_on_unwind);
@@ -152,7 +150,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         let mut depot = self.depot();
         if !depot.places.has_waiters() {
             if let Some(obj) = depot.take_one() {
-                depot.counts.reused.add(1);
+                depot.counts.change(Change::Reused);
                 depot.publish_own_balance();
                 return Ok(Handoff::Object(obj));
             }

@@ -1,6 +1,7 @@
 //! Per-thread and depot counters, summed into [`PoolStats`] on demand.
 
 use super::cache::Fill;
+use crate::counting::Change;
 use crate::stats::PoolStats;
 use crate::sync::OwnedCounter;
 
@@ -61,17 +62,32 @@ impl Counts {
         (counts, balance)
     }
 
-    /// A `get` handed out a new object.
-    #[inline]
-    pub(crate) fn created_for_get(&self) {
-        self.created.add(1);
-        self.slow_balance.add(1);
-    }
-
-    /// A guard ended without its object coming back (discarded or detached).
-    #[inline]
-    pub(crate) fn ended_slow(&self) {
-        self.slow_balance.sub(1);
+    /// Records `change` (see [`Change`] for the counters each moves), in the order
+    /// [`Counts::lent_balance`] reads them.
+    pub(crate) fn change(&self, change: Change) {
+        match change {
+            Change::Created => {
+                self.created.add(1);
+                self.slow_balance.add(1);
+            }
+            Change::Prefilled => self.created.add(1),
+            Change::Reused => self.reused.add(1),
+            Change::Put => self.put.add(1),
+            Change::Attached => {
+                self.put.add(1);
+                self.reused.add(1);
+                self.returned.add(1);
+            }
+            Change::DiscardedOnReturn => {
+                self.slow_balance.sub(1);
+                self.discarded.add(1);
+            }
+            Change::IdleDropped(n) => self.discarded.add(n),
+            Change::Detached => {
+                self.slow_balance.sub(1);
+                self.detached.add(1);
+            }
+        }
     }
 }
 

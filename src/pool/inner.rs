@@ -15,6 +15,7 @@ use super::depot::{Depot, Magazine};
 use super::owned::Refs;
 use super::slots::{Shared, Slot, ThreadSlots};
 use super::thread::{self, drop_all, Remembered, ThreadExit, ThreadHandle};
+use crate::counting::Change;
 use crate::recycle::Recycler;
 use crate::stats::PoolStats;
 use crate::sync::{ArcDropSync, Mutex, MutexGuard, Ordering, Weak};
@@ -158,11 +159,11 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// publishes the in-use balance (off the hit paths only: creation, discards, detach).
     /// Publishing here keeps every thread's unpublished balance within its cache size, which is
     /// what bounds the error of `peak_in_use`.
-    pub(super) fn count(&self, f: impl Fn(&Counts)) {
+    pub(super) fn count(&self, change: Change) {
         let counted = (self.thread_cache > 0)
             .then(|| {
                 self.with_slot(|thread, slot| {
-                    f(&slot.shared().counts);
+                    slot.shared().counts.change(change);
                     let mut depot = self.depot();
                     slot.with_cache_locked(thread, &mut depot, |cache, depot| {
                         self.trade_tallies(slot.shared(), cache, depot);
@@ -172,7 +173,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
             .flatten();
         if counted.is_none() {
             let mut depot = self.depot();
-            f(&depot.counts);
+            depot.counts.change(change);
             depot.publish_own_balance();
         }
     }
@@ -210,7 +211,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         for _ in 0..n {
             let obj = Box::new((self.factory)());
             let mut depot = self.depot();
-            depot.counts.created.add(1);
+            depot.counts.change(Change::Prefilled);
             if depot.put_one(obj).is_err() {
                 unreachable!("`build` checked prefill <= max_idle");
             }
@@ -349,7 +350,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         }
         let taken = depot.take_one();
         if taken.is_some() {
-            depot.counts.reused.add(1);
+            depot.counts.change(Change::Reused);
             depot.publish_own_balance();
         }
         taken
@@ -360,7 +361,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     #[inline(never)]
     pub(crate) fn create(&self) -> Box<T> {
         let obj = Box::new((self.factory)());
-        self.count(Counts::created_for_get);
+        self.count(Change::Created);
         obj
     }
 
@@ -378,10 +379,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     #[cold]
     #[inline(never)]
     fn discard_refused(&self, refused: Box<T>) {
-        self.count(|c| {
-            c.ended_slow();
-            c.discarded.add(1);
-        });
+        self.count(Change::DiscardedOnReturn);
         self.drop_then_free_places([refused]);
     }
 
@@ -552,7 +550,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
                 Handoff::Object(obj) => obj,
                 Handoff::Place => unreachable!("served an object"),
             })?;
-        depot.counts.reused.add(1);
+        depot.counts.change(Change::Reused);
         depot.publish_own_balance();
         self.settle_waiting(depot);
         Ok(wake)
@@ -578,7 +576,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
             }
         }
         let overflow = depot.adopt(objects);
-        depot.counts.discarded.add(overflow.len());
+        depot.counts.change(Change::IdleDropped(overflow.len()));
         overflow
     }
 
@@ -645,10 +643,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     #[inline(never)]
     fn lost_to_panic(&self, obj: Box<T>, source: Source, panic: Box<dyn Any + Send>) -> ! {
         if source == Source::Guard {
-            self.count(|c| {
-                c.ended_slow();
-                c.discarded.add(1);
-            });
+            self.count(Change::DiscardedOnReturn);
         }
         // The policy's panic goes first; one from `T::drop` here is reported and stops.
         let _reported_by_the_panic_hook = self.drop_all_then_free_places([obj]);
@@ -658,20 +653,12 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// Counts an object adopted into a guard (`Pool::attach`) as `LocalPool::attach` does: a
     /// `put` that was kept (`returned`), then a `get` it served (`reused`), so one more in use.
     pub(crate) fn note_attached(&self) {
-        self.count(|c| {
-            // In the order `Counts::lent_balance` reads them.
-            c.put.add(1);
-            c.reused.add(1);
-            c.returned.add(1);
-        });
+        self.count(Change::Attached);
     }
 
     /// Counts a guard's object as detached.
     pub(crate) fn note_detached(&self) {
-        self.count(|c| {
-            c.ended_slow();
-            c.detached.add(1);
-        });
+        self.count(Change::Detached);
         self.free_places(1);
     }
 
@@ -700,7 +687,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// panic), objects the pool gives up.
     fn discard(&self, magazines: Vec<Magazine<T>>, more: Vec<Box<T>>) -> usize {
         let n = more.len() + magazines.iter().map(Vec::len).sum::<usize>();
-        self.depot().counts.discarded.add(n);
+        self.depot().counts.change(Change::IdleDropped(n));
         self.drop_then_free_places(magazines.into_iter().flatten().chain(more));
         n
     }
@@ -757,7 +744,7 @@ fn push_kept<T, X>(
 #[inline(always)]
 fn count_kept(c: &Counts, source: Source) {
     if source == Source::Put {
-        c.put.add(1); // before `returned`: see `Counts::lent_balance`
+        c.change(Change::Put); // before `returned`: see `Counts::lent_balance`
     }
     c.returned.add(1);
 }
