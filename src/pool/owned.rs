@@ -31,7 +31,7 @@ use std::ptr::NonNull;
 use super::depot::Depot;
 use super::inner::Inner;
 use super::slots::Shared;
-use super::tally::released_between;
+use super::tally::{released_between, Begun, ReleaseTally};
 use crate::barrier;
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering};
 
@@ -84,7 +84,7 @@ impl Refs {
 
 /// The part of a thread's tally not yet handed on, marked as handed on. The caller holds the
 /// depot lock (the only writer of `collected_refs`); `released` is the tally's count as the
-/// caller may read it (see [`ReleaseTally`](super::tally::ReleaseTally)).
+/// caller may read it (see [`ReleaseTally`]).
 fn take_uncollected(shared: &Shared, released: usize) -> usize {
     let collected = shared.collected_refs.load(Ordering::Relaxed);
     shared.collected_refs.store(released, Ordering::Relaxed);
@@ -202,35 +202,33 @@ impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Inner<T, 
         }
     }
 
-    /// Tallies one released reference on this thread. Returns how many references the caller
-    /// must give back to `issued` itself: 0 normally; 1 once the pool is closing, or if this
-    /// thread-local is being destroyed.
+    /// Tallies one released reference on this thread. Returns whether the caller must give the
+    /// reference back to `issued` itself: once the pool is closing, or if this thread-local is
+    /// being destroyed.
     ///
     /// The rule that keeps the pool alive under this code: the tally's completing (or
     /// abandoning) store is the last access to the pool. The last handle may collect the count
     /// and free the pool as soon as it sees that store; before it, the odd tally keeps the last
     /// handle waiting (see `tally.rs` and `src/implementation.rs`).
     #[inline(always)]
-    fn release_here(&self) -> usize {
+    fn release_here(&self) -> bool {
         self.with_slot(|_, slot| {
             let shared = slot.shared();
             let tally = &shared.released_refs;
-            if tally.owner_count() & (COLLECT_EVERY - 1) == COLLECT_EVERY - 1 {
-                // Before this release begins: collecting takes the depot lock, which the last
-                // handle holds while it waits out a release in progress.
-                self.collect_now(shared);
-            }
-            let begun = tally.begin();
+            let begun = tally.begin(|released| {
+                if released & (COLLECT_EVERY - 1) == COLLECT_EVERY - 1 {
+                    self.collect_now(shared);
+                }
+            });
             // Orders the odd tally before the check, as seen by `collect_refs_at_close`.
             barrier::light();
             if self.closing() {
-                tally.abandon(begun);
-                return 1;
+                return abandon(tally, begun);
             }
             tally.complete(begun);
-            0
+            false
         })
-        .unwrap_or(1)
+        .unwrap_or(true)
     }
 
     /// Whether the last handle is gone (the pool is being closed or has been).
@@ -248,6 +246,15 @@ impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Inner<T, 
         let mut depot = self.depot();
         self.collect_released(shared, &mut depot);
     }
+}
+
+/// Ends a release that found the pool closing without counting it: the caller gives its reference
+/// back itself (`true`). Out of line, so that the common path stays short.
+#[cold]
+#[inline(never)]
+fn abandon(tally: &ReleaseTally, begun: Begun) -> bool {
+    tally.abandon(begun);
+    true
 }
 
 /// The last `Pool` handle is being dropped (`handle` is it): gives back every owned-guard
@@ -296,13 +303,12 @@ impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Drop for 
     #[inline(always)]
     fn drop(&mut self) {
         let inner = self.inner();
-        let give_back = inner.release_here();
-        // From here on, the pool may be gone unless this drop still holds a reference.
-        if give_back == 0 {
+        // From here on, the pool may be gone unless this drop still holds its reference.
+        if !inner.release_here() {
             return;
         }
         inner.drop_sync.touch();
-        if !inner.refs.give_back(give_back) {
+        if !inner.refs.give_back(1) {
             return;
         }
         // The last reference out: no borrow of `inner` is used past this point.

@@ -24,21 +24,16 @@ pub(crate) struct ReleaseTally(AtomicUsize);
 pub(crate) struct Begun(usize);
 
 impl ReleaseTally {
-    /// The releases counted so far, as the owner sees them (no release of its own is in
-    /// progress while it runs anything else).
+    /// Owner: marks a release in progress, after running `before` with the count of releases
+    /// so far (while no release is in progress, so `before` may take the depot lock, which the
+    /// last handle holds while it waits out a release in progress). Relaxed: the caller's [light
+    /// barrier](crate::barrier::light) orders the mark before the `closing` check that follows.
     #[inline(always)]
-    pub(crate) fn owner_count(&self) -> usize {
-        let word = self.0.load(Ordering::Relaxed);
-        debug_assert_eq!(word & 1, 0, "a release in progress on its own thread");
-        word >> 1
-    }
-
-    /// Owner: marks a release in progress. Relaxed: the caller's [light
-    /// barrier](crate::barrier::light) orders it before the `closing` check that follows.
-    #[inline(always)]
-    pub(crate) fn begin(&self) -> Begun {
+    pub(crate) fn begin(&self, before: impl FnOnce(usize)) -> Begun {
+        // One load: only the owner writes the word, and `before` never does.
         let word = self.0.load(Ordering::Relaxed);
         debug_assert_eq!(word & 1, 0, "releases on one thread do not nest");
+        before(word >> 1);
         self.0.store(word | 1, Ordering::Relaxed);
         Begun(word)
     }
@@ -92,25 +87,19 @@ mod tests {
     #[test]
     fn a_completed_release_counts_one_and_an_abandoned_one_none() {
         let tally = ReleaseTally::default();
-        let begun = tally.begin();
+        let begun = tally.begin(|before| assert_eq!(before, 0));
         assert_eq!(tally.completed(), 0, "in progress: not counted");
         tally.complete(begun);
-        assert_eq!(
-            (tally.completed(), tally.settled(), tally.owner_count()),
-            (1, 1, 1)
-        );
-        let begun = tally.begin();
+        assert_eq!((tally.completed(), tally.settled()), (1, 1));
+        let begun = tally.begin(|before| assert_eq!(before, 1));
         tally.abandon(begun);
-        assert_eq!(
-            (tally.completed(), tally.settled(), tally.owner_count()),
-            (1, 1, 1)
-        );
+        assert_eq!((tally.completed(), tally.settled()), (1, 1));
     }
 
     #[test]
     fn settled_waits_for_a_release_in_progress() {
         let tally = std::sync::Arc::new(ReleaseTally::default());
-        let begun = tally.begin();
+        let begun = tally.begin(|_| {});
         let reader = {
             let tally = std::sync::Arc::clone(&tally);
             std::thread::spawn(move || tally.settled())
@@ -127,7 +116,7 @@ mod tests {
         assert_eq!(released_between(COUNT_MASK, 2), 3);
         let tally = ReleaseTally(crate::sync::AtomicUsize::new(usize::MAX - 1));
         let before = tally.completed();
-        let begun = tally.begin();
+        let begun = tally.begin(|_| {});
         tally.complete(begun);
         assert_eq!(released_between(before, tally.completed()), 1);
     }
