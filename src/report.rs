@@ -11,6 +11,8 @@
 //! trimmed from there. Read its [`stats`](crate::LocalPool::stats) on its own thread.
 
 pub(crate) mod registry;
+#[cfg(feature = "serde")]
+mod serialize;
 mod table;
 
 use crate::stats::PoolStats;
@@ -34,7 +36,6 @@ pub(crate) use registry::{register, Registration};
 /// # Ok::<(), hotpool::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct MemoryReport {
     /// Every live registered pool, in the order they were built.
@@ -57,7 +58,6 @@ pub struct MemoryReport {
 /// # Ok::<(), hotpool::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct PoolReport {
     /// The builder's [`name`](crate::Builder::name); for an unnamed pool, its element type
@@ -121,7 +121,6 @@ pub struct PoolReport {
 /// println!("{} warm bytes in {} live threads", arenas.retained_bytes, arenas.live_threads);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ArenaReport {
     /// Threads that have used an arena and are still running.
