@@ -37,7 +37,8 @@ thread_local! {
     /// reading its settings or statistics does not make them: a thread that never used an arena
     /// stays out of [`global_stats`](super::global_stats) and the memory report. No destructor,
     /// never touched by a scope.
-    static HAS_ARENAS: Cell<bool> = const { Cell::new(false) };
+    #[allow(clippy::missing_const_for_thread_local)] // loom's `thread_local!` has no `const` form
+    static HAS_ARENAS: Cell<bool> = Cell::new(false);
 }
 
 /// Runs `read` on this thread's arena state if it has any (not before its first arena use or
