@@ -6,9 +6,10 @@
 # Why: cargo builds every dev-dependency for every test target. Most of ours (criterion, the peer
 # pools, jemalloc and mimalloc, whose build scripts compile C) serve only the benches, and a build
 # with its own flags (loom's --cfg, a sanitizer, miri) would rebuild them all for nothing. The copy
-# has no [[bench]] targets (and autobenches = false), and its src/, tests/, README.md (the crate
-# docs) and build.rs are links to the real ones, so it tests exactly this crate's code; its
-# Cargo.lock is a copy, so the dependencies it keeps have the versions `cargo test` uses.
+# has no [[bench]] or [[example]] targets (and autobenches = false; no examples/ to discover), and
+# its src/, tests/, README.md (the crate docs) and build.rs are links to the real ones, so it tests
+# exactly this crate's code; its Cargo.lock is a copy, so the dependencies it keeps have the
+# versions `cargo test` uses.
 #
 # Which dev-dependencies stay: those whose name (with `-` read as `_`, as in Rust paths) appears as
 # a word in the given paths. A test that starts using a new dev-dependency therefore keeps it with
@@ -37,7 +38,7 @@ for f in src tests README.md build.rs; do
 done
 cp "$root/Cargo.lock" "$crate/Cargo.lock"
 awk -v keep="$keep" '
-    /^\[/ { section = $0; skip = (section == "[[bench]]") }
+    /^\[/ { section = $0; skip = (section == "[[bench]]" || section == "[[example]]") }
     skip { next }
     section == "[dev-dependencies]" && /^[A-Za-z0-9_-]+ *=/ {
         name = $1; sub(/ *=.*/, "", name)

@@ -169,6 +169,8 @@ impl<K, T: Recycle, F> Builder<K, T, F> {
     /// [`Recycle::retained_bytes`] measures it (default
     /// [`DEFAULT_MAX_RETAINED_BYTES`](crate::recycle::DEFAULT_MAX_RETAINED_BYTES)). Composes
     /// with `recycle_with` and `keep_if` in any order; the last `max_retained_bytes` wins.
+    /// `0` keeps only objects that retain no heap memory, the same meaning as the arenas'
+    /// [`ArenaConfig::max_retained_bytes`](crate::arena::ArenaConfig::max_retained_bytes).
     ///
     /// ```
     /// let pool = hotpool::LocalPool::builder(Vec::<u8>::new).max_retained_bytes(1024).build()?;

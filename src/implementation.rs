@@ -343,10 +343,18 @@
 //!   the measured average. This is the one place the crate runs a user method (`retained_bytes`)
 //!   under a lock: it is a getter, documented as such, and a panic in it leaves the depot as it
 //!   was (nothing is modified while measuring).
-//! - **Leak hints without tracking**: objects in use now were lent either since the previous
-//!   report or before it, so `in_use − lent since then` of them have been out the whole time (and
-//!   the in-use count never fell below that in between). Counters only, no per-object state; the
-//!   bound can miss a leak hidden by lends in between, never report one that is not there.
+//! - **Names**: an unnamed pool's name is its element type without module paths (`String`), the
+//!   same string the table shows and `MemoryReport::pool` matches; `element_type` keeps the path.
+//! - **Leak hints without tracking**: counters only, no per-object state, two numbers per pool.
+//!   `held` is the lower of the in-use counts at the previous report and now: it does not move
+//!   while the same objects stay out and others come and go, and every object out the whole time
+//!   is counted in it. `LEAK?` is the proven part: objects in use now were lent either since the
+//!   previous report or before it, so `in_use − lent since then` of them have been out the whole
+//!   time. No counter-only number can be both: holding 10 while 5 others are lent and returned,
+//!   and swapping 5 of the 10 for new ones, leave the same counters, so a lower bound must read 5
+//!   in both and a stable number 10 in both. The bound can miss a leak hidden by lends in
+//!   between, never report one that is not there; `held` counts it (as exactly as the two
+//!   in-use snapshots are).
 //! - **Races**: registration against reports and trims, and a report holding the last reference
 //!   while the pool's last handle drops, are modelled in `tests/loom_report.rs`. std's `Weak`
 //!   is invisible to loom, so the models give the upgrade loom-visible neighbours (the registry

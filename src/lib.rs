@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
-// `doc_cfg` (nightly) labels cfg-gated items with what they need; on current nightly it also
-// derives those labels automatically (`doc_auto_cfg` was folded into it and now fails, E0557).
+// `doc_cfg` (nightly, on docs.rs through `--cfg docsrs`: Cargo.toml's [package.metadata.docs.rs])
+// labels items with the feature they need. Each feature-gated item says so itself with
+// `#[cfg_attr(docsrs, doc(cfg(feature = "...")))]`: the automatic labels (`doc_auto_cfg`, folded
+// into `doc_cfg` and now E0557 on its own) miss impls inside a gated module.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(rust_2018_idioms, unreachable_pub)]
 

@@ -86,6 +86,26 @@ pub trait Recycle {
 /// assert!(!kept(&only_small, Vec::with_capacity(65)));
 /// assert!(kept(&ResetRecycler::default(), vec![1, 2, 3]));
 /// ```
+///
+/// A builder's `build()` needs its policy to be a `Recycler` of the pooled type. Without
+/// `recycle_with`, the policy is `ResetRecycler`, which needs `T: Recycle`; the compiler says so
+/// (from Rust 1.78, with the same advice as for `Pool::new`):
+///
+/// ```compile_fail,E0277
+/// # // A trait method `build` that the call falls back to if the builder's `build` does not
+/// # // apply at all: then this compiles, and the compiler's error would not be about `Recycle`.
+/// # trait Fallback { fn build(self) -> Self; }
+/// # impl<B> Fallback for B { fn build(self) -> Self { self } }
+/// let _ = hotpool::Pool::builder(|| 0u8).build(); // `u8` has no `Recycle` impl
+/// ```
+#[cfg_attr(
+    hotpool_diagnostic,
+    diagnostic::on_unimplemented(
+        message = "the pool cannot reset `{T}`: `{Self}` is not a `hotpool::Recycler<{T}>` (the default policy needs `{T}: hotpool::Recycle`)",
+        label = "no recycle policy for `{T}`",
+        note = "the default policy, `ResetRecycler`, resets with `hotpool::Recycle`; if `{T}` does not implement `Recycle`, give the builder a reset with `.recycle_with(|value: &mut {T}| ...)`, or implement `Recycle` for `{T}`"
+    )
+)]
 pub trait Recycler<T> {
     /// Resets `value` for reuse and returns whether the pool should keep it.
     ///

@@ -11,6 +11,8 @@
 //! trimmed from there. Read its [`stats`](crate::LocalPool::stats) on its own thread.
 
 pub(crate) mod registry;
+#[cfg(feature = "serde")]
+mod serialize;
 mod table;
 
 use crate::stats::PoolStats;
@@ -34,7 +36,6 @@ pub(crate) use registry::{register, Registration};
 /// # Ok::<(), hotpool::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct MemoryReport {
     /// Every live registered pool, in the order they were built.
@@ -57,10 +58,11 @@ pub struct MemoryReport {
 /// # Ok::<(), hotpool::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct PoolReport {
-    /// The builder's [`name`](crate::Builder::name), or `element_type` for an unnamed pool.
+    /// The builder's [`name`](crate::Builder::name); for an unnamed pool, its element type
+    /// without module paths (`String`, `Vec<u8>`; `element_type` has the full path). The table
+    /// shows this, and [`MemoryReport::pool`] finds it.
     pub name: String,
     /// The type of the pooled objects, as [`std::any::type_name`] spells it.
     pub element_type: &'static str,
@@ -83,20 +85,26 @@ pub struct PoolReport {
     pub idle_bytes: Option<u64>,
     /// `true` when every idle object was measured, so `idle_bytes` is exact (for a snapshot).
     pub idle_bytes_exact: bool,
-    /// Leak hint: how many of the objects in use now have been out since before the previous
-    /// report that saw this pool, at least (`None` at the first one). It is also a floor under
-    /// the in-use count at every moment since the previous report: above 0, the count never fell
-    /// that low in between.
+    /// Leak hint, the table's `held`: the lower of the pool's in-use counts at the previous
+    /// report that saw it and at this one (`None` at the first one).
     ///
-    /// It comes from the counters alone (nothing is tracked per object, nothing on the hot
-    /// path): `in_use − objects lent since the previous report`. Lends in between can hide a held
-    /// object (any of them could be the one still out), never invent one. So a leak shows once
-    /// the objects it holds outnumber one period's lends: at once in a quiet pool, and in a busy
-    /// one when it has grown past that (reporting more often shortens the period).
+    /// It counts the objects that were out at both moments, at most. Every object that stayed
+    /// out the whole time between the two reports is among them, so while the same objects are
+    /// held it does not move, whatever other objects come and go in between; objects lent and
+    /// returned between two reports never count. A leak shows as a `held` that never falls from
+    /// report to report; a pool whose objects all come back by the next report at some point
+    /// reads the in-use count it had then (0 when all were back). It comes from the counters
+    /// alone: nothing is tracked per object, nothing on the hot path.
     pub held_since_last_report: Option<usize>,
-    /// `held_since_last_report` is above 0: objects were lent and not returned over the whole
-    /// stretch between two reports. Marked `LEAK?` in the table. Expected for objects that are
-    /// meant to live long (a buffer per open connection); a hint to look at, not a verdict.
+    /// Some of the objects out now have provably been out since before the previous report:
+    /// more are in use now than were lent since (`in_use − lends since the previous report` is
+    /// above 0, a lower bound from the counters). Marked `LEAK?` in the table.
+    ///
+    /// Lends in between can hide a held object (any of them could be the one still out), never
+    /// invent one: a quiet pool shows a leak at once, a busy one when the leak outnumbers one
+    /// period's lends (reporting more often shortens the period), while `held` shows it either
+    /// way. Expected for objects that are meant to live long (a buffer per open connection); a
+    /// hint to look at, not a verdict.
     pub leak_suspected: bool,
 }
 
@@ -113,7 +121,6 @@ pub struct PoolReport {
 /// println!("{} warm bytes in {} live threads", arenas.retained_bytes, arenas.live_threads);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ArenaReport {
     /// Threads that have used an arena and are still running.
@@ -132,12 +139,15 @@ pub struct ArenaReport {
 }
 
 impl MemoryReport {
-    /// The first pool named `name` (an unnamed pool goes by its element type).
+    /// The first pool whose [`name`](PoolReport::name) is `name`: the name the table shows,
+    /// which for an unnamed pool is its element type without module paths.
     ///
     /// ```
     /// let pool = hotpool::Pool::new(|| vec![0u16; 8]); // unnamed
     /// drop(pool.get());
-    /// assert!(hotpool::report().pool("alloc::vec::Vec<u16>").is_some());
+    /// let report = hotpool::report();
+    /// let entry = report.pool("Vec<u16>").unwrap(); // as the table shows it
+    /// assert_eq!(entry.element_type, "alloc::vec::Vec<u16>");
     /// ```
     pub fn pool(&self, name: &str) -> Option<&PoolReport> {
         self.pools.iter().find(|p| p.name == name)
@@ -176,6 +186,10 @@ impl MemoryReport {
 /// assert_eq!(entry.held_since_last_report, Some(1));
 /// assert!(entry.leak_suspected);
 /// assert!(report.to_string().contains("LEAK?"));
+/// for _ in 0..5 {
+///     drop(sessions.get()); // other objects come and go
+/// }
+/// assert_eq!(hotpool::report().pool("sessions").unwrap().held_since_last_report, Some(1));
 /// drop(stuck);
 /// # Ok::<(), hotpool::ConfigError>(())
 /// ```
@@ -185,7 +199,13 @@ pub fn report() -> MemoryReport {
     let seen: Vec<_> = pools
         .iter()
         .zip(&snapshots)
-        .map(|(p, s)| (p.id, s.lent, s.stats.in_use))
+        .map(|(p, s)| {
+            let seen = registry::Seen {
+                lent: s.lent,
+                in_use: s.stats.in_use,
+            };
+            (p.id, seen)
+        })
         .collect();
     let held = registry::mark_reported(&seen);
     let pools = pools
@@ -197,7 +217,10 @@ pub fn report() -> MemoryReport {
             let created_for_gets = s.stats.created.saturating_sub(p.prefilled as u64);
             let served = s.stats.reused + created_for_gets;
             PoolReport {
-                name: p.name.as_deref().unwrap_or(p.element_type).to_owned(),
+                name: match &p.name {
+                    Some(name) => name.to_string(),
+                    None => table::short_type(p.element_type),
+                },
                 element_type: p.element_type,
                 stats: s.stats,
                 hit_rate: if served == 0 {
@@ -207,8 +230,8 @@ pub fn report() -> MemoryReport {
                 },
                 idle_bytes,
                 idle_bytes_exact,
-                held_since_last_report: held,
-                leak_suspected: held.is_some_and(|h| h > 0),
+                held_since_last_report: held.map(|h| h.at_both),
+                leak_suspected: held.is_some_and(|h| h.proven > 0),
             }
         })
         .collect();

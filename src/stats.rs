@@ -20,7 +20,6 @@ use std::fmt;
 /// # drop(g);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct PoolStats {
     /// Objects made by the factory (including `prefill`).

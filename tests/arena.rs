@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use common::child::{run_in_child, stderr};
 use common::{expect_panic, Tracker, DROP_PANIC};
 use hotpool::arena::{self, Scope};
 
@@ -226,7 +227,11 @@ fn stats_count_scopes_bytes_and_retained_capacity() {
         before.arenas_created,
         before.live_threads,
     );
-    assert_eq!(fresh, (0, 0, 1), "a fresh thread");
+    assert_eq!(
+        fresh,
+        (0, 0, 0),
+        "a fresh thread, not counted until it uses an arena"
+    );
     for _ in 0..3 {
         arena::scope(|s| {
             s.alloc_slice_copy(&[0u8; 100]);
@@ -237,7 +242,7 @@ fn stats_count_scopes_bytes_and_retained_capacity() {
     assert_eq!(after.bytes_used_at_scope_end, 300);
     assert_eq!(after.peak_scope_bytes, 100);
     assert_eq!(after.arenas_created, 1);
-    assert_eq!(after.idle_arenas, 1);
+    assert_eq!((after.idle_arenas, after.live_threads), (1, 1));
     assert!(after.retained_bytes >= 100);
 }
 
@@ -285,4 +290,39 @@ fn scopes_work_during_thread_teardown() {
     })
     .join()
     .unwrap();
+}
+
+#[test]
+fn reading_stats_or_config_creates_no_thread_state() {
+    // In a child process where this is the only test: the global count of arena threads is
+    // then this test's alone.
+    let name = "reading_stats_or_config_creates_no_thread_state";
+    let Some(output) = run_in_child(name, || {
+        let live = || arena::global_stats().live_threads;
+        let before = live();
+        let (stats, config, during) = std::thread::spawn(move || {
+            let stats = arena::stats();
+            let config = arena::config();
+            (stats, config, live())
+        })
+        .join()
+        .unwrap();
+        assert_eq!(during, before, "stats() and config() registered the thread");
+        assert_eq!(stats, arena::ArenaStats::default());
+        assert_eq!(config, arena::default_config());
+        assert_eq!(hotpool::report().arenas.live_threads, before);
+        // Using an arena does create it.
+        let during_use = std::thread::spawn(move || {
+            arena::scope(|_| {});
+            (live(), arena::stats().live_threads)
+        })
+        .join()
+        .unwrap();
+        assert_eq!(during_use, (before + 1, 1));
+        println!("child: checks ran");
+    }) else {
+        return;
+    };
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("child: checks ran"));
 }

@@ -4,9 +4,10 @@
 
 mod common;
 
+use common::Retains;
 use common::{expect_panic, Tracker};
 use hotpool::arena::{self, AllocError, ArenaConfig};
-use hotpool::ConfigError;
+use hotpool::{ConfigError, LocalPool, Pool};
 
 #[test]
 fn an_arena_grown_past_the_retained_limit_is_freed_not_kept() {
@@ -112,15 +113,6 @@ fn bad_configuration_is_an_error_and_changes_nothing() {
     let cases = [
         (
             ArenaConfig {
-                max_retained_bytes: 0,
-                ..base
-            },
-            ConfigError::Zero {
-                setting: "max_retained_bytes",
-            },
-        ),
-        (
-            ArenaConfig {
                 allocation_limit: Some(0),
                 ..base
             },
@@ -169,4 +161,91 @@ fn configure_frees_the_idle_arenas_it_no_longer_allows() {
     .unwrap();
     let stats = arena::stats();
     assert_eq!((stats.idle_arenas, stats.retained_bytes), (0, 0));
+}
+
+#[test]
+fn an_impossible_size_is_an_error_that_says_so() {
+    // No allocation may exceed isize::MAX bytes: the size itself is refused, whatever memory
+    // is free and whatever the limit.
+    let max = usize::MAX;
+    arena::scope(|s| {
+        let err = s.try_alloc_slice_fill_copy(max, 0u8).unwrap_err();
+        assert_eq!((err.requested(), err.limit()), (max, None));
+        assert!(err.is_impossible_size());
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "arena allocation of {max} bytes failed: the size is impossible: no allocation \
+                 may exceed isize::MAX ({}) bytes",
+                isize::MAX
+            )
+        );
+        // Elements times size overflow: saturated, and still impossible.
+        let err = s.try_alloc_slice_fill_copy(max / 2, 0u32).unwrap_err();
+        assert_eq!(err.requested(), max);
+        assert!(err.is_impossible_size());
+        // Just past isize::MAX: impossible too.
+        let err = s
+            .try_alloc_slice_fill_copy(isize::MAX as usize + 1, 0u8)
+            .unwrap_err();
+        assert!(err.is_impossible_size());
+    });
+    expect_panic("the size is impossible", || {
+        arena::scope(|s| {
+            s.alloc_slice_fill_copy(max, 0u8);
+        })
+    });
+    // Under a limit, the impossible size is still what the error says.
+    arena::configure(ArenaConfig {
+        allocation_limit: Some(4096),
+        ..ArenaConfig::default()
+    })
+    .unwrap();
+    arena::scope(|s| {
+        let err = s.try_alloc_slice_fill_copy(max, 0u8).unwrap_err();
+        assert!(err.is_impossible_size() && err.to_string().contains("impossible"));
+        let err = s.try_alloc_slice_fill_copy(8192, 0u8).unwrap_err();
+        assert!(!err.is_impossible_size() && err.to_string().contains("allocation limit"));
+    });
+}
+
+#[test]
+fn max_retained_bytes_zero_keeps_only_what_retains_no_memory_in_pools_and_arenas() {
+    // Pools: an object is kept if its reset leaves it retaining at most 0 bytes.
+    let pool = Pool::builder(|| Retains {
+        retained: 0,
+        value: 0,
+    })
+    .max_retained_bytes(0)
+    .build()
+    .unwrap();
+    drop(pool.get()); // retains nothing: kept
+    pool.get().retained = 1; // retains a byte: dropped
+    let stats = pool.stats();
+    assert_eq!((stats.returned, stats.discarded), (1, 1));
+    let local = LocalPool::builder(Vec::<u8>::new)
+        .max_retained_bytes(0)
+        .build()
+        .unwrap();
+    drop(local.get());
+    local.get().reserve(1);
+    let stats = local.stats();
+    assert_eq!((stats.returned, stats.discarded), (1, 1));
+
+    // Arenas: the same setting is accepted and means the same: an arena is kept warm only if
+    // it holds no memory when its scope ends.
+    arena::configure(ArenaConfig {
+        max_retained_bytes: 0,
+        ..ArenaConfig::default()
+    })
+    .unwrap();
+    arena::scope(|_| {}); // allocated nothing: kept
+    let stats = arena::stats();
+    assert_eq!((stats.idle_arenas, stats.retained_bytes), (1, 0));
+    arena::scope(|s| {
+        s.alloc(1u8);
+    });
+    let stats = arena::stats();
+    assert_eq!((stats.idle_arenas, stats.dropped_oversized), (0, 1));
+    assert_eq!(arena::config().max_retained_bytes, 0);
 }

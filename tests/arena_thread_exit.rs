@@ -165,7 +165,7 @@ fn bad_settings_are_reported_before_the_thread_state_is_looked_at() {
     impl Drop for BadConfigureOnDrop {
         fn drop(&mut self) {
             let bad = ArenaConfig {
-                max_retained_bytes: 0,
+                allocation_limit: Some(0),
                 ..ArenaConfig::default()
             };
             RESULTS
@@ -186,7 +186,7 @@ fn bad_settings_are_reported_before_the_thread_state_is_looked_at() {
     assert_eq!(
         *RESULTS.lock().unwrap(),
         [ConfigError::Zero {
-            setting: "max_retained_bytes"
+            setting: "allocation_limit"
         }]
     );
 }

@@ -82,11 +82,10 @@ fn an_unnamed_pool_is_listed_under_its_element_type() {
         .build()
         .unwrap();
     drop(pool.get());
-    let type_name = std::any::type_name::<UnnamedMarker>();
-    let e = entry(type_name);
-    assert_eq!(e.element_type, type_name);
+    // Named by its type without module paths, as the table shows it; the full path is the type.
+    let e = entry("UnnamedMarker");
+    assert_eq!(e.element_type, std::any::type_name::<UnnamedMarker>());
     assert_eq!(e.stats.created, 1);
-    // The table shortens the type to its last path segment, in both columns.
     let table = report().to_string();
     assert!(
         table
@@ -94,6 +93,37 @@ fn an_unnamed_pool_is_listed_under_its_element_type() {
             .any(|l| l.split_whitespace().take(2).eq(["UnnamedMarker"; 2])),
         "{table}"
     );
+}
+
+#[test]
+fn every_name_the_table_shows_is_the_name_pool_finds() {
+    let _serial = serial();
+    let unnamed = Pool::new(String::new);
+    let unnamed_vec = Pool::new(Vec::<Vec<u16>>::new);
+    let named = Pool::builder(String::new)
+        .name("names/with::colons")
+        .build()
+        .unwrap();
+    let report = report();
+    let string = report
+        .pool("String")
+        .expect("an unnamed Pool<String> is found as String");
+    assert_eq!(string.element_type, "alloc::string::String");
+    assert!(report.pool("Vec<Vec<u16>>").is_some());
+    assert!(
+        report.pool("names/with::colons").is_some(),
+        "a name is never shortened"
+    );
+    // Each row's first cell is a name `pool` finds, and every pool's name starts a row.
+    let table = report.to_string();
+    for p in &report.pools {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("{} ", p.name)));
+        assert!(row.is_some(), "no row for {:?}:\n{table}", p.name);
+        assert_eq!(report.pool(&p.name).map(|found| &found.name), Some(&p.name));
+    }
+    drop((unnamed, unnamed_vec, named));
 }
 
 #[test]
@@ -291,16 +321,50 @@ fn leak_hints_flag_objects_held_across_two_reports() {
         "{row}"
     );
 
-    drop(pool.get()); // one lend in the period: it might be one of the held ones
-    assert_eq!(entry("leaky").held_since_last_report, Some(2));
+    // One lend in the period: it might be one of the held ones, so fewer are proven out; the
+    // same three were out at both reports.
+    drop(pool.get());
+    let e = entry("leaky");
+    assert_eq!(
+        (e.held_since_last_report, e.leak_suspected),
+        (Some(3), true)
+    );
 
     drop(stuck);
-    let e = entry("leaky");
+    let e = entry("leaky"); // out at the previous report, back now
     assert_eq!(
         (e.held_since_last_report, e.leak_suspected),
         (Some(0), false)
     );
     assert!(!report().to_string().contains("LEAK?"));
+}
+
+#[test]
+fn held_does_not_move_while_the_same_guards_are_held() {
+    let _serial = serial();
+    let pool = Pool::builder(Vec::<u8>::new)
+        .name("held/same")
+        .build()
+        .unwrap();
+    report(); // the pool's first report: no hint yet
+    let stuck: Vec<_> = (0..10).map(|_| pool.get()).collect();
+    let held = || entry("held/same").held_since_last_report;
+    assert_eq!(held(), Some(0), "lent after the previous report");
+    let mut seen = Vec::new();
+    for cycles in [0, 5, 50, 1] {
+        for _ in 0..cycles {
+            drop(pool.get()); // unrelated get/drop cycles between reports
+        }
+        seen.push(held());
+    }
+    assert_eq!(seen, [Some(10); 4]);
+    // From another thread too (the other thread's own cache and counters).
+    std::thread::scope(|s| {
+        s.spawn(|| (0..20).for_each(|_| drop(pool.get())));
+    });
+    assert_eq!(held(), Some(10));
+    drop(stuck);
+    assert_eq!(held(), Some(0));
 }
 
 #[test]
@@ -315,9 +379,10 @@ fn objects_that_come_and_go_are_not_flagged() {
     }
     let e = entry("steady");
     assert_eq!(e.stats.in_use, 2);
+    // Two were out at both reports; none provably the same ones (five lends in between).
     assert_eq!(
         (e.held_since_last_report, e.leak_suspected),
-        (Some(0), false)
+        (Some(2), false)
     );
 }
 

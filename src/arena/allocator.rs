@@ -44,6 +44,7 @@ use super::Scope;
 ///     v
 /// }; // `s` dropped here while still borrowed
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "allocator-api2")))]
 // SAFETY:
 // - blocks stay valid while the `&Scope` borrow lives: the bump is rewound only in
 //   `Scope::drop`, which cannot run while the scope is borrowed;

@@ -64,7 +64,19 @@ pub const MAX_IDLE_ARENAS: usize = 64;
 pub struct ArenaConfig {
     /// An arena that holds more than this many bytes of chunk capacity when its scope ends is
     /// freed instead of kept warm, so one spike does not pin its memory for the life of the
-    /// thread. Must be at least 1 (use `max_idle_arenas: 0` to keep no arena warm).
+    /// thread. The same meaning as a pool's
+    /// [`max_retained_bytes`](crate::Builder::max_retained_bytes): `0` keeps only arenas that
+    /// hold no memory (those whose scope allocated nothing); use `max_idle_arenas: 0` to keep
+    /// no arena at all.
+    ///
+    /// ```
+    /// use hotpool::arena::{self, ArenaConfig};
+    ///
+    /// arena::configure(ArenaConfig { max_retained_bytes: 0, ..ArenaConfig::default() })?;
+    /// arena::scope(|s| { s.alloc(1u8); }); // held memory when it ended: freed
+    /// assert_eq!((arena::stats().idle_arenas, arena::stats().dropped_oversized), (0, 1));
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
     pub max_retained_bytes: usize,
     /// The most chunk capacity one arena may grow to (bumpalo's
     /// [`set_allocation_limit`](bumpalo::Bump::set_allocation_limit)); `None` is unbounded.
@@ -93,11 +105,6 @@ impl ArenaConfig {
 
     /// Checks every setting, naming the first bad one.
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        if self.max_retained_bytes == 0 {
-            return Err(ConfigError::Zero {
-                setting: "max_retained_bytes",
-            });
-        }
         if self.allocation_limit == Some(0) {
             return Err(ConfigError::Zero {
                 setting: "allocation_limit",
@@ -126,8 +133,9 @@ impl Default for ArenaConfig {
     }
 }
 
-/// An arena allocation refused because it would take the arena past its
-/// [`allocation_limit`](ArenaConfig::allocation_limit) (or the global allocator failed).
+/// An arena allocation refused: its size is impossible (over `isize::MAX` bytes, the most any
+/// allocation may have), it would take the arena past its
+/// [`allocation_limit`](ArenaConfig::allocation_limit), or the global allocator failed.
 ///
 /// Returned by the `try_alloc*` methods of [`Scope`](super::Scope); the `alloc*` methods panic
 /// with the same message.
@@ -158,6 +166,21 @@ impl AllocError {
         Self { requested, limit }
     }
 
+    /// Whether the size asked for is impossible: above `isize::MAX` bytes (including a size
+    /// that overflowed `usize` and was saturated), which no allocator may hand out. Such a
+    /// request fails whatever the memory free and the limit; the message says so.
+    ///
+    /// ```
+    /// hotpool::arena::scope(|s| {
+    ///     let err = s.try_alloc_slice_fill_copy(usize::MAX, 0u8).unwrap_err();
+    ///     assert!(err.is_impossible_size());
+    ///     assert!(err.to_string().contains("the size is impossible"));
+    /// });
+    /// ```
+    pub fn is_impossible_size(&self) -> bool {
+        self.requested > isize::MAX as usize
+    }
+
     /// Bytes the refused allocation asked for (saturated at `usize::MAX` if the size overflowed).
     ///
     /// ```
@@ -174,8 +197,8 @@ impl AllocError {
         self.requested
     }
 
-    /// The arena's allocation limit when it refused, `None` if it had none (the global
-    /// allocator failed).
+    /// The arena's allocation limit when it refused, `None` if it had none (then the size was
+    /// impossible or the global allocator failed).
     ///
     /// ```
     /// use hotpool::arena::{self, ArenaConfig};
@@ -195,6 +218,13 @@ impl AllocError {
 impl fmt::Display for AllocError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "arena allocation of {} bytes failed: ", self.requested)?;
+        if self.is_impossible_size() {
+            return write!(
+                f,
+                "the size is impossible: no allocation may exceed isize::MAX ({}) bytes",
+                isize::MAX
+            );
+        }
         match self.limit {
             Some(limit) => write!(
                 f,

@@ -335,9 +335,10 @@ pub fn configure(config: ArenaConfig) -> Result<ArenaConfig, ConfigError> {
 /// that has not used an arena yet starts with them, such as the workers of a thread pool
 /// spawned afterwards (or lazily, as rayon's are).
 ///
-/// Threads that already have arena state (any arena use, or a [`configure`] or [`config`]
-/// call) keep their own settings; change those with [`configure`], on that thread. The
-/// default is read once per thread, when it first uses an arena, never on the hot path.
+/// Threads that already have arena state (any arena use, or a [`configure`] call) keep their
+/// own settings; change those with [`configure`], on that thread. Reading [`config`] or
+/// [`stats`] creates no state. The default is read once per thread, when it first uses an
+/// arena, never on the hot path.
 ///
 /// # Errors
 /// [`ConfigError`] naming the first invalid field, as for [`configure`]; the default is then
@@ -352,7 +353,7 @@ pub fn configure(config: ArenaConfig) -> Result<ArenaConfig, ConfigError> {
 /// let seen = std::thread::spawn(arena::config).join().unwrap();
 /// assert_eq!(seen, spike_safe);
 /// // ...and a bad setting is refused, the default unchanged.
-/// let bad = ArenaConfig { max_retained_bytes: 0, ..spike_safe };
+/// let bad = ArenaConfig { allocation_limit: Some(0), ..spike_safe };
 /// assert!(arena::configure_default(bad).is_err());
 /// assert_eq!(arena::default_config(), spike_safe);
 /// # Ok::<(), hotpool::ConfigError>(())
@@ -372,20 +373,30 @@ pub fn default_config() -> ArenaConfig {
     thread::default_config()
 }
 
-/// The current thread's arena settings.
+/// The current thread's arena settings: those its arenas use, or, on a thread that has not
+/// used an arena yet, the [default](default_config) they will start with. Reading them creates
+/// no thread state (the thread is not counted in [`global_stats`]).
 ///
 /// ```
-/// assert_eq!(hotpool::arena::config(), hotpool::arena::ArenaConfig::default());
+/// use hotpool::arena;
+///
+/// let threads = arena::global_stats().live_threads;
+/// assert_eq!(arena::config(), arena::default_config());
+/// assert_eq!(arena::global_stats().live_threads, threads); // still not an arena user
 /// ```
 pub fn config() -> ArenaConfig {
     thread::config()
 }
 
-/// The current thread's arena statistics (no lock taken).
+/// The current thread's arena statistics (no lock taken). All zero on a thread that has not
+/// used an arena; reading them creates no thread state.
 ///
 /// ```
-/// hotpool::arena::scope(|_| {});
-/// assert_eq!(hotpool::arena::stats().scopes_entered, 1);
+/// use hotpool::arena;
+///
+/// assert_eq!(arena::stats().live_threads, 0); // nothing yet, and reading made nothing
+/// arena::scope(|_| {});
+/// assert_eq!((arena::stats().scopes_entered, arena::stats().live_threads), (1, 1));
 /// ```
 pub fn stats() -> ArenaStats {
     thread::stats()

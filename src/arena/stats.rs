@@ -55,9 +55,12 @@ pub struct ArenaStats {
     pub retained_bytes: usize,
     /// Warm arenas idle now.
     pub idle_arenas: usize,
-    /// Threads counted that have not exited: 1 for [`stats`](super::stats); for
-    /// [`global_stats`](super::global_stats), the threads that have used an arena and are still
-    /// running (a thread counts as exited once its arenas are freed and its counters folded).
+    /// Threads counted that have not exited. For [`stats`](super::stats): 1 once the calling
+    /// thread has arena state (its first scope or [`configure`](super::configure)), 0 before
+    /// (reading [`stats`](super::stats) or [`config`](super::config) creates none) and once its
+    /// arenas are freed at exit. For [`global_stats`](super::global_stats): the threads that have
+    /// arena state and are still running (a thread counts as exited once its arenas are freed
+    /// and its counters folded).
     pub live_threads: usize,
 }
 

@@ -4,7 +4,7 @@
 //! allocation (a scope owns its bump while it lives), and never by another thread. Other
 //! threads only read the published counters (see `stats`).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::mem;
 
 use bumpalo::Bump;
@@ -33,10 +33,28 @@ global! {
 
 thread_local! {
     static ARENAS: RefCell<ThreadArenas> = RefCell::new(ThreadArenas::new());
+    /// Whether this thread has made its [`ARENAS`] (set by [`ThreadArenas::new`]), so that
+    /// reading its settings or statistics does not make them: a thread that never used an arena
+    /// stays out of [`global_stats`](super::global_stats) and the memory report. No destructor,
+    /// never touched by a scope.
+    #[allow(clippy::missing_const_for_thread_local)] // loom's `thread_local!` has no `const` form
+    static HAS_ARENAS: Cell<bool> = Cell::new(false);
+}
+
+/// Runs `read` on this thread's arena state if it has any (not before its first arena use or
+/// `configure`, nor after its arenas were freed at exit); never creates it.
+fn read_existing<R>(read: impl FnOnce(&ThreadArenas) -> R) -> Option<R> {
+    if !HAS_ARENAS.try_with(Cell::get).unwrap_or(false) {
+        return None;
+    }
+    ARENAS.try_with(|arenas| read(&arenas.borrow())).ok()
 }
 
 impl ThreadArenas {
     fn new() -> Self {
+        // `try_with`: this may run in a thread-local destructor, after `HAS_ARENAS` is gone
+        // (under loom, whose thread-locals are all destroyed); then nothing reads it again.
+        let _ = HAS_ARENAS.try_with(|has| has.set(true));
         let config = default_config();
         Self {
             idle: Vec::with_capacity(config.max_idle_arenas),
@@ -162,10 +180,9 @@ pub(super) fn configure(config: ArenaConfig) -> Result<ArenaConfig, ConfigError>
     Ok(old)
 }
 
+/// This thread's settings; without arena state, the default it would start with.
 pub(super) fn config() -> ArenaConfig {
-    ARENAS
-        .try_with(|arenas| arenas.borrow().config)
-        .unwrap_or_else(|_| default_config())
+    read_existing(|arenas| arenas.config).unwrap_or_else(default_config)
 }
 
 /// Replaces the settings threads start with; threads that already have arena state keep theirs.
@@ -178,8 +195,7 @@ pub(super) fn default_config() -> ArenaConfig {
     *DEFAULT_CONFIG.lock()
 }
 
+/// This thread's counters; all zero without arena state.
 pub(super) fn stats() -> ArenaStats {
-    ARENAS
-        .try_with(|arenas| arenas.borrow().counters.snapshot())
-        .unwrap_or_default()
+    read_existing(|arenas| arenas.counters.snapshot()).unwrap_or_default()
 }

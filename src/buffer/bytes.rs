@@ -10,6 +10,7 @@ use super::{Buffer, OwnedBuffer};
 
 macro_rules! forward_buf_mut {
     ($name:ident $(<$lt:lifetime>)?) => {
+        #[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
         // SAFETY: every method forwards to `Vec<u8>`'s `BufMut` impl on the same vector (the one
         // `DerefMut` gives, which stays the same for the guard's whole life), so the trait's
         // contract holds as it does for `Vec<u8>`:

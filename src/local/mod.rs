@@ -115,7 +115,7 @@ impl<T> LocalPool<T> {
     }
 }
 
-impl<T, F: Fn() -> T + 'static, R: Recycler<T>> crate::Builder<Local, T, F, R> {
+impl<T, F: Fn() -> T + 'static, R> crate::Builder<Local, T, F, R> {
     /// Builds the [`LocalPool`], running the factory `prefill` times.
     ///
     /// # Errors
@@ -130,7 +130,20 @@ impl<T, F: Fn() -> T + 'static, R: Recycler<T>> crate::Builder<Local, T, F, R> {
     /// assert_eq!(err, ConfigError::Zero { setting: "max_idle" });
     /// # Ok::<(), ConfigError>(())
     /// ```
-    pub fn build(self) -> Result<LocalPool<T, R>, ConfigError> {
+    ///
+    /// A type without [`Recycle`] needs a reset from `recycle_with`; without
+    /// one, `build` is the compile error that says so (as `LocalPool::new` is):
+    ///
+    /// ```compile_fail,E0277
+    /// # // Would compile if `build` did not apply at all (see `Recycler`'s docs).
+    /// # trait Fallback { fn build(self) -> Self; }
+    /// # impl<B> Fallback for B { fn build(self) -> Self { self } }
+    /// let _ = hotpool::LocalPool::builder(|| 0u8).build();
+    /// ```
+    pub fn build(self) -> Result<LocalPool<T, R>, ConfigError>
+    where
+        R: Recycler<T>,
+    {
         self.validate()?;
         let pool = LocalPool {
             idle: IdleStack::new(self.max_idle),

@@ -151,7 +151,7 @@ impl<T, F, R> crate::Builder<Shared, T, F, R>
 where
     T: Send + 'static,
     F: Fn() -> T + Send + Sync + 'static,
-    R: Recycler<T> + Send + Sync + 'static,
+    R: Send + Sync + 'static,
 {
     /// Builds the [`Pool`], running the factory `prefill` times.
     ///
@@ -168,7 +168,21 @@ where
     /// assert!(matches!(err, ConfigError::Exceeds { setting: "prefill", limit: 4, .. }));
     /// # Ok::<(), ConfigError>(())
     /// ```
-    pub fn build(self) -> Result<Pool<T, R>, ConfigError> {
+    ///
+    /// A type without [`Recycle`] needs a reset from `recycle_with`; without one, `build` is the
+    /// compile error that says so (as `Pool::new` is):
+    ///
+    /// ```compile_fail,E0277
+    /// # // Would compile if `build` did not apply at all (see `Recycler`'s docs).
+    /// # trait Fallback { fn build(self) -> Self; }
+    /// # impl<B> Fallback for B { fn build(self) -> Self { self } }
+    /// struct Conn;
+    /// let _ = hotpool::Pool::builder(|| Conn).build();
+    /// ```
+    pub fn build(self) -> Result<Pool<T, R>, ConfigError>
+    where
+        R: Recycler<T>,
+    {
         self.validate()?;
         let inner = Arc::new_cyclic(|me| {
             Inner::new(

@@ -15,8 +15,9 @@ use crate::report::registry::{Reported, Snapshot};
 const MEASURED_IDLE_MAX: usize = 1024;
 
 impl<T, F, R> Builder<Shared, T, F, R> {
-    /// Names the pool in [`report`](crate::report) (default: unnamed, listed under the name of
-    /// its element type). Takes a `&'static str` or a `String`; names need not be unique.
+    /// Names the pool in [`report`](crate::report) (default: unnamed, listed under its element
+    /// type without module paths, such as `Vec<u8>`). Takes a `&'static str` or a `String`;
+    /// names need not be unique.
     ///
     /// ```
     /// let frames = hotpool::Pool::builder(|| Vec::<u8>::with_capacity(1500))

@@ -63,8 +63,28 @@ struct Entry {
     element_type: &'static str,
     prefilled: usize,
     pool: Weak<dyn Reported>,
-    /// `Snapshot::lent` at the previous report that saw this pool.
-    lent_at_last_report: Option<u64>,
+    /// What the previous report that saw this pool read of it.
+    last_report: Option<Seen>,
+}
+
+/// What a report reads of a pool for its leak hints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Seen {
+    /// [`Snapshot::lent`].
+    pub(crate) lent: u64,
+    /// The pool's in-use count.
+    pub(crate) in_use: usize,
+}
+
+/// A pool's leak hints, comparing a report with the previous one that saw the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Held {
+    /// The lower of the two in-use counts: the objects out at both reports, at most. Objects
+    /// that stayed out the whole time are among them; lends that came back in between are not.
+    pub(crate) at_both: usize,
+    /// Objects in use now that were lent before the previous report, at least:
+    /// `in_use − lends since` (a lower bound, which lends in between can hide but never inflate).
+    pub(crate) proven: usize,
 }
 
 struct Registry {
@@ -116,7 +136,7 @@ pub(crate) fn register<P: Reported + 'static>(
         element_type,
         prefilled,
         pool: weak,
-        lent_at_last_report: None,
+        last_report: None,
     });
 }
 
@@ -156,23 +176,29 @@ pub(crate) fn live() -> Vec<Live> {
         .collect()
 }
 
-/// Records `lent` of each pool `id` as seen by this report and returns, per pool, the objects
-/// `in_use` now that were lent before the previous report (`None` for a pool's first report).
+/// Records what this report saw of each pool `id` and returns, per pool, its leak hints against
+/// the previous report that saw it (`None` for a pool's first report).
 ///
 /// Objects in use now were either lent since the previous report or before it, so at least
-/// `in_use − (lent now − lent then)` of them have been out the whole time: a lower bound, which
-/// lends in between can hide but never inflate. It also bounds the in-use count from below at
-/// every moment in between.
-pub(crate) fn mark_reported(seen: &[(u64, u64, usize)]) -> Vec<Option<usize>> {
+/// `in_use − (lent now − lent then)` of them have been out the whole time (`Held::proven`); and
+/// no more than the lower of the two in-use counts can have been (`Held::at_both`), which is also
+/// what stays put while the same objects are held and others come and go.
+pub(crate) fn mark_reported(seen: &[(u64, Seen)]) -> Vec<Option<Held>> {
     let mut registry = REGISTRY.lock();
     seen.iter()
-        .map(|&(id, lent, in_use)| {
+        .map(|&(id, now)| {
             let entry = registry.entries.iter_mut().find(|e| e.id == id)?;
-            let previous = entry.lent_at_last_report;
-            // Concurrent reports may store out of order; `lent` only grows.
-            entry.lent_at_last_report = Some(previous.map_or(lent, |p| p.max(lent)));
-            let lent_since = lent.saturating_sub(previous?);
-            Some((in_use as u64).saturating_sub(lent_since) as usize)
+            let previous = entry.last_report;
+            // Concurrent reports may store out of order; `lent` only grows, so keep the newest.
+            if previous.map_or(true, |p| now.lent >= p.lent) {
+                entry.last_report = Some(now);
+            }
+            let previous = previous?;
+            let lent_since = now.lent.saturating_sub(previous.lent);
+            Some(Held {
+                at_both: now.in_use.min(previous.in_use),
+                proven: (now.in_use as u64).saturating_sub(lent_since) as usize,
+            })
         })
         .collect()
 }

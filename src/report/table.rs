@@ -22,8 +22,9 @@ const TEXT_COLUMNS: usize = 2;
 
 impl fmt::Display for MemoryReport {
     /// A table: one row per pool, a line for the arenas, and the idle memory the report could
-    /// measure. Element types (and the names of unnamed pools) are shown without their module
-    /// paths. `held` is `-` at a pool's first report.
+    /// measure. The `pool` column is [`PoolReport::name`] as it is, the name
+    /// [`MemoryReport::pool`] finds; element types are shown without their module paths.
+    /// `held` is `-` at a pool's first report.
     ///
     /// ```
     /// let pool = hotpool::Pool::builder(String::new).name("names").prefill(2).build()?;
@@ -54,8 +55,8 @@ impl fmt::Display for MemoryReport {
         if leaks > 0 {
             writeln!(
                 f,
-                "LEAK?: {leaks} pool(s) with objects lent before the previous report and not \
-                 returned since ('held')"
+                "LEAK?: {leaks} pool(s) with objects lent before the previous report that \
+                 cannot all have come back since"
             )?;
         }
         write!(
@@ -78,19 +79,13 @@ fn row(p: &PoolReport) -> [String; 10] {
         Some(h) if p.leak_suspected => format!("{h} LEAK?"),
         Some(h) => h.to_string(),
     };
-    // An unnamed pool goes by its type: shortened like the type column.
-    let name = if p.name == p.element_type {
-        short_type(&p.name)
-    } else {
-        p.name.clone()
-    };
     let hit_rate = if s.reused == 0 && s.created == 0 {
         "-".to_owned()
     } else {
         format!("{:.1}%", p.hit_rate * 100.0)
     };
     [
-        name,
+        p.name.clone(),
         short_type(p.element_type),
         s.in_use.to_string(),
         s.peak_in_use.to_string(),
@@ -149,7 +144,7 @@ fn bytes(n: u64) -> String {
 }
 
 /// `alloc::vec::Vec<alloc::string::String>` → `Vec<String>`: drops every module path.
-fn short_type(name: &str) -> String {
+pub(super) fn short_type(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut segment = String::new();
     let mut chars = name.chars().peekable();
