@@ -53,8 +53,10 @@ pub struct PoolStats {
     /// when an exact peak matters more than speed.
     pub peak_in_use: usize,
     /// Acquisitions that found a [`Pool`](crate::Pool) at its
-    /// [`max_live`](crate::Builder::max_live) cap with nothing idle and had to wait (blocking,
-    /// timed or async), whether or not they timed out. Always 0 for an unbounded pool.
+    /// [`max_live`](crate::Builder::max_live) cap with nothing idle in their own thread's cache
+    /// or the depot, and queued (blocking, timed or async), whether or not they timed out. A
+    /// queued acquisition that objects idle in other threads' caches could serve is served at
+    /// once (the first waiter takes them), but it counts here. Always 0 for an unbounded pool.
     pub waits: u64,
 }
 

@@ -96,6 +96,45 @@ fn below_the_cap_the_first_poll_is_ready() {
 }
 
 #[test]
+fn at_the_cap_with_objects_idle_in_another_threads_cache_the_first_poll_is_ready() {
+    // The first waiter takes the objects out of every thread's cache while it queues, and is
+    // served by one of them in the same step: its first poll is ready (it used to return
+    // `Pending` and wake itself).
+    let census = Census::new();
+    let pool = Pool::builder(census.factory())
+        .max_live(2)
+        .thread_cache(4)
+        .build()
+        .unwrap();
+    let (cached, keep_alive) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+    let (ready, stats) = std::thread::scope(|s| {
+        s.spawn(|| {
+            drop((pool.get(), pool.get())); // both objects idle in this thread's cache
+            cached.wait();
+            keep_alive.wait();
+        });
+        cached.wait();
+        let mut first = Polled::new(pool.get_async());
+        let polled = first.poll();
+        let stats = pool.stats();
+        let ready = polled.is_ready();
+        drop((polled, first));
+        keep_alive.wait(); // the other thread stays alive (its cache full) until here
+        (ready, stats)
+    });
+    assert!(
+        ready,
+        "pending although an object was idle in another cache"
+    );
+    assert_eq!(
+        (stats.created, stats.in_use, stats.waits),
+        (2, 1, 1),
+        "{stats}"
+    );
+    assert_eq!(census.made(), 2, "nothing made beyond the cap");
+}
+
+#[test]
 fn at_the_cap_a_future_waits_and_a_return_wakes_it_with_that_object() {
     let census = Census::new();
     let pool = bounded(&census, 1);

@@ -51,10 +51,15 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         };
         match self.reserve_or_enqueue(bound, || Wake::Task(waker.clone())) {
             Ok(handoff) => Poll::Ready(self.take_handoff(handoff)),
-            Err(queued) => {
-                *waiter = Some(queued);
-                Poll::Pending
-            }
+            // The first waiter may have been served by what it took from the thread caches
+            // while it queued: ready now (its wake-up, already sent, is then spurious).
+            Err(queued) => match queued.take_served(None) {
+                Some(handoff) => Poll::Ready(self.take_handoff(handoff)),
+                None => {
+                    *waiter = Some(queued);
+                    Poll::Pending
+                }
+            },
         }
     }
 

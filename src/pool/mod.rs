@@ -207,7 +207,10 @@ where
 }
 
 impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
-    /// Hands out an idle object, or a new one from the factory if none is idle.
+    /// Hands out an idle object, or a new one from the factory if none is idle in this thread's
+    /// cache or the depot (objects idle in other threads' caches belong to those threads: they
+    /// are reached only when those threads trade with the depot or exit, and, in a bounded pool
+    /// at its cap, by the first waiter).
     ///
     /// In a pool with [`max_live`](crate::Builder::max_live), at the cap it blocks until an
     /// object comes back or a place frees (see [`get_timeout`](Pool::get_timeout) and

@@ -19,8 +19,9 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     /// most `timeout` for an object to come back or a place to free.
     ///
     /// # Errors
-    /// [`Timeout`] if the pool stayed at its cap with nothing idle until the deadline; nothing
-    /// changed in the pool. On an unbounded pool it never fails.
+    /// [`Timeout`] if the pool stayed at its cap with nothing idle until the deadline; the wait
+    /// is counted in [`PoolStats::waits`](crate::PoolStats::waits) and nothing else changed in
+    /// the pool. On an unbounded pool it never fails.
     ///
     /// ```
     /// use std::time::Duration;
