@@ -293,6 +293,7 @@ fn scopes_work_during_thread_teardown() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "miri cannot run a child process")]
 fn reading_stats_or_config_creates_no_thread_state() {
     // In a child process where this is the only test: the global count of arena threads is
     // then this test's alone.
