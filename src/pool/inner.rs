@@ -119,7 +119,10 @@ impl<T, R> Inner<T, R> {
 impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// Runs `f` with this thread's slot; `None` while this thread-local is being destroyed.
     #[inline(always)]
-    pub(super) fn with_slot<X>(&self, f: impl FnOnce(&ThreadHandle, &Slot<T>) -> X) -> Option<X> {
+    pub(super) fn with_slot<'s, X>(
+        &'s self,
+        f: impl FnOnce(&ThreadHandle, &'s Slot<T>) -> X,
+    ) -> Option<X> {
         self.with_slot_or((), |thread, slot, ()| Some(f(thread, slot)), |()| None)
     }
 
@@ -127,10 +130,10 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// comes from a last-slot entry if one is this pool's (no handle or bucket load), else from
     /// the table (which updates the entry).
     #[inline(always)]
-    fn with_slot_or<V, X>(
-        &self,
+    fn with_slot_or<'s, V, X>(
+        &'s self,
         value: V,
-        f: impl FnOnce(&ThreadHandle, &Slot<T>, V) -> X,
+        f: impl FnOnce(&ThreadHandle, &'s Slot<T>, V) -> X,
         none: impl FnOnce(V) -> X,
     ) -> X {
         self.with_hit_slot(
@@ -142,10 +145,10 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
 
     /// [`Inner::with_slot_or`] through the table only.
     #[inline(always)]
-    fn with_slot_via_table<V, X>(
-        &self,
+    fn with_slot_via_table<'s, V, X>(
+        &'s self,
         value: V,
-        f: impl FnOnce(&ThreadHandle, &Slot<T>, V) -> X,
+        f: impl FnOnce(&ThreadHandle, &'s Slot<T>, V) -> X,
         none: impl FnOnce(V) -> X,
     ) -> X {
         thread::with_current_or(
@@ -224,10 +227,10 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// line: the inlined hit path then holds the two compares and little else, which keeps the
     /// registers it needs, and the pushes and pops around it, few (seen in the assembly).
     #[inline(always)]
-    fn with_hit_slot<V, X>(
-        &self,
+    fn with_hit_slot<'s, V, X>(
+        &'s self,
         value: V,
-        f: impl FnOnce(&ThreadHandle, &Slot<T>, Door, V) -> X,
+        f: impl FnOnce(&ThreadHandle, &'s Slot<T>, Door, V) -> X,
         via_table: impl FnOnce(V) -> X,
     ) -> X {
         self.drop_sync.touch();

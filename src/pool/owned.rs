@@ -73,13 +73,18 @@ impl Refs {
     pub(crate) fn drop_handle(&self) -> bool {
         self.handles.fetch_sub(1, Ordering::AcqRel) == 1
     }
+}
 
-    /// Gives `n` references back; `true` if they were the last ones out, in which case the
-    /// caller must release the strong count they held. AcqRel: every guard's use of the pool
-    /// happens before the release.
-    fn give_back(&self, n: usize) -> bool {
-        n > 0 && self.issued.fetch_sub(n, Ordering::AcqRel) == n
-    }
+/// Gives `n` references back to `issued`; `true` if they were the last ones out, in which case
+/// the caller must release the strong count they held. AcqRel: every guard's use of the pool
+/// happens before the release.
+///
+/// A function of the atomic alone, not a method of [`Refs`]: once the `fetch_sub` is done,
+/// another thread's may be the last one and free the pool while this call is still returning. A
+/// reference to an atomic asserts nothing about the memory staying allocated; a `&Refs`
+/// argument would (it covers the padding after `closing`, which is outside every `UnsafeCell`).
+fn give_back(issued: &AtomicUsize, n: usize) -> bool {
+    n > 0 && issued.fetch_sub(n, Ordering::AcqRel) == n
 }
 
 /// The part of a thread's tally not yet handed on, marked as handed on. The caller holds the
@@ -141,7 +146,7 @@ impl<T, R> Inner<T, R> {
             unused += take_uncollected(shared, shared.released_refs.settled());
         });
         drop(depot);
-        self.refs.give_back(unused)
+        give_back(&self.refs.issued, unused)
     }
 }
 
@@ -202,16 +207,15 @@ impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Inner<T, 
         }
     }
 
-    /// Tallies one released reference on this thread. Returns whether the caller must give the
-    /// reference back to `issued` itself: once the pool is closing, or if this thread-local is
-    /// being destroyed.
+    /// Begins releasing one reference on this thread: marks the release in progress in this
+    /// thread's tally, then checks whether the pool is closing. The caller completes it with
+    /// [`Release::Tallied`]'s store, its last access to the pool, after every frame that borrows
+    /// the pool (this one included) has returned (see `OwnedRef::drop`).
     ///
-    /// The rule that keeps the pool alive under this code: the tally's completing (or
-    /// abandoning) store is the last access to the pool. The last handle may collect the count
-    /// and free the pool as soon as it sees that store; before it, the odd tally keeps the last
-    /// handle waiting (see `tally.rs` and `src/implementation.rs`).
+    /// While the release is in progress the last handle waits (see `tally.rs` and
+    /// `src/implementation.rs`), so the pool outlives this call whatever happens meanwhile.
     #[inline(always)]
-    fn release_here(&self) -> bool {
+    fn begin_release(&self) -> Release<'_> {
         self.with_slot(|_, slot| {
             let shared = slot.shared();
             let tally = &shared.released_refs;
@@ -225,10 +229,9 @@ impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Inner<T, 
             if self.closing() {
                 return abandon(tally, begun);
             }
-            tally.complete(begun);
-            false
+            Release::Tallied(tally, begun)
         })
-        .unwrap_or(true)
+        .unwrap_or(Release::GiveBack)
     }
 
     /// Whether the last handle is gone (the pool is being closed or has been).
@@ -248,13 +251,25 @@ impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Inner<T, 
     }
 }
 
-/// Ends a release that found the pool closing without counting it: the caller gives its reference
-/// back itself (`true`). Out of line, so that the common path stays short.
+/// How an owned guard's release ends (see `Inner::begin_release`).
+enum Release<'a> {
+    /// Complete it in this tally: the last access to the pool. A reference to atomics only:
+    /// unlike a reference to the pool, it asserts nothing about the pool's memory staying
+    /// allocated while it lives (which a function argument would), so the pool may be freed
+    /// right after the store, while the call that made it is still returning.
+    Tallied(&'a ReleaseTally, Begun),
+    /// The pool is closing, or this thread-local is being destroyed: the reference was counted
+    /// nowhere, and the caller gives it back to `issued` itself.
+    GiveBack,
+}
+
+/// Ends a release that found the pool closing without counting it. Out of line, so that the
+/// common path stays short.
 #[cold]
 #[inline(never)]
-fn abandon(tally: &ReleaseTally, begun: Begun) -> bool {
+fn abandon(tally: &ReleaseTally, begun: Begun) -> Release<'static> {
     tally.abandon(begun);
-    true
+    Release::GiveBack
 }
 
 /// The last `Pool` handle is being dropped (`handle` is it): gives back every owned-guard
@@ -303,12 +318,14 @@ impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Drop for 
     #[inline(always)]
     fn drop(&mut self) {
         let inner = self.inner();
-        // From here on, the pool may be gone unless this drop still holds its reference.
-        if !inner.release_here() {
-            return;
+        match inner.begin_release() {
+            // Every frame that borrowed the pool has returned: the store is the last access, and
+            // the pool may be freed as soon as it is made (`inner` is not used again).
+            Release::Tallied(tally, begun) => return tally.complete(begun),
+            Release::GiveBack => {}
         }
         inner.drop_sync.touch();
-        if !inner.refs.give_back(1) {
+        if !give_back(&inner.refs.issued, 1) {
             return;
         }
         // The last reference out: no borrow of `inner` is used past this point.

@@ -295,11 +295,11 @@ impl<T> ThreadSlots<T> {
     /// every hit path. With [`Remembered::Unstealable`] only a table that is never stolen from can
     /// match, so the caller opens the slot through [`Slot::with_cache`] without checking.
     #[inline(always)]
-    pub(crate) fn with_remembered<V, R>(
-        &self,
+    pub(crate) fn with_remembered<'s, V, R>(
+        &'s self,
         kind: Remembered,
         value: V,
-        hit: impl FnOnce(&ThreadHandle, &Slot<T>, V) -> R,
+        hit: impl FnOnce(&ThreadHandle, &'s Slot<T>, V) -> R,
         miss: impl FnOnce(V) -> R,
     ) -> R {
         thread::with_last_slot(
