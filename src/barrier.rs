@@ -50,8 +50,12 @@ mod expedited {
     const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
     const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
 
-    /// Set once registration succeeded; never cleared. Read on every [`super::light`].
+    /// Set once registration succeeded; cleared if the command fails later. Read on every
+    /// [`super::light`].
     static AVAILABLE: AtomicBool = AtomicBool::new(false);
+    /// Set once registration succeeded; never cleared: light barriers may have been compiler
+    /// fences only, so every heavy barrier from then on must cover them.
+    static REGISTERED: AtomicBool = AtomicBool::new(false);
     static INIT: Once = Once::new();
 
     fn membarrier(cmd: libc::c_long) -> libc::c_long {
@@ -72,6 +76,7 @@ mod expedited {
             {
                 // Release: a thread that sees `true` uses compiler fences only; whoever built the
                 // pool it uses published it after this store.
+                REGISTERED.store(true, Ordering::Release);
                 AVAILABLE.store(true, Ordering::Release);
             }
         });
@@ -83,10 +88,11 @@ mod expedited {
     }
 
     pub(super) fn barrier() -> bool {
-        if !available() {
-            return false;
+        if !REGISTERED.load(Ordering::Acquire) {
+            return false; // light barriers have always been real fences
         }
-        if membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0 && !simulated_failure() {
+        if available() && membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0 && !simulated_failure()
+        {
             return true;
         }
         // After a successful registration the command fails only if something outside the
@@ -96,7 +102,10 @@ mod expedited {
         // barrier: the TLB shootdown of an `mprotect` interrupts every CPU that runs a thread of
         // this process (Folly's `asymmetric_thread_fence_heavy` falls back the same way).
         // SeqCst: the flag is cleared before the shootdown, so a thread interrupted after it
-        // reads `false` in its next light barrier.
+        // reads `false` in its next light barrier. Every later heavy barrier comes here too
+        // (`AVAILABLE` is false, `REGISTERED` true) and runs its own shootdown: one that starts
+        // while another is between the store and its shootdown must not rely on a fence alone,
+        // as light barriers of that moment may still be compiler fences (found by review).
         AVAILABLE.store(false, Ordering::SeqCst);
         shootdown::run();
         // Whatever the shootdown did, this side's own fence.

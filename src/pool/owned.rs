@@ -220,7 +220,11 @@ impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Inner<T, 
             let shared = slot.shared();
             let tally = &shared.released_refs;
             let begun = tally.begin(|released| {
-                if released & (COLLECT_EVERY - 1) == COLLECT_EVERY - 1 {
+                // Not once closing: an abandoned release leaves the count where it was, and
+                // every later drop on this thread would take the depot lock for nothing.
+                if released & (COLLECT_EVERY - 1) == COLLECT_EVERY - 1
+                    && !self.refs.closing.load(Ordering::Relaxed)
+                {
                     self.collect_now(shared);
                 }
             });

@@ -363,10 +363,17 @@ impl<T> ThreadSlots<T> {
                 .map(|i| Slot::new(first_id + i, self.stealable))
                 .collect();
             base = Box::into_raw(fresh).cast::<Slot<T>>();
-            // Release: publishes the initialised slots to lock-free readers in `get`.
-            self.buckets[bucket].store(base, Ordering::Release);
-            // Release: a scan that sees the new bound also sees the bucket pointer.
+            // The scan's bound first, then the pointer: a thread that finds the pointer (with
+            // acquire) then also sees the bound, so no thread ever uses a slot that a scan
+            // (`slots`: the last handle's collection, a thief's steal) may leave out. The other
+            // order left a window in which a thread used a slot of a bucket the bound did not
+            // cover yet (found by review: the close missed its references, a steal its cache).
+            // A scan that sees the bound before the pointer finds it null and skips the bucket,
+            // which nobody can be using yet.
             self.used_buckets.fetch_max(bucket + 1, Ordering::Release);
+            // Release: publishes the initialised slots (and the bound above) to lock-free
+            // readers in `get`.
+            self.buckets[bucket].store(base, Ordering::Release);
         }
         drop(growing);
         // SAFETY: `base` is a published bucket of `2^bucket` initialised slots (ours or one
