@@ -10,7 +10,7 @@
 //!   factory's witness is never dropped);
 //! - every object made is dropped exactly once.
 //!
-//! Rounds: `HOTPOOL_RACE_ROUNDS` (default 200; 2 under miri). Each round is a fresh pool.
+//! Rounds: `HOTPOOL_RACE_ROUNDS` (default 200; 1 under miri). Each round is a fresh pool.
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -21,11 +21,11 @@ use std::thread;
 use hotpool::{OwnedPooled, Pool, Recycle};
 
 /// Iterations of the loops inside one round of the bounded-pool scenarios.
-const LOOPS: usize = if cfg!(miri) { 40 } else { 2_000 };
+const LOOPS: usize = if cfg!(miri) { 10 } else { 2_000 };
 
 fn rounds() -> usize {
     if cfg!(miri) {
-        return 2;
+        return 1;
     }
     std::env::var("HOTPOOL_RACE_ROUNDS")
         .ok()
@@ -262,6 +262,10 @@ fn a_guard_kept_after_every_handle_keeps_the_pool_while_others_race() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "over 2,048 drops per thread: minutes under miri; the native, TSan and ASan runs cover it"
+)]
 fn the_collect_every_hand_over_races_the_close() {
     // A thread that only drops owned guards hands its tally to the depot every 1024 releases,
     // taking the depot lock, which the last handle holds while it waits out odd tallies.
