@@ -226,12 +226,26 @@
 //!    itself, which it may do because the reference is still its own (counted nowhere else);
 //!    whoever brings `issued` to 0 frees.
 //!
+//! "Last access" covers references as well as loads and stores: a reference argument asserts
+//! that its memory stays allocated until the call returns (Stacked and Tree Borrows protectors;
+//! rust-lang/rust#55005 for `Arc`). So steps 1–3 run in `Inner::begin_release`, which returns a
+//! reference to the tally's atomic, and `OwnedRef::drop` makes the store of step 4 itself once
+//! every frame that borrowed the pool has returned; the closing path gives back through the
+//! `issued` atomic alone, never a `&Refs` (whose padding lies outside every `UnsafeCell`). The
+//! review found both under miri with many seeds (`tests/owned_release_frames.rs`).
+//!
 //! The last handle reads each tally with `ReleaseTally::settled`, which waits while it is odd
 //! (a drop is between 2 and 4, a few instructions with no lock), then collects it. The audit
 //! that found the old order (tally write, then the `closing` check, then perhaps the depot lock)
 //! showed the last handle freeing the pool between the tally write and the check: ThreadSanitizer
 //! and AddressSanitizer reported it, and the loom models now fail on that order because the
 //! free is visible to them (above).
+//!
+//! Every scan of the slot table (this collection, a thief's steal, `stats()`) is bounded by
+//! `used_buckets`, which `alloc_bucket` raises before it publishes the bucket's pointer: a thread
+//! that found its slot (through that pointer, with acquire) is inside the bound, so no scan
+//! leaves out a slot in use (the other order let the close miss a slot's references, and a
+//! steal a cache: `tests/loom_owned_attack.rs`).
 //!
 //! Why nothing is lost: steps 2–3 and the last handle's `closing` store, heavy barrier and tally
 //! read are Dekker's store-then-load handshake, so at least one side sees the other. If the last
