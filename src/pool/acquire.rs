@@ -1,13 +1,18 @@
-//! What a `get` does when no object is idle in this thread's cache or the depot: run the
-//! factory, or, in a bounded pool at its cap, wait for an object or a place (see `bound.rs`).
+//! Where the pool meets its [`Limiter`]: what a `get` does when no object is idle in this thread's
+//! cache or the depot (run the factory, or, in a bounded pool at its cap, wait for an object or a
+//! place), and where objects and places go while anyone waits. The rules (who is served, when,
+//! and the `waiting` flag) are the limiter's, in `limiter.rs`; this file supplies what it needs
+//! from the rest of the pool: the depot's idle objects, the thread caches, the factory and the
+//! counts.
 
 use std::mem;
 use std::task::{Poll, Waker};
 use std::time::Instant;
 
-use super::bound::{wake_all, Bound, Handoff, Waiter, Wake};
+use super::depot::Depot;
 use super::inner::Inner;
-use super::slots::Quiesced;
+use super::limiter::{wake_all, Handoff, Limiter, Waiter, Wake};
+use super::thread::drop_all;
 use crate::counting::Change;
 use crate::error::Timeout;
 use crate::recycle::Recycler;
@@ -19,10 +24,10 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     #[cold]
     #[inline(never)]
     pub(crate) fn create_or_wait(&self, deadline: Option<Instant>) -> Result<Box<T>, Timeout> {
-        match &self.bound {
+        match &self.limiter {
             None => Ok(self.create()),
-            Some(bound) => self
-                .wait_for_handoff(bound, deadline)
+            Some(limiter) => self
+                .wait_for_handoff(limiter, deadline)
                 .map(|handoff| self.take_handoff(handoff)),
         }
     }
@@ -46,10 +51,10 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         if let Some(obj) = self.take_cached().or_else(|| self.take_slow()) {
             return Poll::Ready(obj);
         }
-        let Some(bound) = &self.bound else {
+        let Some(limiter) = &self.limiter else {
             return Poll::Ready(self.create());
         };
-        match self.reserve_or_enqueue(bound, || Wake::Task(waker.clone())) {
+        match self.reserve_or_enqueue(limiter, || Wake::Task(waker.clone())) {
             Ok(handoff) => Poll::Ready(self.take_handoff(handoff)),
             // The first waiter may have been served by what it took from the thread caches
             // while it queued: ready now (its wake-up, already sent, is then spurious).
@@ -66,12 +71,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// Ends a wait that will not take what it was handed (a dropped future): leaves the queue,
     /// or passes the object or place on to the next waiter.
     pub(crate) fn cancel_wait(&self, waiter: &Arc<Waiter<T>>) {
-        let handoff = {
-            let mut depot = self.depot();
-            let handoff = depot.places.cancel(waiter);
-            self.settle_waiting(&depot);
-            handoff
-        };
+        let handoff = self.cancel_locked(waiter);
         match handoff {
             // Counted as a `get` it served when handed over; now as a guard's return.
             Some(Handoff::Object(obj)) => self.give_back(obj),
@@ -83,19 +83,19 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// A place for an object that enters the pool from outside (`put`), if one is free now;
     /// always in an unbounded pool. The caller frees it if the object is not kept.
     pub(crate) fn take_place_now(&self) -> bool {
-        match &self.bound {
+        match &self.limiter {
             None => true,
-            Some(bound) => self.depot().places.try_take(bound.max_live),
+            Some(limiter) => limiter.try_take(&mut self.depot().places),
         }
     }
 
     /// A place for an object that enters the pool from outside and must be kept (`attach`),
     /// waiting for one at the cap. An object handed over instead is dropped to make room.
     pub(crate) fn take_place_waiting(&self) {
-        let Some(bound) = &self.bound else {
+        let Some(limiter) = &self.limiter else {
             return;
         };
-        let Ok(handoff) = self.wait_for_handoff(bound, None) else {
+        let Ok(handoff) = self.wait_for_handoff(limiter, None) else {
             unreachable!("no deadline");
         };
         if let Handoff::Object(obj) = handoff {
@@ -123,10 +123,10 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// An object or a place, waiting for one until `deadline` if none is free.
     fn wait_for_handoff(
         &self,
-        bound: &Bound,
+        limiter: &Limiter,
         deadline: Option<Instant>,
     ) -> Result<Handoff<T>, Timeout> {
-        let waiter = match self.reserve_or_enqueue(bound, || Wake::Thread(current_thread())) {
+        let waiter = match self.reserve_or_enqueue(limiter, || Wake::Thread(current_thread())) {
             Ok(handoff) => return Ok(handoff),
             Err(waiter) => waiter,
         };
@@ -136,10 +136,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
             }
             if !park_until(deadline) {
                 // Timed out, unless served in the meantime: then the handoff is ours.
-                let mut depot = self.depot();
-                let handoff = depot.places.cancel(&waiter);
-                self.settle_waiting(&depot);
-                return handoff.ok_or(Timeout);
+                return self.cancel_locked(&waiter).ok_or(Timeout);
             }
         }
     }
@@ -149,25 +146,30 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// gathers every thread cache's objects, which serve the queue at once.
     fn reserve_or_enqueue(
         &self,
-        bound: &Bound,
+        limiter: &Limiter,
         wake: impl FnOnce() -> Wake,
     ) -> Result<Handoff<T>, Arc<Waiter<T>>> {
         let mut depot = self.depot();
-        if !depot.places.has_waiters() {
-            if let Some(obj) = depot.take_one() {
-                depot.counts.change(Change::Reused);
-                depot.publish_own_balance();
-                return Ok(Handoff::Object(obj));
-            }
-            if depot.places.try_take(bound.max_live) {
-                return Ok(Handoff::Place);
-            }
+        let Depot {
+            magazines,
+            counts,
+            peak,
+            places,
+            ..
+        } = &mut *depot;
+        let reserved = limiter.reserve(places, || {
+            let obj = magazines.take_one()?;
+            counts.change(Change::Reused);
+            peak.publish_own(counts);
+            Some(obj)
+        });
+        if let Some(handoff) = reserved {
+            return Ok(handoff);
         }
-        let (waiter, first) = depot.places.enqueue(wake());
+        let (waiter, quiesced) = limiter.enqueue(&mut depot.places, wake());
         let mut wakes = Vec::new();
         let mut overflow = Vec::new();
-        if first {
-            let quiesced = Quiesced::new(&bound.waiting);
+        if let Some(quiesced) = quiesced {
             let mut haul = Vec::new();
             self.slots
                 .steal_cached(&mut depot, &quiesced, |cache, shared, depot| {
@@ -190,6 +192,88 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         self.drop_then_free_places(overflow);
         mem::forget(cancel_on_unwind);
         Err(waiter)
+    }
+
+    /// Ends `waiter`'s wait under the depot lock (see [`Limiter::cancel`]).
+    fn cancel_locked(&self, waiter: &Arc<Waiter<T>>) -> Option<Handoff<T>> {
+        let limiter = self.limiter.as_ref()?;
+        limiter.cancel(&mut self.depot().places, waiter)
+    }
+
+    /// Under the depot lock: hands `obj` to the first waiter, counted as the `get` it serves, and
+    /// returns how to wake it; gives `obj` back if nobody waits.
+    pub(super) fn hand_to_waiter(&self, depot: &mut Depot<T>, obj: Box<T>) -> Result<Wake, Box<T>> {
+        let Some(limiter) = &self.limiter else {
+            return Err(obj);
+        };
+        let wake = limiter.hand_over(&mut depot.places, obj)?;
+        depot.count(Change::Reused);
+        Ok(wake)
+    }
+
+    /// Under the depot lock: idle objects entering the depot in bulk (a thief's haul, an exiting
+    /// thread's cache) go to waiters first, then to the depot. What does not fit is counted as
+    /// discarded and returned for the caller to drop after unlocking, with
+    /// [`Inner::drop_then_free_places`].
+    pub(super) fn stock(
+        &self,
+        depot: &mut Depot<T>,
+        mut objects: Vec<Box<T>>,
+        wakes: &mut Vec<Wake>,
+    ) -> Vec<Box<T>> {
+        while let Some(obj) = objects.pop() {
+            match self.hand_to_waiter(depot, obj) {
+                Ok(wake) => wakes.push(wake),
+                Err(obj) => {
+                    objects.push(obj);
+                    break;
+                }
+            }
+        }
+        let overflow = depot.magazines.adopt(objects);
+        depot.counts.change(Change::IdleDropped(overflow.len()));
+        overflow
+    }
+
+    /// Drops objects the pool gave up (already counted), each exactly once even if some
+    /// `T::drop`s panic, and only then frees their places in a bounded pool: an object's place
+    /// frees once the object is gone, so a waiter's new object never coexists with it. Resumes
+    /// the first panic after that.
+    pub(super) fn drop_then_free_places(&self, objects: impl IntoIterator<Item = Box<T>>) {
+        if let Err(panic) = self.drop_all_then_free_places(objects) {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    /// [`Inner::drop_then_free_places`] that returns the first panic instead of resuming it.
+    pub(super) fn drop_all_then_free_places(
+        &self,
+        objects: impl IntoIterator<Item = Box<T>>,
+    ) -> std::thread::Result<()> {
+        let mut n = 0;
+        let dropped = drop_all(objects.into_iter().inspect(|_| n += 1));
+        self.free_places(n);
+        dropped
+    }
+
+    /// Frees `n` places of a bounded pool (objects that ended): each goes to a waiter if one is
+    /// queued. Nothing to do in an unbounded pool.
+    pub(super) fn free_places(&self, n: usize) {
+        let Some(limiter) = &self.limiter else {
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        let mut wakes = Vec::new();
+        limiter.free(&mut self.depot().places, n, &mut wakes);
+        wake_all(wakes);
+    }
+
+    /// Whether a bounded pool has waiters queued (see [`Limiter::waiters_queued`]).
+    #[inline]
+    pub(super) fn waiters_queued(&self) -> bool {
+        self.limiter.as_ref().is_some_and(Limiter::waiters_queued)
     }
 }
 

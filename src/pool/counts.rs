@@ -91,6 +91,44 @@ impl Counts {
     }
 }
 
+/// The estimate behind `peak_in_use`: the sum of the in-use balances every writer published
+/// (each thread when it trades with the depot, the depot for its own counters), and its highest
+/// value. Lives in the depot, under its lock.
+#[derive(Debug, Default)]
+pub(crate) struct PeakEstimate {
+    in_use_estimate: isize,
+    peak_in_use: usize,
+    /// The part of `in_use_estimate` that came from the depot's own counters.
+    own_published_balance: isize,
+}
+
+impl PeakEstimate {
+    /// Publishes the balance of the depot's own counters (operations that bypassed the thread
+    /// caches), so that a pool without a thread tier has an exact `peak_in_use`.
+    pub(crate) fn publish_own(&mut self, depot_counts: &Counts) {
+        let mut published = self.own_published_balance;
+        self.publish(&mut published, depot_counts.lent_balance(None));
+        self.own_published_balance = published;
+    }
+
+    /// Adds the change of one writer's in-use balance to the estimate.
+    pub(crate) fn publish(&mut self, published: &mut isize, balance: isize) {
+        self.in_use_estimate += balance - *published;
+        *published = balance;
+        self.peak_in_use = self.peak_in_use.max(self.in_use_estimate.max(0) as usize);
+    }
+
+    /// Records an in-use count seen by a `stats()` snapshot.
+    pub(crate) fn observe(&mut self, in_use: usize) {
+        self.peak_in_use = self.peak_in_use.max(in_use);
+    }
+
+    /// The highest in-use count sampled so far.
+    pub(crate) fn peak(&self) -> usize {
+        self.peak_in_use
+    }
+}
+
 /// Running sums of [`Counts`] from several writers.
 #[derive(Debug, Default)]
 pub(crate) struct Totals {
@@ -161,7 +199,7 @@ impl Totals {
 
 #[cfg(all(test, not(hotpool_loom)))]
 mod tests {
-    use super::{Counts, Totals};
+    use super::{Change, Counts, PeakEstimate, Totals};
 
     #[test]
     fn in_use_read_across_writers_never_exceeds_the_objects_alive() {
@@ -191,5 +229,25 @@ mod tests {
         totals.cap_live(2);
         let stats = totals.into_stats(0, 0);
         assert_eq!((stats.in_use, stats.idle), (2, 0));
+    }
+
+    #[test]
+    fn peak_in_use_follows_the_published_balances() {
+        let mut peak = PeakEstimate::default();
+        let (mut a, mut b) = (0, 0);
+        peak.publish(&mut a, 3);
+        peak.publish(&mut b, 2);
+        assert_eq!(peak.peak(), 5);
+        // Thread b returns objects thread a took: its balance goes negative, the peak stays.
+        peak.publish(&mut b, -3);
+        assert_eq!(peak.peak(), 5);
+        peak.publish(&mut a, 6);
+        assert_eq!(peak.peak(), 5, "estimate 6 - 3 = 3");
+        peak.observe(7);
+        assert_eq!(peak.peak(), 7);
+        let depot = Counts::default();
+        depot.change(Change::Reused); // a `get` served by the depot itself
+        peak.publish_own(&depot);
+        assert_eq!(peak.peak(), 7, "estimate 4");
     }
 }

@@ -8,17 +8,18 @@
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 
-use super::bound::{wake_all, Bound, Handoff, Wake};
 use super::cache::{ThreadCache, Trade};
 use super::counts::{Counts, Totals};
-use super::depot::{Depot, Magazine};
+use super::depot::Depot;
+use super::limiter::{wake_all, Limiter};
+use super::magazines::Magazine;
 use super::owned::Refs;
 use super::slots::{Shared, Slot, ThreadSlots};
 use super::thread::{self, drop_all, Remembered, ThreadExit, ThreadHandle};
 use crate::counting::Change;
 use crate::recycle::Recycler;
 use crate::stats::PoolStats;
-use crate::sync::{ArcDropSync, Mutex, MutexGuard, Ordering, Weak};
+use crate::sync::{ArcDropSync, Mutex, MutexGuard, Weak};
 
 pub(crate) type Factory<T> = Box<dyn Fn() -> T + Send + Sync>;
 
@@ -47,8 +48,8 @@ enum Door {
     /// A slot from the last-slot entry of unstealable tables, so of an unbounded pool:
     /// unannounced, without checking.
     Unannounced,
-    /// Whichever door the pool's bound asks for.
-    Bound,
+    /// Whichever door the pool's limiter asks for (none: unannounced).
+    Limiter,
 }
 
 /// Keeps a value off the cache lines of its neighbours (two lines, as for thread slots).
@@ -73,8 +74,8 @@ pub(crate) struct Inner<T, R> {
     pub(super) refs: Refs,
     /// Lets loom see that every handle's last use precedes the drop (see `sync.rs`).
     pub(crate) drop_sync: ArcDropSync,
-    /// The cap of a pool built with `max_live` (see `bound.rs`).
-    pub(super) bound: Option<Bound>,
+    /// The cap of a pool built with `max_live` (see `limiter.rs`).
+    pub(super) limiter: Option<Limiter>,
 }
 
 impl<T, R> Inner<T, R> {
@@ -106,7 +107,7 @@ impl<T, R> Inner<T, R> {
             batch,
             refs: Refs::new(),
             drop_sync: ArcDropSync::default(),
-            bound: max_live.map(Bound::new),
+            limiter: max_live.map(Limiter::new),
         }
     }
 
@@ -176,8 +177,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
             .flatten();
         if counted.is_none() {
             let mut depot = self.depot();
-            depot.counts.change(change);
-            depot.publish_own_balance();
+            depot.count(change);
         }
     }
 
@@ -190,7 +190,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         depot: &mut Depot<T>,
     ) {
         let balance = shared.counts.lent_balance(Some(&shared.fill));
-        depot.publish_balance(cache.published_balance(), balance);
+        depot.peak.publish(cache.published_balance(), balance);
         self.collect_released(shared, depot);
     }
 
@@ -215,7 +215,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
             let obj = Box::new((self.factory)());
             let mut depot = self.depot();
             depot.counts.change(Change::Prefilled);
-            if depot.put_one(obj).is_err() {
+            if depot.magazines.put_one(obj).is_err() {
                 unreachable!("`build` checked prefill <= max_idle");
             }
         }
@@ -243,7 +243,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
                 self.slots.with_remembered(
                     Remembered::Stealable,
                     (value, f),
-                    |thread, slot, (value, f)| f(thread, slot, Door::Bound, value),
+                    |thread, slot, (value, f)| f(thread, slot, Door::Limiter, value),
                     |(value, _)| via_table(value),
                 )
             },
@@ -267,7 +267,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         // One `Option` all the way (not `with_slot`'s nested one).
         self.with_slot_via_table(
             (),
-            |thread, slot, ()| self.pop_cached(thread, slot, Door::Bound),
+            |thread, slot, ()| self.pop_cached(thread, slot, Door::Limiter),
             |()| None,
         )
     }
@@ -293,12 +293,12 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         value: V,
         f: impl FnOnce(&mut ThreadCache<'_, T>, V) -> X,
     ) -> Result<X, V> {
-        match (door, &self.bound) {
-            (Door::Unannounced, _) | (Door::Bound, None) => {
+        match (door, &self.limiter) {
+            (Door::Unannounced, _) | (Door::Limiter, None) => {
                 Ok(slot.with_cache(thread, |cache| f(cache, value)))
             }
-            (Door::Bound, Some(bound)) => {
-                slot.with_cache_announced(thread, &bound.waiting, value, f)
+            (Door::Limiter, Some(limiter)) => {
+                slot.with_cache_announced(thread, &limiter.waiting, value, f)
             }
         }
     }
@@ -332,10 +332,10 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
                     self.stock_spare_refs(slot.shared(), depot);
                     let streak = cache.repeats(Trade::Refill);
                     cache.trade(|objects, spare| {
-                        if depot.refill(objects, spare) && streak {
+                        if depot.magazines.refill(objects, spare) && streak {
                             // A thread that keeps emptying its cache (a pipeline's producer)
                             // fills it: one lock per cache of objects instead of per half.
-                            depot.refill_more(objects);
+                            depot.magazines.refill_more(objects);
                         }
                     });
                     Some(cache.pop()) // counted by the fill word, as a hit's pop is
@@ -351,10 +351,9 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         if depot.places.has_waiters() {
             return None;
         }
-        let taken = depot.take_one();
+        let taken = depot.magazines.take_one();
         if taken.is_some() {
-            depot.counts.change(Change::Reused);
-            depot.publish_own_balance();
+            depot.count(Change::Reused);
         }
         taken
     }
@@ -419,7 +418,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     fn keep_cached_via_table(&self, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
         self.with_slot_via_table(
             obj,
-            move |thread, slot, obj| self.push_cached(thread, slot, Door::Bound, obj, source),
+            move |thread, slot, obj| self.push_cached(thread, slot, Door::Limiter, obj, source),
             Err,
         )
     }
@@ -501,11 +500,12 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
                             if cache.is_full() {
                                 let streak = cache.repeats(Trade::Flush);
                                 cache.trade(|objects, spare| {
-                                    let mut moved = depot.flush(objects, self.batch, spare);
+                                    let mut moved =
+                                        depot.magazines.flush(objects, self.batch, spare);
                                     // A thread that keeps filling its cache (a pipeline's
                                     // consumer) empties it, as far as `max_idle` allows.
                                     while streak && moved > 0 && !objects.is_empty() {
-                                        moved = depot.flush(objects, self.batch, spare);
+                                        moved = depot.magazines.flush(objects, self.batch, spare);
                                     }
                                 });
                             }
@@ -525,7 +525,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
                 let wake = match self.hand_to_waiter(&mut depot, obj) {
                     Ok(wake) => Some(wake),
                     Err(obj) => {
-                        depot.put_one(obj)?;
+                        depot.magazines.put_one(obj)?;
                         None
                     }
                 };
@@ -537,105 +537,6 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
                 }
                 Ok(())
             }
-        }
-    }
-
-    /// Under the depot lock: hands `obj` to the first waiter, counted as the `get` it serves, and
-    /// returns how to wake it; gives `obj` back if nobody waits.
-    fn hand_to_waiter(&self, depot: &mut Depot<T>, obj: Box<T>) -> Result<Wake, Box<T>> {
-        if !depot.places.has_waiters() {
-            return Err(obj);
-        }
-        let wake = depot
-            .places
-            .serve(Handoff::Object(obj))
-            .map_err(|handoff| match handoff {
-                Handoff::Object(obj) => obj,
-                Handoff::Place => unreachable!("served an object"),
-            })?;
-        depot.counts.change(Change::Reused);
-        depot.publish_own_balance();
-        self.settle_waiting(depot);
-        Ok(wake)
-    }
-
-    /// Under the depot lock: idle objects entering the depot in bulk (a thief's haul, an exiting
-    /// thread's cache) go to waiters first, then to the depot. What does not fit is counted as
-    /// discarded and returned for the caller to drop after unlocking, with
-    /// [`Inner::drop_then_free_places`].
-    pub(super) fn stock(
-        &self,
-        depot: &mut Depot<T>,
-        mut objects: Vec<Box<T>>,
-        wakes: &mut Vec<Wake>,
-    ) -> Vec<Box<T>> {
-        while let Some(obj) = objects.pop() {
-            match self.hand_to_waiter(depot, obj) {
-                Ok(wake) => wakes.push(wake),
-                Err(obj) => {
-                    objects.push(obj);
-                    break;
-                }
-            }
-        }
-        let overflow = depot.adopt(objects);
-        depot.counts.change(Change::IdleDropped(overflow.len()));
-        overflow
-    }
-
-    /// Drops objects the pool gave up (already counted), each exactly once even if some
-    /// `T::drop`s panic, and only then frees their places in a bounded pool: an object's place
-    /// frees once the object is gone, so a waiter's new object never coexists with it. Resumes
-    /// the first panic after that.
-    pub(super) fn drop_then_free_places(&self, objects: impl IntoIterator<Item = Box<T>>) {
-        if let Err(panic) = self.drop_all_then_free_places(objects) {
-            std::panic::resume_unwind(panic);
-        }
-    }
-
-    /// [`Inner::drop_then_free_places`] that returns the first panic instead of resuming it.
-    fn drop_all_then_free_places(
-        &self,
-        objects: impl IntoIterator<Item = Box<T>>,
-    ) -> std::thread::Result<()> {
-        let mut n = 0;
-        let dropped = drop_all(objects.into_iter().inspect(|_| n += 1));
-        self.free_places(n);
-        dropped
-    }
-
-    /// Frees `n` places of a bounded pool (objects that ended): each goes to a waiter if one is
-    /// queued. Nothing to do in an unbounded pool.
-    pub(super) fn free_places(&self, n: usize) {
-        if self.bound.is_none() || n == 0 {
-            return;
-        }
-        let mut wakes = Vec::new();
-        self.free_places_locked(&mut self.depot(), n, &mut wakes);
-        wake_all(wakes);
-    }
-
-    /// [`Inner::free_places`] under the depot lock; the wake-ups go to `wakes`.
-    pub(super) fn free_places_locked(&self, depot: &mut Depot<T>, n: usize, wakes: &mut Vec<Wake>) {
-        if self.bound.is_some() && n > 0 {
-            depot.places.free(n, wakes);
-            self.settle_waiting(depot);
-        }
-    }
-
-    /// Whether a bounded pool has waiters queued, as of this read (acquire: a `false` publishes
-    /// what a thief did to the caches, as on the hit path).
-    #[inline]
-    fn waiters_queued(&self) -> bool {
-        self.bound
-            .as_ref()
-            .is_some_and(|bound| bound.waiting.load(Ordering::Acquire))
-    }
-
-    /// Clears the `waiting` flag once nobody waits (under the depot lock).
-    pub(super) fn settle_waiting(&self, depot: &Depot<T>) {
-        if let Some(bound) = &self.bound {
-            bound.settle(&depot.places);
         }
     }
 
@@ -676,13 +577,13 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
             })
             .flatten()
             .unwrap_or_default();
-        let magazines = self.depot().take_all();
+        let magazines = self.depot().magazines.take_all();
         self.discard(magazines, from_cache)
     }
 
     /// Drops the depot objects that stayed idle since the previous call; returns how many.
     pub(crate) fn trim_unused(&self) -> usize {
-        let magazines = self.depot().take_unused();
+        let magazines = self.depot().magazines.take_unused();
         self.discard(magazines, Vec::new())
     }
 
@@ -704,22 +605,22 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         // Under the depot lock: no trade is halfway, so every fill word reads whole.
         self.slots
             .for_each(|shared| totals.add(&shared.counts, Some(&shared.fill)));
-        if let Some(bound) = &self.bound {
-            totals.cap_live(bound.max_live);
+        if let Some(limiter) = &self.limiter {
+            totals.cap_live(limiter.max_live);
         }
-        depot.observe_in_use(totals.in_use());
+        depot.peak.observe(totals.in_use());
         // In a bounded pool no more than `max_live` can ever be in use: the estimate's error
         // (see `PoolStats::peak_in_use`) never takes it past that.
-        let peak = match &self.bound {
-            Some(bound) => depot.peak_in_use().min(bound.max_live),
-            None => depot.peak_in_use(),
+        let peak = match &self.limiter {
+            Some(limiter) => depot.peak.peak().min(limiter.max_live),
+            None => depot.peak.peak(),
         };
         totals.into_stats(peak, depot.places.waits())
     }
 
     /// Objects idle in the shared depot (not counting thread caches).
     pub(crate) fn depot_idle(&self) -> usize {
-        self.depot().idle()
+        self.depot().magazines.idle()
     }
 }
 
@@ -787,6 +688,7 @@ impl<T, R> Drop for Inner<T, R> {
             .depot
             .0
             .lock()
+            .magazines
             .take_all()
             .into_iter()
             .flatten()

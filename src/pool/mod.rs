@@ -1,13 +1,14 @@
 //! [`Pool`]: a pool of reusable objects shared by threads.
 
 mod acquire;
-mod bound;
 mod cache;
 mod counts;
 mod depot;
 mod guard;
 mod inner;
 mod lend;
+mod limiter;
+mod magazines;
 mod owned;
 mod report;
 mod slots;

@@ -71,7 +71,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Reported for Inn
         let mut adopted = depot.counts.put.get() as u64;
         self.slots
             .for_each(|shared| adopted += shared.counts.put.get() as u64);
-        measured.add(&self.recycler, depot.idle_objects());
+        measured.add(&self.recycler, depot.magazines.idle_objects());
         drop(depot);
         Snapshot {
             stats,

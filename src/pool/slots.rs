@@ -27,6 +27,7 @@ use std::ptr;
 use super::cache::{CacheStore, Fill, ThreadCache};
 use super::counts::Counts;
 use super::depot::Depot;
+use super::limiter::Quiesced;
 use super::tally::ReleaseTally;
 use super::thread::{self, Remembered, ThreadHandle};
 use crate::barrier;
@@ -252,24 +253,6 @@ fn next_table_id() -> u64 {
     0
 }
 
-/// Proof that every thread is kept out of its cache's announced door: `waiting` is set and a
-/// [heavy barrier](barrier::heavy) ran after it, so every [`Slot::with_cache_announced`] that
-/// starts from now on sees `waiting`, and one already past its check shows `busy`.
-pub(crate) struct Quiesced<'a> {
-    waiting: &'a AtomicBool,
-}
-
-impl<'a> Quiesced<'a> {
-    /// Sets `waiting` and runs the heavy barrier (a system call: call it when waiting starts,
-    /// not per object).
-    pub(crate) fn new(waiting: &'a AtomicBool) -> Self {
-        // Relaxed: the barrier orders it before every `busy` read of `steal_cached`.
-        waiting.store(true, Ordering::Relaxed);
-        barrier::heavy();
-        Self { waiting }
-    }
-}
-
 /// Bucket and index of thread id `id`: ids `2^b - 1 ..= 2^(b+1) - 2` live in bucket `b`.
 #[inline]
 pub(crate) fn locate(id: usize) -> (usize, usize) {
@@ -419,7 +402,7 @@ impl<T> ThreadSlots<T> {
             self.stealable,
             "stealing from a table that opens caches unannounced"
         );
-        debug_assert!(quiesced.waiting.load(Ordering::Relaxed));
+        debug_assert!(quiesced.still_waiting());
         for slot in self.slots() {
             let mut round = 0;
             // Acquire: pairs with the release that cleared it, publishing the owner's writes.

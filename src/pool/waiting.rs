@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::bound::Waiter;
+use super::limiter::Waiter;
 use super::{OwnedPooled, Pool, Pooled};
 use crate::error::Timeout;
 use crate::recycle::Recycler;
@@ -138,7 +138,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     /// # Ok::<(), hotpool::ConfigError>(())
     /// ```
     pub fn max_live(&self) -> Option<usize> {
-        self.inner.bound.as_ref().map(|bound| bound.max_live)
+        self.inner.limiter.as_ref().map(|limiter| limiter.max_live)
     }
 
     fn acquire_until(&self, timeout: Duration) -> Result<Box<T>, Timeout> {

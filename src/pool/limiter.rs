@@ -1,4 +1,6 @@
-//! Bounded pools (`max_live`): places, and the queue of callers waiting for one.
+//! The limiter of a bounded pool (`max_live`): places, the queue of callers waiting for one, the
+//! hand-off to them and the `waiting` flag. An unbounded pool has none, and its hit path never
+//! reads it.
 //!
 //! A *place* is the right for one object to exist. A bounded pool counts the places taken
 //! (`live`: objects in use plus idle anywhere, thread caches included) under the depot lock, so
@@ -10,23 +12,27 @@
 //! No waiter waits while an idle object exists anywhere. Every object that enters the depot
 //! while someone waits goes to the first waiter instead. Objects in thread caches are reached
 //! through the `waiting` flag, which is set exactly while the queue is non-empty: the first
-//! waiter sets it and takes every cache's objects (`ThreadSlots::steal_cached`, whose handshake
-//! with the hit path is in `slots.rs`); from then on every hit path sees the flag and takes the
+//! waiter sets it ([`Quiesced`]) and takes every cache's objects (`ThreadSlots::steal_cached`,
+//! whose handshake with the hit path is in `slots.rs`); from then on every hit path sees the flag and takes the
 //! slow path, which serves the queue. Clearing the flag needs no barrier, only a release that
 //! publishes what the thief did to the caches: a hit path that still sees it set only takes the
 //! slow path once more.
 //!
-//! Everything here runs under the depot lock and moves pointers only: waking a waiter happens
-//! after unlocking (a [`Waker`] may run an executor's code), and objects the pool gives up are
-//! dropped by the caller after unlocking, as everywhere in the pool.
+//! Everything here runs under the depot lock (the caller passes the depot's [`Places`]) and moves
+//! pointers only: waking a waiter happens after unlocking (a [`Waker`] may run an executor's
+//! code), and objects the pool gives up are dropped by the caller after unlocking, as everywhere
+//! in the pool. `acquire.rs` is where the pool calls this: what a `get` does at the cap, and
+//! where returned and freed objects go while anyone waits.
 
 use std::collections::VecDeque;
 use std::task::Waker;
 
+use crate::barrier;
 use crate::sync::{Arc, AtomicBool, Mutex, Ordering, Thread};
 
-/// The cap of a bounded pool and the flag its hit paths read.
-pub(crate) struct Bound {
+/// The cap of a bounded pool and the flag its hit paths read. Its methods that take a
+/// `&mut Places` run under the depot lock.
+pub(crate) struct Limiter {
     /// At most this many objects exist at once.
     pub(crate) max_live: usize,
     /// Set exactly while waiters are queued (written under the depot lock); read by every hit
@@ -34,12 +40,111 @@ pub(crate) struct Bound {
     pub(crate) waiting: AtomicBool,
 }
 
-impl Bound {
+impl Limiter {
     pub(crate) fn new(max_live: usize) -> Self {
         Self {
             max_live,
             waiting: AtomicBool::new(false),
         }
+    }
+
+    /// Whether waiters are queued, as of this read (acquire: a `false` publishes what a thief did
+    /// to the caches, as on the hit path).
+    #[inline]
+    pub(crate) fn waiters_queued(&self) -> bool {
+        self.waiting.load(Ordering::Acquire)
+    }
+
+    /// What a caller gets at once if nobody queued before it: an idle object (`take_idle`, the
+    /// depot's) or else a free place. `None`: it must queue.
+    pub(crate) fn reserve<T>(
+        &self,
+        places: &mut Places<T>,
+        take_idle: impl FnOnce() -> Option<Box<T>>,
+    ) -> Option<Handoff<T>> {
+        if places.has_waiters() {
+            return None;
+        }
+        if let Some(obj) = take_idle() {
+            return Some(Handoff::Object(obj));
+        }
+        places.try_take(self.max_live).then_some(Handoff::Place)
+    }
+
+    /// A place for an object that enters from outside (`put`), if one is free and nobody queued.
+    pub(crate) fn try_take<T>(&self, places: &mut Places<T>) -> bool {
+        places.try_take(self.max_live)
+    }
+
+    /// Queues a waiter, last. The first one also sets `waiting` and returns the [`Quiesced`]
+    /// proof with which the caller gathers every cache's objects (they serve the queue at once).
+    pub(crate) fn enqueue<T>(
+        &self,
+        places: &mut Places<T>,
+        wake: Wake,
+    ) -> (Arc<Waiter<T>>, Option<Quiesced<'_>>) {
+        let (waiter, first) = places.enqueue(wake);
+        (waiter, first.then(|| Quiesced::new(&self.waiting)))
+    }
+
+    /// Hands `obj` to the first waiter and returns how to wake it; gives `obj` back if nobody
+    /// waits. The caller counts it as the `get` it serves.
+    pub(crate) fn hand_over<T>(&self, places: &mut Places<T>, obj: Box<T>) -> Result<Wake, Box<T>> {
+        if !places.has_waiters() {
+            return Err(obj);
+        }
+        let wake = places
+            .serve(Handoff::Object(obj))
+            .map_err(|handoff| match handoff {
+                Handoff::Object(obj) => obj,
+                Handoff::Place => unreachable!("served an object"),
+            })?;
+        self.settle(places);
+        Ok(wake)
+    }
+
+    /// Frees `n` places (objects that ended): each goes to a waiter if one is queued, whose
+    /// wake-up is pushed onto `wakes`.
+    pub(crate) fn free<T>(&self, places: &mut Places<T>, n: usize, wakes: &mut Vec<Wake>) {
+        if n > 0 {
+            places.free(n, wakes);
+            self.settle(places);
+        }
+    }
+
+    /// Ends `waiter`'s wait: takes it out of the queue if it is still there (`None`), or takes
+    /// what it was handed, for the caller to use or pass on.
+    pub(crate) fn cancel<T>(
+        &self,
+        places: &mut Places<T>,
+        waiter: &Arc<Waiter<T>>,
+    ) -> Option<Handoff<T>> {
+        let handoff = places.cancel(waiter);
+        self.settle(places);
+        handoff
+    }
+}
+
+/// Proof that every thread is kept out of its cache's announced door: `waiting` is set and a
+/// [heavy barrier](barrier::heavy) ran after it, so every announced open (see `slots.rs`) that
+/// starts from now on sees `waiting`, and one already past its check shows `busy`.
+pub(crate) struct Quiesced<'a> {
+    waiting: &'a AtomicBool,
+}
+
+impl<'a> Quiesced<'a> {
+    /// Sets `waiting` and runs the heavy barrier (a system call: call it when waiting starts,
+    /// not per object).
+    fn new(waiting: &'a AtomicBool) -> Self {
+        // Relaxed: the barrier orders it before every `busy` read of `steal_cached`.
+        waiting.store(true, Ordering::Relaxed);
+        barrier::heavy();
+        Self { waiting }
+    }
+
+    /// Whether `waiting` is still set (a debug check of the thief).
+    pub(crate) fn still_waiting(&self) -> bool {
+        self.waiting.load(Ordering::Relaxed)
     }
 }
 
@@ -149,7 +254,7 @@ impl<T> Places<T> {
     }
 
     /// Takes a place if one is free and nobody queued before the caller; `false` otherwise.
-    pub(crate) fn try_take(&mut self, max_live: usize) -> bool {
+    fn try_take(&mut self, max_live: usize) -> bool {
         let free = self.queue.is_empty() && self.live < max_live;
         if free {
             self.live += 1;
@@ -159,7 +264,7 @@ impl<T> Places<T> {
 
     /// Queues a new waiter, last; `true` in the second place if it is the first one (the
     /// caller must then set the pool's `waiting` flag and gather every cache's objects).
-    pub(crate) fn enqueue(&mut self, wake: Wake) -> (Arc<Waiter<T>>, bool) {
+    fn enqueue(&mut self, wake: Wake) -> (Arc<Waiter<T>>, bool) {
         let first = self.queue.is_empty();
         let waiter = Arc::new(Waiter {
             state: Mutex::new(State::Queued(wake)),
@@ -171,7 +276,7 @@ impl<T> Places<T> {
 
     /// Hands `handoff` to the first waiter and returns how to wake it, or gives `handoff` back
     /// if nobody waits.
-    pub(crate) fn serve(&mut self, handoff: Handoff<T>) -> Result<Wake, Handoff<T>> {
+    fn serve(&mut self, handoff: Handoff<T>) -> Result<Wake, Handoff<T>> {
         let Some(waiter) = self.queue.pop_front() else {
             return Err(handoff);
         };
@@ -186,7 +291,7 @@ impl<T> Places<T> {
 
     /// Frees `n` places; each goes to a waiter if one is queued (whose wake-up is pushed onto
     /// `wakes`).
-    pub(crate) fn free(&mut self, n: usize, wakes: &mut Vec<Wake>) {
+    fn free(&mut self, n: usize, wakes: &mut Vec<Wake>) {
         debug_assert!(n <= self.live, "freeing {n} of {} places", self.live);
         self.live -= n;
         for _ in 0..n {
@@ -203,7 +308,7 @@ impl<T> Places<T> {
 
     /// Ends `waiter`'s wait: takes it out of the queue if it is still there (`None`), or takes
     /// what it was handed, for the caller to use or pass on.
-    pub(crate) fn cancel(&mut self, waiter: &Arc<Waiter<T>>) -> Option<Handoff<T>> {
+    fn cancel(&mut self, waiter: &Arc<Waiter<T>>) -> Option<Handoff<T>> {
         let mut state = waiter.state.lock();
         match std::mem::replace(&mut *state, State::Closed) {
             State::Queued(_) => {
@@ -216,12 +321,12 @@ impl<T> Places<T> {
     }
 }
 
-impl Bound {
+impl Limiter {
     /// Clears `waiting` once the queue is empty. Release: a hit path that sees `false` opens its
     /// cache next, and must see what a thief did to that cache while the flag was set (the
     /// thief held the depot lock, as does this store). A hit path that still sees `true` only
     /// takes the slow path once more.
-    pub(crate) fn settle<T>(&self, places: &Places<T>) {
+    fn settle<T>(&self, places: &Places<T>) {
         if !places.has_waiters() && self.waiting.load(Ordering::Relaxed) {
             self.waiting.store(false, Ordering::Release);
         }

@@ -1,8 +1,8 @@
-//! Unit tests of [`Depot`]: the idle bound, which objects each operation moves (objects are
+//! Unit tests of [`Magazines`]: the idle bound, which objects each operation moves (objects are
 //! boxed ids, so every test checks identity and order, not only counts), the reuse of magazine
 //! buffers, and the low-water mark behind `take_unused`. Run by `cargo test --lib` and miri.
 
-use super::{Depot, Magazine};
+use super::{Magazine, Magazines};
 
 /// Boxed ids `range`, as a thread cache would hold them (the top of the cache is the end).
 fn objs(range: std::ops::Range<usize>) -> Magazine<usize> {
@@ -18,8 +18,8 @@ fn ids_of_magazines(magazines: &[Magazine<usize>]) -> Vec<Vec<usize>> {
 }
 
 /// A depot holding `0..n`, put one at a time.
-fn depot_with(max_idle: usize, magazine_len: usize, n: usize) -> Depot<usize> {
-    let mut depot = Depot::new(max_idle, magazine_len);
+fn depot_with(max_idle: usize, magazine_len: usize, n: usize) -> Magazines<usize> {
+    let mut depot = Magazines::new(max_idle, magazine_len);
     for obj in objs(0..n) {
         depot.put_one(obj).expect("room for it");
     }
@@ -38,7 +38,7 @@ fn put_one_keeps_up_to_max_idle_and_gives_back_the_rest() {
 
 #[test]
 fn put_one_with_no_room_at_all_keeps_nothing() {
-    let mut depot = Depot::new(0, 4);
+    let mut depot = Magazines::new(0, 4);
     assert_eq!(*depot.put_one(Box::new(7)).unwrap_err(), 7);
     assert_eq!(depot.idle(), 0);
     assert!(depot.take_all().is_empty());
@@ -63,7 +63,7 @@ fn zero_magazine_len_still_makes_one_object_magazines() {
 
 #[test]
 fn refill_on_an_empty_depot_moves_nothing() {
-    let mut depot = Depot::<usize>::new(4, 2);
+    let mut depot = Magazines::<usize>::new(4, 2);
     let (mut objects, mut spare) = (Vec::with_capacity(4), None);
     assert!(!depot.refill(&mut objects, &mut spare));
     assert!(objects.is_empty());
@@ -90,7 +90,7 @@ fn refill_moves_the_newest_magazine_and_keeps_its_buffer_as_the_spare() {
 
 #[test]
 fn flush_moves_the_top_of_the_cache_in_the_spare_buffer() {
-    let mut depot = Depot::new(8, 4);
+    let mut depot = Magazines::new(8, 4);
     let mut objects = objs(0..6);
     let mut spare = Some(Vec::with_capacity(4));
     let buffer = spare.as_ref().unwrap().as_ptr();
@@ -168,7 +168,7 @@ fn adopt_keeps_what_fits_and_returns_the_overflow() {
 fn adopt_never_makes_a_magazine_longer_than_magazine_len() {
     // A thief's haul of 7 in a pool whose caches hold 4 (magazines of 2): the audit's scenario,
     // where one magazine of 7 later overfilled a cache.
-    let mut depot = Depot::new(usize::MAX, 2);
+    let mut depot = Magazines::new(usize::MAX, 2);
     assert!(depot.adopt(objs(0..7)).is_empty());
     assert_eq!(depot.idle(), 7);
     assert_eq!(
@@ -181,7 +181,7 @@ fn adopt_never_makes_a_magazine_longer_than_magazine_len() {
 fn refill_moves_no_more_than_the_cache_has_room_for() {
     // Only `adopt` and `put_one` fill a depot, and neither makes a magazine longer than
     // `magazine_len`; a cache smaller than that (as after a bug) still gets only what fits.
-    let mut depot = Depot::new(usize::MAX, 8);
+    let mut depot = Magazines::new(usize::MAX, 8);
     assert!(depot.adopt(objs(0..6)).is_empty());
     let mut cache = Vec::with_capacity(4);
     let mut spare = None;
@@ -268,7 +268,7 @@ fn take_unused_splits_a_magazine_taking_its_bottom() {
 #[test]
 fn trading_through_flush_and_refill_never_exceeds_max_idle() {
     // Two threads' caches trading with one depot, in lock-step, against a count of every id.
-    let mut depot = Depot::new(5, 2);
+    let mut depot = Magazines::new(5, 2);
     let mut caches = [objs(0..4), objs(4..8)];
     let mut spares: [Option<Magazine<usize>>; 2] = [None, None];
     for round in 0..20 {
@@ -290,25 +290,6 @@ fn trading_through_flush_and_refill_never_exceeds_max_idle() {
     all.extend(depot.take_all().iter().flat_map(|m| ids(m)));
     all.sort_unstable();
     assert_eq!(all, (0..8).collect::<Vec<_>>(), "every object exactly once");
-}
-
-#[test]
-fn peak_in_use_follows_the_published_balances() {
-    let mut depot = Depot::<usize>::new(4, 2);
-    let (mut a, mut b) = (0, 0);
-    depot.publish_balance(&mut a, 3);
-    depot.publish_balance(&mut b, 2);
-    assert_eq!(depot.peak_in_use(), 5);
-    // Thread b returns objects thread a took: its balance goes negative, the peak stays.
-    depot.publish_balance(&mut b, -3);
-    assert_eq!(depot.peak_in_use(), 5);
-    depot.publish_balance(&mut a, 6);
-    assert_eq!(depot.peak_in_use(), 5, "estimate 6 - 3 = 3");
-    depot.observe_in_use(7);
-    assert_eq!(depot.peak_in_use(), 7);
-    depot.counts.change(crate::counting::Change::Reused); // a `get` served by the depot itself
-    depot.publish_own_balance();
-    assert_eq!(depot.peak_in_use(), 7, "estimate 4");
 }
 
 #[test]
