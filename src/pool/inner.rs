@@ -13,7 +13,7 @@ use super::counts::{Counts, Totals};
 use super::depot::Depot;
 use super::limiter::{wake_all, Limiter};
 use super::magazines::Magazine;
-use super::owned::Refs;
+use super::refs::Refs;
 use super::slots::{Shared, Slot, ThreadSlots};
 use super::thread::{self, drop_all, Remembered, ThreadExit, ThreadHandle};
 use crate::counting::Change;
@@ -191,7 +191,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     ) {
         let balance = shared.counts.lent_balance(Some(&shared.fill));
         depot.peak.publish(cache.published_balance(), balance);
-        self.collect_released(shared, depot);
+        self.refs.collect_released(shared, &mut depot.refs);
     }
 
     /// Enables this thread's cache (registering its exit flush) if it is not yet; `false` if
@@ -329,7 +329,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
                     if let Some(obj) = cache.pop() {
                         return Some(Some(obj));
                     }
-                    self.stock_spare_refs(slot.shared(), depot);
+                    self.refs.stock_spares(slot.shared(), &mut depot.refs);
                     let streak = cache.repeats(Trade::Refill);
                     cache.trade(|objects, spare| {
                         if depot.magazines.refill(objects, spare) && streak {
@@ -661,7 +661,8 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> ThreadExit for I
         let overflow = slot.with_cache_locked(thread, &mut depot, |cache, depot| {
             let objects = cache.disable();
             self.trade_tallies(slot.shared(), cache, depot);
-            self.spare_refs_at_thread_exit(slot.shared(), depot);
+            self.refs
+                .spares_at_thread_exit(slot.shared(), &mut depot.refs);
             self.stock(depot, objects, &mut wakes)
         });
         drop(depot);

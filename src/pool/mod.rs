@@ -10,6 +10,7 @@ mod lend;
 mod limiter;
 mod magazines;
 mod owned;
+mod refs;
 mod report;
 mod slots;
 mod tally;
