@@ -253,14 +253,6 @@ fn next_table_id() -> u64 {
     0
 }
 
-/// Bucket and index of thread id `id`: ids `2^b - 1 ..= 2^(b+1) - 2` live in bucket `b`.
-#[inline]
-pub(crate) fn locate(id: usize) -> (usize, usize) {
-    let n = id + 1;
-    let bucket = (usize::BITS - 1 - n.leading_zeros()) as usize;
-    (bucket, n - (1 << bucket))
-}
-
 impl<T> ThreadSlots<T> {
     /// An empty table; `stealable` for a bounded pool (see the module docs).
     pub(crate) fn new(stealable: bool) -> Self {
@@ -459,41 +451,6 @@ impl<T> Drop for ThreadSlots<T> {
             // `len`-slot boxed slice; `&mut self` in `drop` means no slot is borrowed, and each
             // bucket is reclaimed once because the table is going away.
             drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(base, len)) });
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::locate;
-
-    #[test]
-    fn ids_fill_buckets_in_order() {
-        let expected = [
-            (0, 0),
-            (1, 0),
-            (1, 1),
-            (2, 0),
-            (2, 1),
-            (2, 2),
-            (2, 3),
-            (3, 0),
-        ];
-        for (id, want) in expected.into_iter().enumerate() {
-            assert_eq!(locate(id), want, "id {id}");
-        }
-    }
-
-    #[test]
-    fn every_id_maps_inside_its_bucket_and_back() {
-        for id in (0..5000).chain([usize::MAX / 2, usize::MAX - 1]) {
-            let (bucket, index) = locate(id);
-            assert!(bucket < usize::BITS as usize, "id {id}");
-            assert!(
-                index < 1 << bucket,
-                "id {id}: index {index} in bucket {bucket}"
-            );
-            assert_eq!((1usize << bucket) - 1 + index, id, "id {id}");
         }
     }
 }

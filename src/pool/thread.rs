@@ -42,7 +42,7 @@ global! {
 /// that the code runs on the thread that owns `id`: the slot tables rely on this.
 pub(crate) struct ThreadHandle {
     id: usize,
-    /// Where `id` lives in a slot table (see `slots::locate`), computed once per thread.
+    /// Where `id` lives in a slot table (see [`locate`]), computed once per thread.
     bucket: usize,
     index: usize,
     ids: Arc<Mutex<IdAllocator>>,
@@ -209,6 +209,15 @@ fn with_current_slow<V, R>(
     }
 }
 
+/// Bucket and index of thread id `id`: ids `2^b - 1 ..= 2^(b+1) - 2` live in bucket `b` of
+/// every pool's slot table (`slots.rs`).
+#[inline]
+fn locate(id: usize) -> (usize, usize) {
+    let n = id + 1;
+    let bucket = (usize::BITS - 1 - n.leading_zeros()) as usize;
+    (bucket, n - (1 << bucket))
+}
+
 impl ThreadHandle {
     fn register() -> Self {
         let ids = Arc::clone(&IDS);
@@ -222,7 +231,7 @@ impl ThreadHandle {
                 }
             }
         };
-        let (bucket, index) = super::slots::locate(id);
+        let (bucket, index) = locate(id);
         Self {
             id,
             bucket,
@@ -316,4 +325,39 @@ pub(crate) fn drop_all<I: IntoIterator>(items: I) -> Result<(), Box<dyn Any + Se
         }
     }
     first
+}
+
+#[cfg(test)]
+mod tests {
+    use super::locate;
+
+    #[test]
+    fn ids_fill_buckets_in_order() {
+        let expected = [
+            (0, 0),
+            (1, 0),
+            (1, 1),
+            (2, 0),
+            (2, 1),
+            (2, 2),
+            (2, 3),
+            (3, 0),
+        ];
+        for (id, want) in expected.into_iter().enumerate() {
+            assert_eq!(locate(id), want, "id {id}");
+        }
+    }
+
+    #[test]
+    fn every_id_maps_inside_its_bucket_and_back() {
+        for id in (0..5000).chain([usize::MAX / 2, usize::MAX - 1]) {
+            let (bucket, index) = locate(id);
+            assert!(bucket < usize::BITS as usize, "id {id}");
+            assert!(
+                index < 1 << bucket,
+                "id {id}: index {index} in bucket {bucket}"
+            );
+            assert_eq!((1usize << bucket) - 1 + index, id, "id {id}");
+        }
+    }
 }
