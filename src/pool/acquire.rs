@@ -171,7 +171,8 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         let mut overflow = Vec::new();
         if let Some(quiesced) = quiesced {
             let mut haul = Vec::new();
-            self.slots
+            self.tier
+                .slots
                 .steal_cached(&mut depot, &quiesced, |cache, shared, depot| {
                     haul.append(&mut cache.take_all());
                     // What the owner does when it trades: its returns of the stolen objects get

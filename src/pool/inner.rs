@@ -8,29 +8,21 @@
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 
-use super::cache::{ThreadCache, Trade};
-use super::counts::{Counts, Totals};
+use super::cache::ThreadCache;
+use super::counts::Totals;
 use super::depot::Depot;
 use super::limiter::{wake_all, Limiter};
 use super::magazines::Magazine;
 use super::refs::Refs;
-use super::slots::{Shared, Slot, ThreadSlots};
-use super::thread::{self, drop_all, Remembered, ThreadExit, ThreadHandle};
+use super::slots::{Shared, Slot};
+use super::thread::{drop_all, ThreadExit, ThreadHandle};
+use super::tier::{count_kept, Source, ThreadTier, TierHost};
 use crate::counting::Change;
 use crate::recycle::Recycler;
 use crate::stats::PoolStats;
 use crate::sync::{ArcDropSync, Mutex, MutexGuard, Weak};
 
 pub(crate) type Factory<T> = Box<dyn Fn() -> T + Send + Sync>;
-
-/// Why an object comes back: decides which counters it moves.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Source {
-    /// A guard was dropped.
-    Guard,
-    /// `Pool::put`.
-    Put,
-}
 
 /// Where a returned object went when the thread tier was asked to keep it.
 enum Kept<T> {
@@ -42,16 +34,6 @@ enum Kept<T> {
     Handed,
 }
 
-/// Which door of [`Slot`] a hit path opens (see [`Inner::hit`]).
-#[derive(Clone, Copy)]
-enum Door {
-    /// A slot from the last-slot entry of unstealable tables, so of an unbounded pool:
-    /// unannounced, without checking.
-    Unannounced,
-    /// Whichever door the pool's limiter asks for (none: unannounced).
-    Limiter,
-}
-
 /// Keeps a value off the cache lines of its neighbours (two lines, as for thread slots).
 #[repr(align(128))]
 struct OwnLines<X>(X);
@@ -60,16 +42,13 @@ pub(crate) struct Inner<T, R> {
     /// This pool, for registering thread-exit hooks from `&self` (guards borrow `&Inner`
     /// directly, saving a pointer hop on every return).
     me: Weak<Inner<T, R>>,
-    pub(super) slots: ThreadSlots<T>,
+    /// Every thread's cache (`tier.rs`).
+    pub(super) tier: ThreadTier<T>,
     /// On lines of its own: every trade writes the lock, and nothing the hit path reads may share
     /// a line with it.
     depot: OwnLines<Mutex<Depot<T>>>,
     factory: Factory<T>,
     pub(super) recycler: R,
-    /// Per-thread cache size; 0 = every operation goes to the depot.
-    thread_cache: usize,
-    /// Objects moved per trade with the depot.
-    batch: usize,
     /// Handles and owned-guard references (see `owned.rs`).
     pub(super) refs: Refs,
     /// Lets loom see that every handle's last use precedes the drop (see `sync.rs`).
@@ -87,24 +66,16 @@ impl<T, R> Inner<T, R> {
         thread_cache: usize,
         max_live: Option<usize>,
     ) -> Self {
-        // Half the cache per trade: after a flush or refill the thread still has room (or
-        // objects) for half a cache of hits, so a get/put pattern at the boundary cannot make
-        // every operation take the lock.
-        let batch = thread_cache.div_ceil(2).max(1);
+        let tier = ThreadTier::new(thread_cache, max_live.is_some());
+        // With a thread tier, depot magazines hold one trade's worth; without one, `put_one`
+        // still groups objects so the depot's stack stays short.
+        let magazine_len = if tier.is_on() { tier.batch() } else { 32 };
         Self {
             me,
-            // A bounded pool's waiters take idle objects out of every thread's cache.
-            slots: ThreadSlots::new(max_live.is_some()),
-            // With a thread tier, depot magazines hold one trade's worth (`batch`); without one,
-            // `put_one` still groups objects so the depot's stack stays short.
-            depot: OwnLines(Mutex::new(Depot::new(
-                max_idle,
-                if thread_cache == 0 { 32 } else { batch },
-            ))),
+            tier,
+            depot: OwnLines(Mutex::new(Depot::new(max_idle, magazine_len))),
             factory,
             recycler,
-            thread_cache,
-            batch,
             refs: Refs::new(),
             drop_sync: ArcDropSync::default(),
             limiter: max_live.map(Limiter::new),
@@ -124,39 +95,8 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         &'s self,
         f: impl FnOnce(&ThreadHandle, &'s Slot<T>) -> X,
     ) -> Option<X> {
-        self.with_slot_or((), |thread, slot, ()| Some(f(thread, slot)), |()| None)
-    }
-
-    /// [`Inner::with_slot`] with a value that `none` gets back if there is no slot. The slot
-    /// comes from a last-slot entry if one is this pool's (no handle or bucket load), else from
-    /// the table (which updates the entry).
-    #[inline(always)]
-    fn with_slot_or<'s, V, X>(
-        &'s self,
-        value: V,
-        f: impl FnOnce(&ThreadHandle, &'s Slot<T>, V) -> X,
-        none: impl FnOnce(V) -> X,
-    ) -> X {
-        self.with_hit_slot(
-            (value, f),
-            |thread, slot, _door, (value, f)| f(thread, slot, value),
-            |(value, f)| self.with_slot_via_table(value, f, none),
-        )
-    }
-
-    /// [`Inner::with_slot_or`] through the table only.
-    #[inline(always)]
-    fn with_slot_via_table<'s, V, X>(
-        &'s self,
-        value: V,
-        f: impl FnOnce(&ThreadHandle, &'s Slot<T>, V) -> X,
-        none: impl FnOnce(V) -> X,
-    ) -> X {
-        thread::with_current_or(
-            value,
-            |thread, v| f(thread, self.slots.get(thread), v),
-            none,
-        )
+        self.drop_sync.touch();
+        self.tier.with_slot(f)
     }
 
     /// Moves counters of the calling thread's slot, or the depot's without a thread tier, and
@@ -164,7 +104,9 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// Publishing here keeps every thread's unpublished balance within its cache size, which is
     /// what bounds the error of `peak_in_use`.
     pub(super) fn count(&self, change: Change) {
-        let counted = (self.thread_cache > 0)
+        let counted = self
+            .tier
+            .is_on()
             .then(|| {
                 self.with_slot(|thread, slot| {
                     slot.shared().counts.change(change);
@@ -194,17 +136,13 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         self.refs.collect_released(shared, &mut depot.refs);
     }
 
-    /// Enables this thread's cache (registering its exit flush) if it is not yet; `false` if
-    /// the thread is exiting and the cache must stay off.
+    /// Enables this thread's cache, registering this pool's exit flush (see
+    /// [`ThreadTier::enable`]).
     fn enable_cache(&self, thread: &ThreadHandle, cache: &mut ThreadCache<'_, T>) -> bool {
-        if !cache.is_enabled() {
+        self.tier.enable(thread, cache, || {
             let weak: Weak<Self> = self.me.clone();
-            if !thread.on_exit(weak) {
-                return false;
-            }
-            cache.enable(self.thread_cache);
-        }
-        true
+            weak
+        })
     }
 
     /// Creates `n` idle objects (the builder's `prefill`).
@@ -221,86 +159,11 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         }
     }
 
-    /// Runs `f` with this thread's slot, found the cheapest way: from the last-slot entry of
-    /// unstealable tables (then it is an unbounded pool: `Door::Unannounced`, no `bound` check),
-    /// from the entry of stealable ones (a bounded pool), or else through `via_table`, out of
-    /// line: the inlined hit path then holds the two compares and little else, which keeps the
-    /// registers it needs, and the pushes and pops around it, few (seen in the assembly).
-    #[inline(always)]
-    fn with_hit_slot<'s, V, X>(
-        &'s self,
-        value: V,
-        f: impl FnOnce(&ThreadHandle, &'s Slot<T>, Door, V) -> X,
-        via_table: impl FnOnce(V) -> X,
-    ) -> X {
-        self.drop_sync.touch();
-        // `f` travels with the value, so that whichever branch runs takes it.
-        self.slots.with_remembered(
-            Remembered::Unstealable,
-            (value, f),
-            |thread, slot, (value, f)| f(thread, slot, Door::Unannounced, value),
-            |(value, f)| {
-                self.slots.with_remembered(
-                    Remembered::Stealable,
-                    (value, f),
-                    |thread, slot, (value, f)| f(thread, slot, Door::Limiter, value),
-                    |(value, _)| via_table(value),
-                )
-            },
-        )
-    }
-
     /// An idle object from this thread's cache, without a lock: the hit path.
     #[inline(always)]
     pub(crate) fn take_cached(&self) -> Option<Box<T>> {
-        self.with_hit_slot(
-            (),
-            |thread, slot, door, ()| self.pop_cached(thread, slot, door),
-            |()| self.take_cached_via_table(),
-        )
-    }
-
-    /// [`Inner::take_cached`] through the slot table: this thread last used another pool of the
-    /// same kind (or none yet).
-    #[inline(never)]
-    fn take_cached_via_table(&self) -> Option<Box<T>> {
-        // One `Option` all the way (not `with_slot`'s nested one).
-        self.with_slot_via_table(
-            (),
-            |thread, slot, ()| self.pop_cached(thread, slot, Door::Limiter),
-            |()| None,
-        )
-    }
-
-    /// Pops from `slot`'s cache through `door`.
-    #[inline(always)]
-    fn pop_cached(&self, thread: &ThreadHandle, slot: &Slot<T>, door: Door) -> Option<Box<T>> {
-        // Counted by the pop itself (the fill word's length).
-        self.hit(thread, slot, door, (), |cache, ()| cache.pop())
-            .ok()?
-    }
-
-    /// Runs `f` on this thread's cache through the hit path's door: unannounced in an unbounded
-    /// pool, announced in a bounded one, where it gives `value` back while waiters are queued
-    /// (see `slots.rs`). `Door::Unannounced` skips the check: the slot came from the last-slot
-    /// entry that only unbounded pools use.
-    #[inline(always)]
-    fn hit<V, X>(
-        &self,
-        thread: &ThreadHandle,
-        slot: &Slot<T>,
-        door: Door,
-        value: V,
-        f: impl FnOnce(&mut ThreadCache<'_, T>, V) -> X,
-    ) -> Result<X, V> {
-        match (door, &self.limiter) {
-            (Door::Unannounced, _) | (Door::Limiter, None) => {
-                Ok(slot.with_cache(thread, |cache| f(cache, value)))
-            }
-            (Door::Limiter, Some(limiter)) => {
-                slot.with_cache_announced(thread, &limiter.waiting, value, f)
-            }
-        }
+        self.drop_sync.touch();
+        ThreadTier::take(self)
     }
 
     /// An idle object from the depot (refilling this thread's cache), or `None`.
@@ -312,7 +175,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
             // the caller queues (or, for `try_get`, gets nothing) without taking the lock here.
             return None;
         }
-        if self.thread_cache > 0 {
+        if self.tier.is_on() {
             let via_thread = self.with_slot(|thread, slot| {
                 let mut depot = self.depot();
                 if depot.places.has_waiters() {
@@ -330,14 +193,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
                         return Some(Some(obj));
                     }
                     self.refs.stock_spares(slot.shared(), &mut depot.refs);
-                    let streak = cache.repeats(Trade::Refill);
-                    cache.trade(|objects, spare| {
-                        if depot.magazines.refill(objects, spare) && streak {
-                            // A thread that keeps emptying its cache (a pipeline's producer)
-                            // fills it: one lock per cache of objects instead of per half.
-                            depot.magazines.refill_more(objects);
-                        }
-                    });
+                    self.tier.refill(cache, &mut depot.magazines);
                     Some(cache.pop()) // counted by the fill word, as a hit's pop is
                 })?;
                 Some(taken)
@@ -404,66 +260,8 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     /// Pushes onto this thread's cache if it has room: the return half of the hit path.
     #[inline(always)]
     fn keep_cached(&self, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
-        // `move`: `source` is copied into the closures, so the hit path folds it to a constant
-        // instead of spilling it to the stack for the slow path's closure.
-        self.with_hit_slot(
-            obj,
-            move |thread, slot, door, obj| self.push_cached(thread, slot, door, obj, source),
-            move |obj| self.keep_cached_via_table(obj, source),
-        )
-    }
-
-    /// [`Inner::keep_cached`] through the slot table (see [`Inner::take_cached_via_table`]).
-    #[inline(never)]
-    fn keep_cached_via_table(&self, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
-        self.with_slot_via_table(
-            obj,
-            move |thread, slot, obj| self.push_cached(thread, slot, Door::Limiter, obj, source),
-            Err,
-        )
-    }
-
-    /// Pushes onto `slot`'s cache through `door` if it has room, counting the return.
-    #[inline(always)]
-    fn push_cached(
-        &self,
-        thread: &ThreadHandle,
-        slot: &Slot<T>,
-        door: Door,
-        obj: Box<T>,
-        source: Source,
-    ) -> Result<(), Box<T>> {
-        let fold_due = push_kept(&slot.shared().counts, source, obj, |obj| {
-            self.hit(thread, slot, door, obj, |cache, obj| cache.push(obj))
-                .and_then(|pushed| pushed)
-        })?;
-        if fold_due {
-            self.fold_pushes(thread, slot);
-        }
-        Ok(())
-    }
-
-    /// Folds the count of pushes in this thread's fill word, under the depot lock (see
-    /// `cache.rs`): once every 2^46 returns on 64-bit targets.
-    #[cold]
-    #[inline(never)]
-    fn fold_pushes(&self, thread: &ThreadHandle, slot: &Slot<T>) {
-        let mut depot = self.depot();
-        slot.with_cache_locked(thread, &mut depot, |cache, _| cache.fold_pushes());
-    }
-
-    /// [`Inner::push_cached`] on a cache open under the depot lock (a slow path).
-    fn push_counted(
-        &self,
-        shared: &Shared,
-        cache: &mut ThreadCache<'_, T>,
-        obj: Box<T>,
-        source: Source,
-    ) -> Result<(), Box<T>> {
-        if push_kept(&shared.counts, source, obj, |obj| cache.push(obj))? {
-            cache.fold_pushes(); // the lock is held
-        }
-        Ok(())
+        self.drop_sync.touch();
+        ThreadTier::keep(self, obj, source)
     }
 
     /// Hands the object to the first waiter of a bounded pool if one is queued; otherwise flushes
@@ -473,10 +271,11 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     #[cold]
     #[inline(never)]
     fn keep_slow(&self, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
-        let kept = if self.thread_cache == 0 {
+        let kept = if !self.tier.is_on() {
             Kept::NoCache(obj)
         } else {
-            self.with_slot_or(
+            self.drop_sync.touch();
+            self.tier.with_slot_or(
                 obj,
                 |thread, slot, obj| {
                     let mut depot = self.depot();
@@ -497,19 +296,13 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
                                 return Kept::NoCache(obj);
                             }
                             self.trade_tallies(slot.shared(), cache, depot);
-                            if cache.is_full() {
-                                let streak = cache.repeats(Trade::Flush);
-                                cache.trade(|objects, spare| {
-                                    let mut moved =
-                                        depot.magazines.flush(objects, self.batch, spare);
-                                    // A thread that keeps filling its cache (a pipeline's
-                                    // consumer) empties it, as far as `max_idle` allows.
-                                    while streak && moved > 0 && !objects.is_empty() {
-                                        moved = depot.magazines.flush(objects, self.batch, spare);
-                                    }
-                                });
-                            }
-                            Kept::Decided(self.push_counted(slot.shared(), cache, obj, source))
+                            self.tier.make_room(cache, &mut depot.magazines);
+                            Kept::Decided(ThreadTier::push_locked(
+                                &slot.shared().counts,
+                                cache,
+                                obj,
+                                source,
+                            ))
                         }),
                     };
                     kept
@@ -568,7 +361,9 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
 
     /// Drops every idle object in the depot and in the calling thread's cache; returns how many.
     pub(crate) fn trim(&self) -> usize {
-        let from_cache = (self.thread_cache > 0)
+        let from_cache = self
+            .tier
+            .is_on()
             .then(|| {
                 self.with_slot(|thread, slot| {
                     let mut depot = self.depot();
@@ -603,7 +398,8 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
         let mut depot = self.depot();
         totals.add(&depot.counts, None);
         // Under the depot lock: no trade is halfway, so every fill word reads whole.
-        self.slots
+        self.tier
+            .slots
             .for_each(|shared| totals.add(&shared.counts, Some(&shared.fill)));
         if let Some(limiter) = &self.limiter {
             totals.cap_live(limiter.max_live);
@@ -624,38 +420,27 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     }
 }
 
-/// Runs `push`, a cache push that counts `obj` as returned in the fill word, counting a `put`
-/// before it (the order `Counts::lent_balance` reads them in); takes that count back if the push
-/// gives the object back.
-#[inline(always)]
-fn push_kept<T, X>(
-    counts: &Counts,
-    source: Source,
-    obj: Box<T>,
-    push: impl FnOnce(Box<T>) -> Result<X, Box<T>>,
-) -> Result<X, Box<T>> {
-    if source == Source::Put {
-        counts.put.add(1);
+impl<T, R> TierHost<T> for Inner<T, R> {
+    #[inline(always)]
+    fn tier(&self) -> &ThreadTier<T> {
+        &self.tier
     }
-    let pushed = push(obj);
-    if source == Source::Put && pushed.is_err() {
-        counts.put.sub(1);
-    }
-    pushed
-}
 
-/// Counts a return kept outside a cache (in the depot, or handed to a waiter).
-#[inline(always)]
-fn count_kept(c: &Counts, source: Source) {
-    if source == Source::Put {
-        c.change(Change::Put); // before `returned`: see `Counts::lent_balance`
+    #[inline(always)]
+    fn limiter(&self) -> Option<&Limiter> {
+        self.limiter.as_ref()
     }
-    c.returned.add(1);
+
+    #[cold]
+    #[inline(never)]
+    fn fold_pushes(&self, thread: &ThreadHandle, slot: &Slot<T>) {
+        self.tier.fold_pushes(thread, slot, &mut self.depot());
+    }
 }
 
 impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> ThreadExit for Inner<T, R> {
     fn thread_exited(&self, thread: &ThreadHandle) {
-        let slot = self.slots.get(thread);
+        let slot = self.tier.slots.get(thread);
         let mut wakes = Vec::new();
         let mut depot = self.depot();
         let overflow = slot.with_cache_locked(thread, &mut depot, |cache, depot| {
@@ -694,7 +479,7 @@ impl<T, R> Drop for Inner<T, R> {
             .into_iter()
             .flatten()
             .collect();
-        objects.extend(self.slots.take_cached_objects());
+        objects.extend(self.tier.slots.take_cached_objects());
         let _reported_by_the_panic_hook = drop_all(objects);
     }
 }

@@ -2,7 +2,7 @@
 //! ([`BufferPool`](crate::BufferPool): one `Pool` per size class). They hold their own guards,
 //! which must give an object back to a chosen pool, not to the one it came from.
 
-use super::inner::Source;
+use super::tier::Source;
 use super::Pool;
 use crate::recycle::Recycler;
 

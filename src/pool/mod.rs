@@ -15,6 +15,7 @@ mod report;
 mod slots;
 mod tally;
 mod thread;
+mod tier;
 mod waiting;
 
 use std::fmt;
@@ -27,7 +28,8 @@ use crate::error::ConfigError;
 use crate::recycle::{Recycle, Recycler, ResetRecycler};
 use crate::stats::PoolStats;
 use crate::sync::Arc;
-use inner::{Inner, Source};
+use inner::Inner;
+use tier::Source;
 
 /// A pool of reusable `T` shared by threads.
 ///

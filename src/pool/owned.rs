@@ -20,7 +20,8 @@ impl<T, R> Inner<T, R> {
     fn collect_refs_at_close(&self) -> bool {
         let mut depot = self.depot();
         let mut unused = self.refs.begin_close(&mut depot.refs);
-        self.slots
+        self.tier
+            .slots
             .for_each(|shared| unused += Refs::collect_at_close(shared));
         drop(depot);
         give_back(&self.refs.issued, unused)

@@ -69,7 +69,8 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Reported for Inn
             });
         });
         let mut adopted = depot.counts.put.get() as u64;
-        self.slots
+        self.tier
+            .slots
             .for_each(|shared| adopted += shared.counts.put.get() as u64);
         measured.add(&self.recycler, depot.magazines.idle_objects());
         drop(depot);
