@@ -68,8 +68,9 @@
 //! **The hit path**, per side: load the entry's id, compare it with the pool's, load the slot,
 //! load the fill word, then the pop or push and one store of the word. `LocalPool`'s has neither
 //! the compare nor the slot load, and bumps a counter on a get. Everything up to the cache push is
-//! `#[inline(always)]`; the table path and every slow path are out of line (`#[cold]`), so they
-//! take their registers with them. What the hit path leaves out, and where it went:
+//! `#[inline(always)]`; the table path is out of line (`#[inline(never)]`) and every slow path is
+//! `#[cold]`, so they take their registers with them. What the hit path leaves out, and where it
+//! went:
 //!
 //! - a second thread-local state check: std's lazy `thread_local!` with a destructor checks its
 //!   state on every access; the constant pointer beside it does not;
@@ -233,9 +234,9 @@
 //!   pool's `Arc` between them. It rises only when a thread takes a batch of 64 and the depot has
 //!   none to reuse; it falls only once the last handle is gone.
 //! - A thread's `spare_refs` (in its slot) feeds its `get_owned`s: a plain load and store. A
-//!   thread out of spares takes a batch from the depot's reserve (or, if it has none, from
-//!   `issued`) under the depot lock; a thread that refills its object cache from the depot takes
-//!   a batch of the reserve in the same lock, so a pipeline's producer rarely locks for
+//!   thread out of spares takes a batch from the depot's reserve (`Depot::refs`; if it has none,
+//!   from `issued`) under the depot lock; a thread that refills its object cache from the depot
+//!   takes a batch of the reserve in the same lock, so a pipeline's producer rarely locks for
 //!   references alone.
 //! - A guard's drop releases its reference into the dropping thread's tally (`released_refs`,
 //!   `pool/tally.rs`), then checks the pool's `closing` flag. Each depot trade moves the
@@ -342,7 +343,9 @@
 //! the heavy barrier, and moves every cache's objects to the queue and the depot
 //! (`ThreadSlots::steal_cached`). While the queue is non-empty, every hit path sees the flag and
 //! takes the slow path, which serves the queue, so caches stay empty; when the queue empties,
-//! the flag is cleared under the lock.
+//! the flag is cleared under the lock. Clearing needs no barrier, only a release store that
+//! publishes what the thief did to the caches: a hit path that still sees the flag set only takes
+//! the slow path once more.
 //!
 //! The thief and the owners' hit paths meet in Dekker's handshake again, with the same asymmetric
 //! barrier as owned guards: the owner stores `busy = true` in its slot, runs the light barrier
