@@ -13,16 +13,13 @@
 //!
 //! # Why interleaved
 //!
-//! The project's machine (2 vCPUs, a VM) switches between two speed levels about 1.5x apart, for
-//! periods of seconds, for all code at once: within one criterion run the per-sample times of
-//! `pool/single/hotpool` are bimodal (5.3-5.6 ns vs 8.1-9.2 ns per round trip, in
-//! `target/criterion/pool/single/hotpool/new/sample.json`), pinning the thread to a CPU does not
-//! change it, and a reference loop on the same thread switches at the same moments. `pool.rs` runs
-//! each case for 1.5 s, one case after another, so two cases a few seconds apart can land in
-//! different levels and the ratio of their medians can be off by up to 1.5x. Here every case runs
-//! for one short slice (about 2 ms) per round, in an order shuffled each round, and every ratio is
-//! taken between two slices of the same round: a level switch moves both sides of the ratio, and
-//! the few rounds that straddle a switch land in the tails of the distribution, not in its median.
+//! The project's machine switches between two speed levels for periods of seconds, for all code
+//! at once (figures and how it was found: "Methodology: the bench gap" in `benches/README.md`).
+//! `pool.rs` runs each case for 1.5 s, one case after another, so two cases a few seconds apart
+//! can land in different levels. Here every case runs for one short slice (about 2 ms) per round,
+//! in an order shuffled each round, and every ratio is taken between two slices of the same
+//! round: a level switch moves both sides of the ratio, and the few rounds that straddle a switch
+//! land in the tails of the distribution, not in its median.
 //!
 //! # How it runs
 //!

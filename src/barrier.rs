@@ -105,7 +105,7 @@ mod expedited {
         // reads `false` in its next light barrier. Every later heavy barrier comes here too
         // (`AVAILABLE` is false, `REGISTERED` true) and runs its own shootdown: one that starts
         // while another is between the store and its shootdown must not rely on a fence alone,
-        // as light barriers of that moment may still be compiler fences (found by review).
+        // as light barriers of that moment may still be compiler fences.
         AVAILABLE.store(false, Ordering::SeqCst);
         shootdown::run();
         // Whatever the shootdown did, this side's own fence.

@@ -1,161 +1,162 @@
 //! How hotpool works inside: the tiers, the invariants, and why the memory orderings are enough.
 //!
-//! This module holds documentation only. Read it before changing `src/pool` or `src/local`.
+//! This module holds documentation only, and is the one place for the mechanism: module headers
+//! in `src/` summarise their part and link here. Read it before changing `src/pool` or
+//! `src/local`. Measurements, and designs that were tried and left, are in `benches/README.md`
+//! ("Design notes and things tried"); what changed when is in `CHANGELOG.md`.
 //!
 //! # Objects stay in place
 //!
 //! Every pooled object lives in its own `Box<T>` from the moment the factory makes it until it is
 //! dropped. Guards, thread caches and the depot hold `Box<T>` pointers, so handing an object out or
-//! taking it back moves 8 bytes whatever `size_of::<T>()` is. (Measured on the 2-core CI machine:
-//! popping and pushing a 24-byte `Vec<u8>` through a `Vec<Vec<u8>>` costs about 8 ns, a pointer
-//! about 1 ns; a 1 KiB struct would cost a 1 KiB memcpy each way.)
+//! taking it back moves 8 bytes whatever `size_of::<T>()` is; moving `T` itself would cost a
+//! memcpy of `T` each way.
 //!
 //! # `LocalPool`
 //!
-//! A `Vec<Box<T>>` used as a LIFO stack (the most recently returned object is the most likely to
-//! be in cache) behind an `UnsafeCell` without a borrow flag (`local/stack.rs`): nothing that runs
-//! while it is borrowed can reach user code, because the factory, the recycle policy and
-//! `T::drop` always run outside it and growth allocates before the borrow. A hit moves one
-//! counter: in-use is derived as `live - idle`, and the peak from the idle stack's low-water mark
-//! between changes of the live population (`local/counters.rs`). A guard holds a `ManuallyDrop<Box<T>>` and `&LocalPool` (or an
-//! `Rc`); its `Drop` takes the box out exactly once, and `detach` consumes the guard without
-//! running `Drop` (`src/guard.rs`). An `Option` would cost a store and a branch per operation:
-//! measurable when the whole round trip is about 2 ns.
+//! `src/local/`. A `Vec<Box<T>>` used as a LIFO stack (the most recently returned object is the
+//! most likely to be in cache) behind an `UnsafeCell` without a borrow flag (`local/stack.rs`):
+//! nothing that runs while it is borrowed can reach user code, because the factory, the recycle
+//! policy and `T::drop` always run outside it and growth allocates before the borrow. A hit moves
+//! one counter: in-use is derived as `live - idle`, and the peak from the idle stack's low-water
+//! mark between changes of the live population (`local/counters.rs`).
+//!
+//! # Guards
+//!
+//! One mechanism for every guard (`src/guard.rs`): a guard holds a `ManuallyDrop<Box<T>>` and the
+//! handle it goes back to (`&LocalPool`, an `Rc`, `&Pool` or an owned reference); its `Drop` takes
+//! the box out exactly once, and `detach` consumes the guard without running `Drop`. Not an
+//! `Option`, which would cost a store and a branch per operation on a round trip of a few
+//! nanoseconds.
 //!
 //! # `Pool`: three tiers
 //!
-//! 1. **Thread cache** (`pool/cache.rs`, `pool/slots.rs`): each thread that uses the pool owns a
-//!    slot holding a `Vec<Box<T>>` of at most `thread_cache` objects. Slots live in a table indexed
-//!    by a small thread id (`pool/thread.rs`): bucket `b` holds `2^b` slots, allocated on first use
-//!    and published with a release store, never moved or freed before the pool. A hit starts
-//!    from the thread's *last slot* (`thread::with_last_slot`): a thread-local entry holding the
-//!    id of the slot table the thread used last, that slot's address and the thread's handle. If
-//!    the id is this pool's table, the slot is found with one compare and one load, without
-//!    reading the handle pointer first; otherwise the pool goes through the table out of line
-//!    (`*_via_table`): a constant-initialised thread-local pointer to the thread's handle (one
-//!    `mov` from `%fs`, no lazy-initialisation check), the bucket and index stored in the handle,
-//!    one bucket pointer (acquire), and the entry is replaced. There are two entries, one for
-//!    slot tables that are never stolen from (unbounded pools) and one for stealable tables
-//!    (bounded pools): a slot found in the first needs no check of which cache door its pool
-//!    uses, so the unbounded pool's hit path has no `bound` branch, and a thread that alternates
-//!    between a bounded and an unbounded pool keeps both found. Table ids come from a 64-bit
-//!    counter and are never reused, so an entry of a dropped pool can never match a new one at
-//!    the same address. An entry is set only while the handle pointer is (so the handle it holds
-//!    is alive whenever its id matches) and cleared with it, first thing in the handle's
-//!    destructor. Then the hit pops or pushes, and that one store of the cache's *fill word*
-//!    (below) is all it writes besides the object: no lock, no counter. Slots are aligned to
-//!    128 bytes: neighbouring threads' slots sharing a
-//!    cache line made `pool/threads/2` three times slower per operation than one thread.
-//!
-//!    **The fill word** (`pool/cache.rs`). The cache is a stack in the spare capacity of a
-//!    `Vec<Box<T>>` kept at length 0; its length lives in a word of the slot's shared part, an
-//!    atomic that other threads may read: the low 17 bits are the length, the bits above count
-//!    the objects returns pushed. A pop stores the word minus 1, a push the word plus one push
-//!    and one object: the store that moves the stack also counts the return, and a get is
-//!    counted by what it leaves (pops = pushes + moved in by trades − moved out − length). So a
-//!    hit writes no counter. Before, each hit bumped one (`reused` on a get, `returned` on a
-//!    return), and those two read-modify-writes were most of what `Pool`'s round trip took over
-//!    `LocalPool`'s: with both removed as an experiment, `Pool`/`LocalPool` went from 1.16–1.27
-//!    to 1.02–1.05 in an interleaved loop, with either one left to 1.15–1.17, and with a plain
-//!    store of the length in their place to 1.08–1.12. A store whose value is already in a
-//!    register is cheap; a load of the line's previous value, through a slot pointer that was
-//!    just loaded from the thread-local, is what costs (the guest has no PMU to say more). With
-//!    the fill word, 1.08–1.13 in the same loop. The count of pushes is folded into a separate
-//!    counter under the depot lock when it reaches the word's top bit (after 2^46 pushes on
-//!    64-bit targets, 2^14 on 32-bit ones), which the push reports from the flags of its own
-//!    add. The trades with the depot and the fold write the length and their tallies under the
-//!    depot lock, which `stats()` holds: it reads every fill word whole (loom model
-//!    `stats_read_races_fill_word_hits_and_trades`). For a trade the `Vec` takes the length for
-//!    the moment the depot's code runs on it (`ThreadCache::trade`), so the depot still works on
-//!    plain `Vec`s, and a panic inside gives the objects back to the stack.
-//!
-//!    Tried and left: a `Pooled` guard that carries the slot its object came from, so that its
-//!    drop pushes through an address it holds instead of one loaded from the entry (a model of
-//!    the hit path in isolation gained about 0.1 of `LocalPool`'s time). In the crate the guard
-//!    grew to three words and was no longer passed in registers to its out-of-line drop: the slot
-//!    address came back from the stack, and `Pool`/`LocalPool` went from 1.27 to 1.30–1.36.
-//!
-//!    The cache's limit is its `Vec`'s capacity: the cache is enabled with
-//!    `Vec::with_capacity(thread_cache)`, which asks for exactly that many slots (std's `Vec`
-//!    then reports that capacity; debug builds assert it), and trades with the depot never grow
-//!    it: every magazine holds at most half a cache (`Depot::adopt` splits bulk entries, an
-//!    exiting thread's cache or a thief's haul, into magazines of that size), and
-//!    `Depot::refill` moves at most what the cache has room for whatever it finds. So a push
-//!    compares the length with the capacity once.
-//!
-//!    In the assembly of a get → write → drop loop, the unbounded hit is now, per side: load the
-//!    entry's id, compare it with the pool's, load the slot, load the fill word, then the pop or
-//!    push and one store of the word (`LocalPool` has neither compare nor slot load, and bumps a
-//!    counter on a get). The table path, being out of line, takes its registers with it: the guard's drop
-//!    went from six saved registers to three. callgrind counts 66 instructions per round trip
-//!    (64 bytes written inline) for `Pool` and 62 for `LocalPool`; before the entries, with the
-//!    write as a `memcpy` call, it was 134 against 85.
-//!
-//!    What used to be on the hit path and moved off it: a second thread-local state check (std's
-//!    lazy `thread_local!` with a destructor checks its state on every access; the constant
-//!    pointer beside it does not); the re-entrancy flag stored twice per side (replaced by a
-//!    type rule, below, and a debug-build assertion); the exit-hook registration check (folded
-//!    into the cache's capacity, which is 0 until the hook is registered, so the first return
-//!    takes the slow path once); all four counter updates per round trip (in-use is derived,
-//!    below, and the hits are counted by the fill word); and the guard's out-of-line drop (everything up to the cache push is
-//!    `#[inline(always)]`, slow paths are `#[cold]`).
-//! 2. **Depot** (`pool/depot.rs`): a `Mutex` around a stack of *magazines* (`Vec<Box<T>>`), as in
-//!    Bonwick's magazine allocator. A thread whose cache is empty takes a whole magazine; one whose
-//!    cache is full moves half of it out as a magazine. Half, not all: after a trade the thread has
-//!    room (or objects) for half a cache of hits, so an alternating get/put at the boundary cannot
-//!    make every operation lock. Such a thread's trades alternate (a flush, then a refill), so a
-//!    thread whose trade goes the same way as its previous one is not at the boundary: it moves
-//!    objects one way, as a pipeline's producer or consumer does, and trades a whole cache (a
-//!    refill takes a second magazine if it fits; a flush empties the cache as far as `max_idle`
-//!    allows). That halves the lock acquisitions of a pipeline: `pool/cross_thread` went from
-//!    11.7–12.5 to 19.4–20.0 Melem/s with owned guards (the same runs also moved the slow paths
-//!    to the last-slot entries). Empty magazine buffers are swapped back, so trading allocates
-//!    nothing in steady state. Only pointer moves happen under the lock.
+//! 1. [Thread cache](#thread-cache): a bounded stack per thread, hit without a lock or a
+//!    read-modify-write.
+//! 2. [Depot](#depot): magazines moved between threads a batch at a time under one lock.
 //! 3. **Factory**, outside every lock and borrow.
 //!
 //! A guard returns its object to the cache of the thread that drops it. In a producer → consumer
 //! pipeline the consumer's full magazines flow to the depot and the producer takes them from
-//! there: one lock per half-cache of objects in each direction.
+//! there: one lock per half-cache of objects in each direction (or a whole cache, below).
+//!
+//! ## Thread cache
+//!
+//! `pool/cache.rs`, `pool/slots.rs`, `pool/thread.rs`. Each thread that uses the pool owns a slot
+//! holding its cache of at most `thread_cache` objects. Slots live in a table indexed by a small
+//! thread id (`pool/thread.rs`; ids are reused after a thread exits, so tables stay as small as
+//! the number of threads alive at once): bucket `b` holds `2^b` slots, allocated on first use and
+//! published with a release store, never moved or freed before the pool. Slots are aligned to 128
+//! bytes, so neighbouring threads' slots never share a cache line (nor an adjacent-line prefetch
+//! pair).
+//!
+//! **Last-slot entries.** A hit starts from the thread's *last slot* (`thread::with_last_slot`):
+//! a thread-local entry holding the id of the slot table the thread used last, that slot's
+//! address and the thread's handle. If the id is this pool's table, the slot is found with one
+//! compare and one load, without reading the handle pointer first; otherwise the pool goes
+//! through the table out of line (`*_via_table`): a constant-initialised thread-local pointer to
+//! the thread's handle (one `mov` from `%fs`, no lazy-initialisation check), the bucket and index
+//! stored in the handle, one bucket pointer (acquire), and the entry is replaced. There are two
+//! entries, one for slot tables that are never stolen from (unbounded pools) and one for
+//! stealable tables (bounded pools): a slot found in the first needs no check of which cache door
+//! its pool uses, so the unbounded pool's hit path has no `bound` branch, and a thread that
+//! alternates between a bounded and an unbounded pool keeps both found. Table ids come from a
+//! 64-bit counter and are never reused, so an entry of a dropped pool can never match a new one
+//! at the same address. An entry is set only while the handle pointer is (so the handle it holds
+//! is alive whenever its id matches) and cleared with it, first thing in the handle's destructor.
+//!
+//! **The hit path**, per side: load the entry's id, compare it with the pool's, load the slot,
+//! load the fill word, then the pop or push and one store of the word. `LocalPool`'s has neither
+//! the compare nor the slot load, and bumps a counter on a get. Everything up to the cache push is
+//! `#[inline(always)]`; the table path is out of line (`#[inline(never)]`) and every slow path is
+//! `#[cold]`, so they take their registers with them. What the hit path leaves out, and where it
+//! went:
+//!
+//! - a second thread-local state check: std's lazy `thread_local!` with a destructor checks its
+//!   state on every access; the constant pointer beside it does not;
+//! - a re-entrancy flag: replaced by a type rule ([Invariants](#invariants)) and a debug-build
+//!   assertion;
+//! - the exit-hook registration check: folded into the cache's capacity, which is 0 until the
+//!   hook is registered, so the first return takes the slow path once;
+//! - counter updates: in-use is derived ([Invariants](#invariants)) and hits are counted by the
+//!   fill word (below).
+//!
+//! **The fill word** (`pool/cache.rs`). The cache is a stack in the spare capacity of a
+//! `Vec<Box<T>>` kept at length 0; its length lives in a word of the slot's shared part, an
+//! atomic that other threads may read: the low 17 bits are the length, the bits above count the
+//! objects returns pushed. A pop stores the word minus 1, a push the word plus one push and one
+//! object: the store that moves the stack also counts the return, and a get is counted by what it
+//! leaves (pops = pushes + moved in by trades − moved out − length). So a hit writes no counter.
+//! A counter per hit is a load of the line's previous value through a slot pointer just loaded
+//! from the thread-local, then a store; a store of a value already in a register is cheap, and
+//! the two counter updates were most of what `Pool`'s round trip took over `LocalPool`'s
+//! (figures in `benches/README.md`). The count of pushes is folded into a separate counter under
+//! the depot lock when it reaches the word's top bit (after 2^46 pushes on 64-bit targets, 2^14 on
+//! 32-bit ones), which the push reports from the flags of its own add. The trades with the depot
+//! and the fold write the length and their tallies under the depot lock, which `stats()` holds:
+//! it reads every fill word whole (loom model `stats_read_races_fill_word_hits_and_trades`). For
+//! a trade the `Vec` takes the length for the moment the depot's code runs on it
+//! (`ThreadCache::trade`), so the depot still works on plain `Vec`s, and a panic inside gives the
+//! objects back to the stack.
+//!
+//! **The cache's limit is its `Vec`'s capacity**: the cache is enabled with
+//! `Vec::with_capacity(thread_cache)`, which asks for exactly that many slots (std's `Vec` then
+//! reports that capacity; debug builds assert it), and trades with the depot never grow it: every
+//! magazine holds at most half a cache (`Depot::adopt` splits bulk entries, an exiting thread's
+//! cache or a thief's haul, into magazines of that size), and `Depot::refill` moves at most what
+//! the cache has room for whatever it finds. So a push compares the length with the capacity
+//! once.
+//!
+//! ## Depot
+//!
+//! `pool/depot.rs`. A `Mutex` around a stack of *magazines* (`Vec<Box<T>>`), as in Bonwick's
+//! magazine allocator. A thread whose cache is empty takes a whole magazine; one whose cache is
+//! full moves half of it out as a magazine. Half, not all: after a trade the thread has room (or
+//! objects) for half a cache of hits, so an alternating get/put at the boundary cannot make every
+//! operation lock. Such a thread's trades alternate (a flush, then a refill), so a thread whose
+//! trade goes the same way as its previous one is not at the boundary: it moves objects one way,
+//! as a pipeline's producer or consumer does, and trades a whole cache (a refill takes a second
+//! magazine if it fits; a flush empties the cache as far as `max_idle` allows), which halves the
+//! lock acquisitions of a pipeline. Empty magazine buffers are swapped back, so trading allocates
+//! nothing in steady state. Only pointer moves happen under the lock.
 //!
 //! # Invariants
 //!
 //! - **Every object is owned by exactly one place**: a guard, a thread cache, a depot magazine, or
 //!   a local variable on its way between them. Moves are `Box` moves, so the compiler enforces it;
 //!   `unsafe` only gives a thread `&mut` to its own slot.
-//! - **A slot's cache is opened by its owner** (or, in a bounded pool, by a thief: see below):
-//!   every door (`with_cache`, `with_cache_announced`, `with_cache_locked`) takes a
-//!   `&ThreadHandle`, which only the owning thread can have (it is `!Send + !Sync` and lives in
-//!   a thread-local), and debug builds assert that its id is the slot's (as sharded-slab's
-//!   `Shard::local` does). Slow paths open it only while holding the depot lock (their
-//!   `&mut Depot` is the proof). `ThreadSlots::for_each` gives other threads only a slot's
-//!   `Shared` part (atomics), never its cache. No borrow of a cache nests: `ThreadCache` has no
-//!   method that drops a `T` or runs other user code, every closure passed to a door is in
-//!   `pool/` and opens no other cache, and debug builds (so miri too) assert it. The pool's `Drop`
-//!   reaches every slot through `&mut`.
+//! - **A slot's cache is opened by its owner** (or, in a bounded pool, by a thief: see
+//!   [Bounded pools](#bounded-pools)): every door (`with_cache`, `with_cache_announced`,
+//!   `with_cache_locked`) takes a `&ThreadHandle`, which only the owning thread can have (it is
+//!   `!Send + !Sync` and lives in a thread-local), and debug builds assert that its id is the
+//!   slot's (as sharded-slab's `Shard::local` does). Slow paths open it only while holding the
+//!   depot lock (their `&mut Depot` is the proof). `ThreadSlots::for_each` gives other threads
+//!   only a slot's `Shared` part (atomics), never its cache. No borrow of a cache nests:
+//!   `ThreadCache` has no method that drops a `T` or runs other user code, every closure passed to
+//!   a door is in `pool/` and opens no other cache, and debug builds (so miri too) assert it. The
+//!   pool's `Drop` reaches every slot through `&mut`.
 //! - **No user code under a lock or a slot borrow**: factories, recycle policies and `T::drop` run
 //!   after the depot lock is released and outside every cache door, so they may use the pool, and a
 //!   panic in them cannot leave a half-updated structure (hence the depot `Mutex` ignores
 //!   poisoning).
 //! - **Bounded idle memory**: the depot never holds more than `max_idle`, nor a magazine more
 //!   than half a cache (rounded up); a thread cache never more than `thread_cache`, whatever a
-//!   steal or a thread exit hands over (an audit found a thief's haul kept as one magazine that
-//!   a later refill put into a cache of half its size; `tests/bounded_steal.rs`). When a thread exits, its thread-local `ThreadHandle` runs the exit
-//!   hook of every pool it used (registered as `Weak`, so a thread never keeps a pool alive): the
-//!   cache moves to the depot as one magazine, what does not fit is dropped, and only then is the
-//!   thread id released for reuse.
-//! - **Counters are exact at rest**: each slot has its own counters, written only by its thread
-//!   with a load + release store (a plain `add` to memory on x86-64, no locked instruction); the
-//!   depot's are written under its lock. `stats()` sums them. A hit moves no counter: a slot's
+//!   steal or a thread exit hands over (`tests/bounded_steal.rs`). When a thread exits, its
+//!   thread-local `ThreadHandle` runs the exit hook of every pool it used (registered as `Weak`,
+//!   so a thread never keeps a pool alive): the cache moves to the depot as one magazine, what
+//!   does not fit is dropped, and only then is the thread id released for reuse.
+//! - **Counters are exact at rest**: each slot has its own counters (`pool/counts.rs`), written
+//!   only by its thread, without a read-modify-write (see [Memory orderings](#memory-orderings));
+//!   the depot's are written under its lock. `stats()` sums them. A hit moves no counter: a slot's
 //!   `reused` and `returned` add the pops and pushes its cache's fill word counts (above). In-use
-//!   is derived per writer as
-//!   `reused + slow_balance − returned + put` (`slow_balance` counts creations, discards and
-//!   detaches, all off the hit path). `stats()` reads `put`, then `reused`, then `returned` and
-//!   the fill word, with acquire loads, so within one writer it never sees a return without
-//!   the lend it answers. Across writers it cannot be exact while threads run: an object lent on
-//!   one thread and returned on another is counted by two writers read a moment apart, so a
-//!   snapshot can be off in either direction by the gets and returns that ran during it. It is
-//!   clamped to what can be true (`0 ..= live`, and `max_live` in a bounded pool, where `live`
-//!   is created + put − discarded − detached), and exact at rest.
+//!   is derived per writer as `reused + slow_balance − returned + put` (`slow_balance` counts
+//!   creations, discards and detaches, all off the hit path). `stats()` reads `put`, then
+//!   `reused`, then `returned` and the fill word, with acquire loads, so within one writer it
+//!   never sees a return without the lend it answers. Across writers it cannot be exact while
+//!   threads run: an object lent on one thread and returned on another is counted by two writers
+//!   read a moment apart, so a snapshot can be off in either direction by the gets and returns
+//!   that ran during it. It is clamped to what can be true (`0 ..= live`, and `max_live` in a
+//!   bounded pool, where `live` is created + put − discarded − detached), and exact at rest.
 //! - **Panics in user code never abort**: the pool drops objects on its own in two places that
 //!   may run inside a thread-local destructor (a thread's exit flush, and the pool's teardown,
 //!   which the last handle, guard or exit hook may trigger). There every object is dropped with
@@ -166,17 +167,51 @@
 //!
 //! # Memory orderings
 //!
-//! - Bucket pointers: published with a release store under the table's growth lock after the
-//!   slots are initialised, read with acquire, so a thread that finds a bucket sees initialised
-//!   slots. `used_buckets` is raised with
-//!   release after publication, so a `stats()` scan that reads it with acquire sees the buckets.
-//! - Slot caches: accessed by one thread at a time. The hand-over from an exiting thread to the
-//!   next thread that gets its id goes through the id allocator's `Mutex` (released after the exit
-//!   flush), and the hand-over to the pool's `Drop` through the `Arc`'s final decrement.
-//! - Counters: written by one thread with a relaxed load and a release store, read with acquire
-//!   (`sync::OwnedCounter`), so that a reader that sees a count sees the counts its writer made
-//!   before; they carry no data other threads depend on, and `stats()` is a snapshot.
-//! - Depot: everything under its `Mutex`.
+//! Every ordering the crate uses, by what it protects. The code repeats each one at its site in
+//! a line; the argument is here.
+//!
+//! - **Slot table**: bucket pointers are published with a release store under the table's growth
+//!   lock after the slots are initialised, and read with acquire, so a thread that finds a bucket
+//!   sees initialised slots. `used_buckets`, the bound of every scan, is raised (release)
+//!   *before* the bucket's pointer is published, and scans read it with acquire: a thread that
+//!   found its slot through the pointer is inside the bound, and a scan that sees the bound
+//!   before the pointer finds it null and skips a bucket nobody can be using yet (see
+//!   [Owned guards](#owned-guards-without-a-shared-count) for why the order matters).
+//! - **Slot caches**: opened by one thread at a time. The hand-over from an exiting thread to the
+//!   next thread that gets its id goes through the id allocator's `Mutex` (released after the
+//!   exit flush), and the hand-over to the pool's `Drop` through the `Arc`'s final decrement. A
+//!   thief's access is ordered by the `busy`/`waiting` handshake
+//!   ([Bounded pools](#bounded-pools)).
+//! - **Per-writer counters** (`sync::OwnedCounter`, `pool/counts.rs`, the arenas'
+//!   `ThreadCounters`): written by one thread (or under the depot lock) with a relaxed load and a
+//!   **release store**, read from any thread with acquire, so a reader that sees a count sees
+//!   the counts its writer made before; that is what lets `stats()` read them in cause-before-
+//!   effect order. No read-modify-write: on x86-64 the store is a plain `mov`. Levels that go
+//!   down as well as up (`sync::OwnedGauge`: an arena's retained bytes, peak, idle count) are
+//!   relaxed stores and loads: each is read on its own, and no other value depends on it.
+//! - **Fill word** (`pool/cache.rs`): the owner (or whoever holds the cache shut) stores it with
+//!   release and reads its own word relaxed; `stats()` reads it with acquire, so what the writer
+//!   counted before a hit is seen with it. The fold's `folded_pushes` and a trade's `moved` are
+//!   relaxed: they are written only under the depot lock, which `stats()` holds while it reads
+//!   them.
+//! - **Depot**: everything under its `Mutex`, including its counters and the places of a bounded
+//!   pool.
+//! - **`BufferPool`'s oversized counters** (`buffer/mod.rs`): relaxed read-modify-writes, on the
+//!   oversized (cold) path only; each is read on its own, so `BufferStats` is a snapshot like
+//!   `stats()`.
+//! - **Owned-guard references** (`pool/owned.rs`, `pool/tally.rs`): the handle count is
+//!   incremented relaxed and decremented AcqRel (as `Arc`'s), and so is `issued`; a spare
+//!   reference is a relaxed load and store of its owner's slot; `closing` is stored and read
+//!   relaxed, ordered by the barriers of the handshake below; a tally's odd mark is relaxed (the
+//!   light barrier orders it), its completing or abandoning store release, and the collector's
+//!   read acquire. The argument is in [Owned guards](#owned-guards-without-a-shared-count).
+//! - **Steal handshake** (`pool/slots.rs`, `pool/bound.rs`): `busy = true` relaxed then a light
+//!   barrier, `waiting` read with acquire, `busy = false` release; the thief's `waiting = true`
+//!   relaxed then a heavy barrier, `busy` read with acquire; `waiting = false` release under the
+//!   depot lock. The argument is in [Bounded pools](#bounded-pools).
+//! - **Barriers** (`barrier.rs`): the light side is a compiler fence where `membarrier` works and
+//!   a `SeqCst` fence elsewhere; the heavy side is `membarrier(PRIVATE_EXPEDITED)` or a `SeqCst`
+//!   fence.
 //!
 //! loom checks these paths (`tests/loom_pool.rs`). Three things loom cannot see are made visible
 //! to it under `--cfg hotpool_loom`: std's `Arc` (loom 0.7 has no `Weak`, so the pool uses std's;
@@ -186,17 +221,23 @@
 //! check), so an access that does not happen before the free fails the model; and globals, which
 //! become loom's per-execution `lazy_static`.
 //!
-//! # Owned guards without a shared count (`pool/owned.rs`)
+//! # Owned guards without a shared count
+//!
+//! `pool/owned.rs`, `pool/tally.rs`, `barrier.rs`.
 //!
 //! An owned guard must keep the pool alive. An `Arc` clone per guard is correct but, in a
 //! producer → consumer pipeline, makes both cores write one reference-count line for every
-//! object (perf put a third of the consumer's time in that line). Instead the guards' references
-//! are counted in bulk (deferred reference counting):
+//! object, and that line's traffic dominates a pipeline's time (figures in `benches/README.md`).
+//! Instead the guards' references are counted in bulk (deferred reference counting):
 //!
 //! - `issued` counts references out. While it is above 0, they hold one strong count of the
 //!   pool's `Arc` between them. It rises only when a thread takes a batch of 64 and the depot has
 //!   none to reuse; it falls only once the last handle is gone.
-//! - A thread's `spare_refs` (in its slot) feeds its `get_owned`s: a plain load and store.
+//! - A thread's `spare_refs` (in its slot) feeds its `get_owned`s: a plain load and store. A
+//!   thread out of spares takes a batch from the depot's reserve (`Depot::refs`; if it has none,
+//!   from `issued`) under the depot lock; a thread that refills its object cache from the depot
+//!   takes a batch of the reserve in the same lock, so a pipeline's producer rarely locks for
+//!   references alone.
 //! - A guard's drop releases its reference into the dropping thread's tally (`released_refs`,
 //!   `pool/tally.rs`), then checks the pool's `closing` flag. Each depot trade moves the
 //!   uncollected part of the tally to the depot's reserve, which refills spares: in steady state
@@ -231,21 +272,20 @@
 //! rust-lang/rust#55005 for `Arc`). So steps 1–3 run in `Inner::begin_release`, which returns a
 //! reference to the tally's atomic, and `OwnedRef::drop` makes the store of step 4 itself once
 //! every frame that borrowed the pool has returned; the closing path gives back through the
-//! `issued` atomic alone, never a `&Refs` (whose padding lies outside every `UnsafeCell`). The
-//! review found both under miri with many seeds (`tests/owned_release_frames.rs`).
+//! `issued` atomic alone, never a `&Refs` (whose padding lies outside every `UnsafeCell`). miri
+//! with many seeds checks both (`tests/owned_release_frames.rs`).
 //!
 //! The last handle reads each tally with `ReleaseTally::settled`, which waits while it is odd
-//! (a drop is between 2 and 4, a few instructions with no lock), then collects it. The audit
-//! that found the old order (tally write, then the `closing` check, then perhaps the depot lock)
-//! showed the last handle freeing the pool between the tally write and the check: ThreadSanitizer
-//! and AddressSanitizer reported it, and the loom models now fail on that order because the
-//! free is visible to them (above).
+//! (a drop is between 2 and 4, a few instructions with no lock), then collects it. Any other
+//! order (a tally write, then the `closing` check) lets the last handle free the pool between
+//! the two; the loom models fail on it, because the free is visible to them
+//! ([Memory orderings](#memory-orderings)), and so do ThreadSanitizer and AddressSanitizer.
 //!
 //! Every scan of the slot table (this collection, a thief's steal, `stats()`) is bounded by
 //! `used_buckets`, which `alloc_bucket` raises before it publishes the bucket's pointer: a thread
 //! that found its slot (through that pointer, with acquire) is inside the bound, so no scan
-//! leaves out a slot in use (the other order let the close miss a slot's references, and a
-//! steal a cache: `tests/loom_owned_attack.rs`).
+//! leaves out a slot in use. The other order would let the close miss a slot's references, and
+//! a steal a cache (`tests/loom_owned_attack.rs`).
 //!
 //! Why nothing is lost: steps 2–3 and the last handle's `closing` store, heavy barrier and tally
 //! read are Dekker's store-then-load handshake, so at least one side sees the other. If the last
@@ -257,24 +297,26 @@
 //! counts completed releases only (`ReleaseTally::completed`), and an odd one at its next
 //! collection.
 //!
-//! A full fence per drop was measured: a locked instruction waits for every store in flight,
-//! including the one that just reset the object (whose line the producer's core holds), which
-//! serialized the consumer's cache misses and cost a quarter of all its time. So the barrier is
-//! asymmetric (`barrier.rs`): the drop side only stops the compiler from reordering, and the
+//! Not a full fence per drop: a locked instruction waits for every store in flight, including
+//! the one that just reset the object (whose line the producer's core holds), which serializes
+//! the consumer's cache misses (figures in `benches/README.md`). So the barrier is asymmetric
+//! (`barrier.rs`): the drop side only stops the compiler from reordering, and the
 //! last handle calls Linux's `membarrier(PRIVATE_EXPEDITED)`, which makes every running thread of
 //! the process execute a full barrier. Without `membarrier` (other systems, seccomp, valgrind,
 //! miri, loom) both sides use `SeqCst` fences: slower, equally correct, and what loom checks. If
 //! `membarrier` fails after it was registered, the heavy side switches light barriers to fences
 //! for good and covers the ones in flight with an `mprotect` TLB shootdown (`barrier.rs`).
 //!
-//! What changed as a consequence: a pool with owned guards is freed when its last handle and its
-//! last guard are gone, as before, but the guards' strong count is released by whichever of them
-//! goes last, on any thread, and the last handle's drop costs a system call. loom checks the
-//! races: a reference given back on another thread while the last handle drops; a thread exiting
-//! with spare references; the pool dropped while guards live on several threads; slot-table
-//! growth racing the last handle; cloned handles dropped on two threads.
+//! Consequences: a pool with owned guards is freed when its last handle and its last guard are
+//! gone, but the guards' strong count is released by whichever of them goes last, on any thread,
+//! and the last handle's drop costs a system call. loom checks the races: a reference given back
+//! on another thread while the last handle drops; a thread exiting with spare references; the
+//! pool dropped while guards live on several threads; slot-table growth racing the last handle;
+//! cloned handles dropped on two threads.
 //!
-//! # Bounded pools (`pool/bound.rs`, `pool/acquire.rs`, `pool/waiting.rs`)
+//! # Bounded pools
+//!
+//! `pool/bound.rs`, `pool/acquire.rs`, `pool/waiting.rs`.
 //!
 //! `max_live(n)` caps the objects that exist: in use plus idle anywhere, thread caches
 //! included. A *place* is the right for one object to exist; the depot counts the places taken
@@ -301,7 +343,9 @@
 //! the heavy barrier, and moves every cache's objects to the queue and the depot
 //! (`ThreadSlots::steal_cached`). While the queue is non-empty, every hit path sees the flag and
 //! takes the slow path, which serves the queue, so caches stay empty; when the queue empties,
-//! the flag is cleared under the lock.
+//! the flag is cleared under the lock. Clearing needs no barrier, only a release store that
+//! publishes what the thief did to the caches: a hit path that still sees the flag set only takes
+//! the slow path once more.
 //!
 //! The thief and the owners' hit paths meet in Dekker's handshake again, with the same asymmetric
 //! barrier as owned guards: the owner stores `busy = true` in its slot, runs the light barrier
@@ -310,9 +354,10 @@
 //! inside a few pointer moves). Either the owner sees `waiting` and stays out, or the thief sees
 //! `busy` and waits for the owner's release store of `false`, which publishes the owner's cache
 //! writes. Slow paths are excluded differently: they open the cache only under the depot lock,
-//! which the thief holds. Clearing `waiting` is a release store and the owner's read an acquire
-//! (loom found that a relaxed pair let an owner open its cache without seeing the thief's
-//! writes). Unbounded pools never steal and keep the unannounced door (checked in debug builds).
+//! which the thief holds. Clearing `waiting` is a release store and the owner's read an acquire:
+//! with a relaxed pair an owner could open its cache without seeing the thief's writes (loom
+//! finds it). Unbounded pools never steal and keep the unannounced door (checked in debug
+//! builds).
 //!
 //! The cost: below the cap, two stores and a load on the slot's own line per cache access
 //! (`pool/single/hotpool_max_live` against `hotpool` in `benches/pool.rs`); at the cap, one
@@ -329,13 +374,17 @@
 //!
 //! # Trimming
 //!
+//! `pool/depot.rs`, `pool/mod.rs`.
+//!
 //! `trim()` empties the depot and the calling thread's cache. `trim_unused()` uses the depot's
 //! low-water mark (the fewest objects it held since the previous call, as in jemalloc's decay and
 //! Go's victim cache): that many objects were never needed during the period, so they are dropped,
 //! oldest first. Other threads' caches are never touched from outside; they are bounded by
 //! `thread_cache` and drain when their thread exits.
 //!
-//! # Memory report (`report.rs`, `report/`, `pool/report.rs`)
+//! # Memory report
+//!
+//! `report.rs`, `report/`, `pool/report.rs`.
 //!
 //! A global registry (`report/registry.rs`, behind `sync::global!` and the crate's `Mutex`) holds
 //! one entry per `Pool`: its name, element type, prefill count and a `Weak<dyn Reported>` to its

@@ -248,8 +248,10 @@ impl OwnedCounter {
 }
 
 /// A level (current or peak value) written by one thread and read by any; the companion of
-/// [`OwnedCounter`] for values that go down as well as up. Same rules: only the owning thread
-/// stores, with a plain relaxed store.
+/// [`OwnedCounter`] for values that go down as well as up. Only the owning thread stores, but
+/// unlike [`OwnedCounter`] with a relaxed store and a relaxed load: a level is read on its own,
+/// and nothing read with it depends on it (see
+/// [Memory orderings](crate::implementation#memory-orderings)).
 #[derive(Debug, Default)]
 pub(crate) struct OwnedGauge(AtomicUsize);
 

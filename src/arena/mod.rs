@@ -17,8 +17,8 @@
 //! assert_eq!(arena::stats().idle_arenas, 1);
 //! ```
 //!
-//! Each thread has its own stack of [`bumpalo::Bump`]s. [`scope`] (or the guard returned by
-//! [`enter`]) takes one, hands out allocations from it through [`Scope`], and on exit rewinds it
+//! Each thread has its own stack of [`bumpalo::Bump`]s. [`scope`](fn@scope) (or the guard returned
+//! by [`enter`]) takes one, hands out allocations from it through [`Scope`], and on exit rewinds it
 //! and gives it back. Entering and leaving a scope touches only the thread's own state, and an
 //! allocation touches only the scope's bump: no lock, no atomic read-modify-write, no borrow
 //! flag. [`Scope::bump`] exposes bumpalo's whole API when the helpers here are not enough.
@@ -161,8 +161,8 @@
 //! # Threads
 //!
 //! Every thread uses its own arenas, with no synchronization on the hot path; for example, each
-//! rayon worker gets per-thread scratch space just by calling [`scope`] inside the closure
-//! (set [`configure_default`] before the pool starts to bound its workers' arenas). A
+//! rayon worker gets per-thread scratch space just by calling [`scope`](fn@scope) inside the
+//! closure (set [`configure_default`] before the pool starts to bound its workers' arenas). A
 //! thread's arenas are freed when it exits, and its statistics are folded into
 //! [`global_stats`].
 //!
@@ -221,7 +221,7 @@
 //!
 //! # Statistics
 //!
-//! [`stats`] reads the calling thread's counters ([`ArenaStats`]) without a lock;
+//! [`stats`](fn@stats) reads the calling thread's counters ([`ArenaStats`]) without a lock;
 //! [`global_stats`] sums every thread's, live or exited, under a lock that the hot path never
 //! takes.
 
@@ -276,7 +276,7 @@ pub type String<'s> = bumpalo::collections::String<'s>;
 /// rewound and kept, when the guard drops.
 ///
 /// Use it where a closure is awkward (a scope that spans a loop body with early `continue`s, or
-/// that lives in a struct); [`scope`] is the same thing with the end made explicit.
+/// that lives in a struct); [`scope`](fn@scope) is the same thing with the end made explicit.
 ///
 /// ```
 /// use hotpool::arena;
@@ -336,8 +336,8 @@ pub fn configure(config: ArenaConfig) -> Result<ArenaConfig, ConfigError> {
 /// spawned afterwards (or lazily, as rayon's are).
 ///
 /// Threads that already have arena state (any arena use, or a [`configure`] call) keep their
-/// own settings; change those with [`configure`], on that thread. Reading [`config`] or
-/// [`stats`] creates no state. The default is read once per thread, when it first uses an
+/// own settings; change those with [`configure`], on that thread. Reading [`config`](fn@config) or
+/// [`stats`](fn@stats) creates no state. The default is read once per thread, when it first uses an
 /// arena, never on the hot path.
 ///
 /// # Errors

@@ -14,7 +14,7 @@ use super::thread;
 use super::{String, Vec};
 
 /// An arena of the current thread, lent until this guard drops; made by
-/// [`enter`](super::enter) or [`scope`](super::scope).
+/// [`enter`](super::enter) or [`scope`](fn@super::scope).
 ///
 /// Allocation takes `&self`, so any number of values can be alive at once; they all borrow the
 /// scope and cannot outlive it. When the scope ends, the values whose type needs dropping are

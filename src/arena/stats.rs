@@ -1,15 +1,16 @@
 //! Arena statistics: counters each thread writes alone, and a registry that sums them.
 //!
-//! The hot path (scope entry and exit) only stores into its own thread's [`ThreadCounters`],
-//! with plain relaxed loads and stores ([`OwnedCounter`], [`OwnedGauge`]): no read-modify-write and no cache
-//! line shared with another thread's counters. The registry's lock is taken only when a thread
-//! first uses an arena, when it exits, and when someone asks for [`global`] statistics.
+//! The hot path (scope entry and exit) only stores into its own thread's [`ThreadCounters`]
+//! ([`OwnedCounter`], [`OwnedGauge`]): no read-modify-write and no cache line shared with another
+//! thread's counters. Their orderings: [the implementation
+//! notes](crate::implementation#memory-orderings). The registry's lock is taken only when a thread
+//! first uses an arena, when it exits, and when someone asks for [`global`](fn@global) statistics.
 
 use std::fmt;
 
 use crate::sync::{global, Arc, Mutex, OwnedCounter, OwnedGauge};
 
-/// What a thread's arenas (from [`stats`](super::stats)) or every thread's arenas (from
+/// What a thread's arenas (from [`stats`](fn@super::stats)) or every thread's arenas (from
 /// [`global_stats`](super::global_stats)) have done.
 ///
 /// Counters are cumulative; `retained_bytes` and `idle_arenas` are levels (for global stats,
@@ -32,7 +33,7 @@ use crate::sync::{global, Arc, Mutex, OwnedCounter, OwnedGauge};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ArenaStats {
-    /// Scopes entered ([`enter`](super::enter) and [`scope`](super::scope) calls).
+    /// Scopes entered ([`enter`](super::enter) and [`scope`](fn@super::scope) calls).
     pub scopes_entered: u64,
     /// Bytes ended scopes still held when they ended, including alignment padding and
     /// drop-list entries. Memory a scope freed before its end is not counted: bumpalo takes back
@@ -55,12 +56,12 @@ pub struct ArenaStats {
     pub retained_bytes: usize,
     /// Warm arenas idle now.
     pub idle_arenas: usize,
-    /// Threads counted that have not exited. For [`stats`](super::stats): 1 once the calling
+    /// Threads counted that have not exited. For [`stats`](fn@super::stats): 1 once the calling
     /// thread has arena state (its first scope or [`configure`](super::configure)), 0 before
-    /// (reading [`stats`](super::stats) or [`config`](super::config) creates none) and once its
-    /// arenas are freed at exit. For [`global_stats`](super::global_stats): the threads that have
-    /// arena state and are still running (a thread counts as exited once its arenas are freed
-    /// and its counters folded).
+    /// (reading [`stats`](fn@super::stats) or [`config`](fn@super::config) creates none) and once
+    /// its arenas are freed at exit. For [`global_stats`](super::global_stats): the threads that
+    /// have arena state and are still running (a thread counts as exited once its arenas are
+    /// freed and its counters folded).
     pub live_threads: usize,
 }
 
@@ -188,7 +189,7 @@ global! {
     static REGISTRY: Mutex<Registry> = Mutex::new(Registry::default());
 }
 
-/// New counters for the calling thread, listed for [`global`].
+/// New counters for the calling thread, listed for [`global`](fn@global).
 pub(super) fn register() -> Arc<ThreadCounters> {
     let counters = Arc::new(ThreadCounters::default());
     REGISTRY.lock().live.push(Arc::clone(&counters));
@@ -196,7 +197,7 @@ pub(super) fn register() -> Arc<ThreadCounters> {
 }
 
 /// Folds an exiting thread's counters into the exited total and unlists them, in one critical
-/// section: a concurrent [`global`] counts the thread exactly once, live or exited.
+/// section: a concurrent [`global`](fn@global) counts the thread exactly once, live or exited.
 pub(super) fn retire(counters: &Arc<ThreadCounters>) {
     let mut registry = REGISTRY.lock();
     let snapshot = ArenaStats {

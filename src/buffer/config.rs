@@ -91,7 +91,7 @@ pub struct BufferPoolBuilder {
     max_size: usize,
     max_idle_bytes: usize,
     thread_cache: usize,
-    /// Prefix of the classes' names in [`report`](crate::report).
+    /// Prefix of the classes' names in [`report`](fn@crate::report).
     name: Cow<'static, str>,
 }
 
@@ -172,9 +172,9 @@ impl BufferPoolBuilder {
         self
     }
 
-    /// Names the pool in [`hotpool::report()`](crate::report) (default `"BufferPool"`): each size
-    /// class is listed as a pool of its own, `"<name>/<class size>"`, in any order with the other
-    /// settings.
+    /// Names the pool in [`hotpool::report()`](fn@crate::report) (default `"BufferPool"`): each
+    /// size class is listed as a pool of its own, `"<name>/<class size>"`, in any order with the
+    /// other settings.
     ///
     /// ```
     /// let pool = hotpool::BufferPool::builder().name("net").max_size(4096).build()?;

@@ -1,4 +1,5 @@
-//! [`LocalPool`]: a pool for one thread, with no atomics and no locks.
+//! [`LocalPool`]: a pool for one thread, with no atomics and no locks. How it works:
+//! [the implementation notes](crate::implementation#localpool).
 
 mod counters;
 mod guard;

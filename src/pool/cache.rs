@@ -10,14 +10,9 @@
 //!
 //! A get's pop subtracts 1 and a return's push adds `PUSH + 1`: the store that moves the stack
 //! also counts the return, and a pop is counted by what it leaves behind (pops = pushes + moved
-//! in − moved out − length). With a counter per hit instead (a load, an add and a store on the
-//! length's line, behind the slot pointer just loaded from the thread-local) `Pool` took
-//! 1.24–1.32× `LocalPool`'s time in `cargo bench --bench ratios`; with the fill word, 1.07–1.15×
-//! (see `src/implementation.rs`).
-//!
-//! The buffer is a `Vec<Box<T>>` kept at length 0 whose spare capacity holds the stack: its
-//! capacity is the cache's limit, and for a trade with the depot ([`ThreadCache::trade`]) the
-//! `Vec` takes the length for a moment, so the depot's code works on a plain `Vec`.
+//! in − moved out − length). The buffer is a `Vec<Box<T>>` kept at length 0 whose spare capacity
+//! holds the stack; its capacity is the cache's limit. Why a hit counts this way, the limit, and
+//! the orderings: [the implementation notes](crate::implementation#thread-cache).
 //!
 //! Every method only moves boxes: none drops a `T` or runs other user code, which is what
 //! `Slot::with_cache` requires of the code that runs while a cache is open.

@@ -1,4 +1,7 @@
-//! Per-thread and depot counters, summed into [`PoolStats`] on demand.
+//! Per-thread and depot counters, summed into [`PoolStats`] on demand. Why a snapshot is exact at
+//! rest and how far off it can be while threads run: [the implementation
+//! notes](crate::implementation#invariants); the orderings:
+//! [Memory orderings](crate::implementation#memory-orderings).
 
 use super::cache::Fill;
 use crate::counting::Change;

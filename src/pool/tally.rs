@@ -6,7 +6,7 @@
 //! ([`ReleaseTally::complete`] or [`ReleaseTally::abandon`]). That last store is the drop's last
 //! access to the pool, as `Arc`'s `fetch_sub` is: the last handle, which collects every tally
 //! before it may free the pool, waits while a tally is odd ([`ReleaseTally::settled`]). The
-//! argument is in `src/implementation.rs` ("Owned guards without a shared count").
+//! argument: [the implementation notes](crate::implementation#owned-guards-without-a-shared-count).
 
 use crate::sync::{spin_wait, AtomicUsize, Ordering};
 

@@ -1,6 +1,7 @@
 //! Acquisitions that can wait: a [`Pool`] built with [`max_live`](crate::Builder::max_live)
 //! hands out at most that many objects at once, and these wait at the cap for a deadline or
-//! without blocking a thread. On an unbounded pool they never wait.
+//! without blocking a thread. On an unbounded pool they never wait. How waiters are served:
+//! [the implementation notes](crate::implementation#bounded-pools).
 
 use std::fmt;
 use std::future::Future;

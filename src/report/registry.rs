@@ -1,4 +1,4 @@
-//! The registry behind [`report`](crate::report): a weak handle per pool, read off the hot path.
+//! The registry behind [`report`](fn@crate::report): a weak handle per pool, read off the hot path.
 //!
 //! A pool registers once, when it is built; `get` and returns never touch the registry. Entries
 //! hold a `Weak`, so the registry never keeps a pool (or its objects) alive: a report upgrades
