@@ -102,15 +102,17 @@
 //! **The cache's limit is its `Vec`'s capacity**: the cache is enabled with
 //! `Vec::with_capacity(thread_cache)`, which asks for exactly that many slots (std's `Vec` then
 //! reports that capacity; debug builds assert it), and trades with the depot never grow it: every
-//! magazine holds at most half a cache (`Depot::adopt` splits bulk entries, an exiting thread's
-//! cache or a thief's haul, into magazines of that size), and `Depot::refill` moves at most what
-//! the cache has room for whatever it finds. So a push compares the length with the capacity
+//! magazine holds at most half a cache (`Magazines::adopt` splits bulk entries, an exiting
+//! thread's cache or a thief's haul, into magazines of that size), and `Magazines::refill` moves
+//! at most what the cache has room for whatever it finds. So a push compares the length with the capacity
 //! once.
 //!
 //! ## Depot
 //!
-//! `pool/depot.rs`. A `Mutex` around a stack of *magazines* (`Vec<Box<T>>`), as in Bonwick's
-//! magazine allocator. A thread whose cache is empty takes a whole magazine; one whose cache is
+//! `pool/depot.rs`, `pool/magazines.rs`, `pool/tier.rs`. A `Mutex` around a struct of separate
+//! parts: a stack of *magazines* (`Vec<Box<T>>`, as in Bonwick's magazine allocator), the
+//! depot's counters and the `peak_in_use` estimate, the owned-guard reference reserve, and a
+//! bounded pool's places and waiters. A thread whose cache is empty takes a whole magazine; one whose cache is
 //! full moves half of it out as a magazine. Half, not all: after a trade the thread has room (or
 //! objects) for half a cache of hits, so an alternating get/put at the boundary cannot make every
 //! operation lock. Such a thread's trades alternate (a flush, then a refill), so a thread whose
@@ -199,13 +201,13 @@
 //! - **`BufferPool`'s oversized counters** (`buffer/mod.rs`): relaxed read-modify-writes, on the
 //!   oversized (cold) path only; each is read on its own, so `BufferStats` is a snapshot like
 //!   `stats()`.
-//! - **Owned-guard references** (`pool/owned.rs`, `pool/tally.rs`): the handle count is
+//! - **Owned-guard references** (`pool/refs.rs`, `pool/tally.rs`): the handle count is
 //!   incremented relaxed and decremented AcqRel (as `Arc`'s), and so is `issued`; a spare
 //!   reference is a relaxed load and store of its owner's slot; `closing` is stored and read
 //!   relaxed, ordered by the barriers of the handshake below; a tally's odd mark is relaxed (the
 //!   light barrier orders it), its completing or abandoning store release, and the collector's
 //!   read acquire. The argument is in [Owned guards](#owned-guards-without-a-shared-count).
-//! - **Steal handshake** (`pool/slots.rs`, `pool/bound.rs`): `busy = true` relaxed then a light
+//! - **Steal handshake** (`pool/slots.rs`, `pool/limiter.rs`): `busy = true` relaxed then a light
 //!   barrier, `waiting` read with acquire, `busy = false` release; the thief's `waiting = true`
 //!   relaxed then a heavy barrier, `busy` read with acquire; `waiting = false` release under the
 //!   depot lock. The argument is in [Bounded pools](#bounded-pools).
@@ -223,7 +225,8 @@
 //!
 //! # Owned guards without a shared count
 //!
-//! `pool/owned.rs`, `pool/tally.rs`, `barrier.rs`.
+//! `pool/refs.rs` (the accounting), `pool/owned.rs` (the raw reference), `pool/tally.rs`,
+//! `barrier.rs`.
 //!
 //! An owned guard must keep the pool alive. An `Arc` clone per guard is correct but, in a
 //! producer → consumer pipeline, makes both cores write one reference-count line for every
@@ -269,7 +272,7 @@
 //!
 //! "Last access" covers references as well as loads and stores: a reference argument asserts
 //! that its memory stays allocated until the call returns (Stacked and Tree Borrows protectors;
-//! rust-lang/rust#55005 for `Arc`). So steps 1–3 run in `Inner::begin_release`, which returns a
+//! rust-lang/rust#55005 for `Arc`). So steps 1–3 run in `Refs::begin_release`, which returns a
 //! reference to the tally's atomic, and `OwnedRef::drop` makes the store of step 4 itself once
 //! every frame that borrowed the pool has returned; the closing path gives back through the
 //! `issued` atomic alone, never a `&Refs` (whose padding lies outside every `UnsafeCell`). miri
@@ -316,7 +319,8 @@
 //!
 //! # Bounded pools
 //!
-//! `pool/bound.rs`, `pool/acquire.rs`, `pool/waiting.rs`.
+//! `pool/limiter.rs` (the rules: places, the queue, the hand-off, the `waiting` flag: one type,
+//! `Limiter`), `pool/acquire.rs` (where the pool calls it), `pool/waiting.rs` (the futures).
 //!
 //! `max_live(n)` caps the objects that exist: in use plus idle anywhere, thread caches
 //! included. A *place* is the right for one object to exist; the depot counts the places taken
@@ -363,7 +367,7 @@
 //! (`pool/single/hotpool_max_live` against `hotpool` in `benches/pool.rs`); at the cap, one
 //! `membarrier` per transition of the queue from empty to non-empty, under the depot lock; in a
 //! pool that stays at its cap (the queue never empties), none. What a pool without `max_live`
-//! pays: one well-predicted branch on `Inner::bound` on each side of the hit path, and every
+//! pays: one well-predicted branch on the pool's `limiter` on each side of the hit path, and every
 //! slow path taking the depot lock before it opens its cache (they all took it anyway).
 //!
 //! loom checks (`tests/loom_bounded.rs`): a return racing a waiter's registration (a lost wake-up
@@ -374,7 +378,7 @@
 //!
 //! # Trimming
 //!
-//! `pool/depot.rs`, `pool/mod.rs`.
+//! `pool/magazines.rs`, `pool/mod.rs`.
 //!
 //! `trim()` empties the depot and the calling thread's cache. `trim_unused()` uses the depot's
 //! low-water mark (the fewest objects it held since the previous call, as in jemalloc's decay and

@@ -269,10 +269,10 @@ impl OwnedGauge {
     }
 }
 
-/// A handle to a parked thread (blocking waits of bounded pools, `pool/bound.rs`).
+/// A handle to a parked thread (blocking waits of bounded pools, `pool/limiter.rs`).
 #[cfg(hotpool_loom)]
 pub(crate) use loom::thread::{current as current_thread, Thread};
-/// A handle to a parked thread (blocking waits of bounded pools, `pool/bound.rs`).
+/// A handle to a parked thread (blocking waits of bounded pools, `pool/limiter.rs`).
 #[cfg(not(hotpool_loom))]
 pub(crate) use std::thread::{current as current_thread, Thread};
 

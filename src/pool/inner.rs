@@ -49,7 +49,7 @@ pub(crate) struct Inner<T, R> {
     depot: OwnLines<Mutex<Depot<T>>>,
     factory: Factory<T>,
     pub(super) recycler: R,
-    /// Handles and owned-guard references (see `owned.rs`).
+    /// Handles and owned-guard references (see `refs.rs`).
     pub(super) refs: Refs,
     /// Lets loom see that every handle's last use precedes the drop (see `sync.rs`).
     pub(crate) drop_sync: ArcDropSync,
@@ -171,7 +171,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
     #[inline(never)]
     pub(crate) fn take_slow(&self) -> Option<Box<T>> {
         if self.waiters_queued() {
-            // Nothing is idle while anyone waits (see `bound.rs`), and first come, first served:
+            // Nothing is idle while anyone waits (see `limiter.rs`), and first come, first served:
             // the caller queues (or, for `try_get`, gets nothing) without taking the lock here.
             return None;
         }

@@ -9,14 +9,8 @@
 //! served, either an object that comes back or a place that frees (then it runs the factory
 //! itself).
 //!
-//! No waiter waits while an idle object exists anywhere. Every object that enters the depot
-//! while someone waits goes to the first waiter instead. Objects in thread caches are reached
-//! through the `waiting` flag, which is set exactly while the queue is non-empty: the first
-//! waiter sets it ([`Quiesced`]) and takes every cache's objects (`ThreadSlots::steal_cached`,
-//! whose handshake with the hit path is in `slots.rs`); from then on every hit path sees the flag and takes the
-//! slow path, which serves the queue. Clearing the flag needs no barrier, only a release that
-//! publishes what the thief did to the caches: a hit path that still sees it set only takes the
-//! slow path once more.
+//! How waiters are served, the steal and its handshake with the hit path:
+//! [the implementation notes](crate::implementation#bounded-pools).
 //!
 //! Everything here runs under the depot lock (the caller passes the depot's [`Places`]) and moves
 //! pointers only: waking a waiter happens after unlocking (a [`Waker`] may run an executor's

@@ -21,7 +21,7 @@ pub(crate) struct Magazines<T> {
     /// Objects in `full`; never above `max_idle`.
     idle: usize,
     max_idle: usize,
-    /// Most objects any magazine holds (half a thread cache, rounded up; see `Inner::new`):
+    /// Most objects any magazine holds (half a thread cache, rounded up; see `ThreadTier::new`):
     /// `put_one`, `flush` and `adopt` never make a longer one, and `refill` never moves more
     /// than the cache has room for whatever it finds.
     magazine_len: usize,

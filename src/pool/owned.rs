@@ -4,8 +4,8 @@
 //! One of the crate's few files with `unsafe` code: an `OwnedRef` is a raw pointer to the pool
 //! that one of the pool's issued references keeps valid. The accounting of those references
 //! (batches, per-thread tallies, the close) is in `refs.rs`; the rule that makes this sound (a
-//! release is a drop's last access to the pool) is in `src/implementation.rs`, "Owned guards
-//! without a shared count".
+//! release is a drop's last access to the pool) is in
+//! [the implementation notes](crate::implementation#owned-guards-without-a-shared-count).
 
 use std::ptr::NonNull;
 

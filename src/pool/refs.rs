@@ -1,32 +1,13 @@
 //! The owned-guard reference accounting: how [`OwnedPooled`](crate::OwnedPooled) guards keep
-//! their pool alive without a shared reference count per object.
+//! their pool alive without a shared reference count per object. References are issued in
+//! batches (`issued`, one atomic per pool), held as spares per thread, tallied per thread when
+//! guards drop, and collected into the depot's reserve when threads trade with the depot; the
+//! last handle collects them all at close.
 //!
-//! One of the crate's few files with `unsafe`-adjacent rules (the unsafe itself is in
-//! `owned.rs`). An `Arc` clone per guard would make the producer and the consumer of a pipeline
-//! fight over one cache line for every object. Instead the pool's references for guards are
-//! issued in batches and tallied per thread (deferred reference counting):
-//!
-//! - `issued` (one atomic per pool) counts the references out: spare ones held by threads for
-//!   their next `get_owned`s, ones held by live guards, ones whose guard was dropped but which are
-//!   still tallied in that thread's slot, and returned ones the depot keeps for reuse (the
-//!   reserve, `Depot::refs`). While `issued > 0` the references hold one strong count of the
-//!   pool's `Arc`.
-//! - `get_owned` takes one of its thread's spare references: a plain load and store in its own
-//!   slot. A thread out of spares takes a batch from the reserve (or, if it has none, from
-//!   `issued`) under the depot lock; a thread that refills its object cache from the depot takes
-//!   a batch of the reserve in the same lock (a pipeline's producer, which then rarely locks for
-//!   references alone).
-//! - A guard's drop releases its reference into the dropping thread's tally
-//!   ([`ReleaseTally`](super::tally::ReleaseTally)), then checks the pool's `closing` flag behind
-//!   a [light barrier](crate::barrier). Threads hand their tallies to the reserve whenever they
-//!   trade with the depot anyway, so nothing grows without bound, and in steady state `issued` is
-//!   not touched at all.
-//!
-//! When the last [`Pool`](crate::Pool) handle drops, it collects every reference not held by a
-//! live guard and gives them back to `issued`; the last guard out brings `issued` to 0 and
-//! releases the pool. The rule that makes this sound (a release is a drop's last access to the
-//! pool), the handshake with the last handle and the loom models that check them are in
-//! `src/implementation.rs`, "Owned guards without a shared count".
+//! The mechanism, the invariant on `issued`, the rule that a release is a drop's last access to
+//! the pool, the handshake with the last handle and the loom models that check them:
+//! [the implementation notes](crate::implementation#owned-guards-without-a-shared-count). The
+//! raw reference and its unsafe code are in `owned.rs`.
 //!
 //! Every method here that takes the reserve (`&mut usize`, the depot's `refs`) runs under the
 //! depot lock.
@@ -198,7 +179,8 @@ impl Refs {
     /// `collect_now` hands the tally to the reserve (every `COLLECT_EVERY` releases).
     ///
     /// While the release is in progress the last handle waits (see `tally.rs` and
-    /// `src/implementation.rs`), so the pool outlives this call whatever happens meanwhile.
+    /// [the implementation notes](crate::implementation#owned-guards-without-a-shared-count)),
+    /// so the pool outlives this call whatever happens meanwhile.
     #[inline(always)]
     pub(crate) fn begin_release<'s>(
         &self,

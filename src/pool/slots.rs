@@ -4,15 +4,12 @@
 //! bucket `b` holds `2^b` slots, allocated on first use and never moved or freed before the table
 //! drops, so a `&Slot` stays valid for as long as the table is borrowed.
 //!
-//! Ownership is a type rule: every way to open a cache takes the caller's `&ThreadHandle`, which
-//! only the thread that owns the id can hold (`ThreadHandle` is `!Send + !Sync` and lives in a
-//! thread-local), and asserts in debug builds that it is the slot's owner. Other threads reach a
-//! slot through [`ThreadSlots::for_each`], which shows its [`Shared`] part (atomics), and, in a
-//! bounded pool only, through [`ThreadSlots::steal_cached`], which needs a [`Quiesced`] proof.
+//! Ownership is a type rule, checked in debug builds:
+//! [the implementation notes](crate::implementation#invariants).
 //!
 //! Three doors open a cache, and which ones a pool uses depends on whether its caches can be
 //! stolen from (a pool with `max_live`, where waiters must reach idle objects in every thread's
-//! cache, see `bound.rs`):
+//! cache, see `limiter.rs`):
 //!
 //! - [`Slot::with_cache`]: the owner, unannounced. Only in pools whose caches are never stolen
 //!   from (checked in debug builds): the unbounded pool's hit path.
@@ -71,7 +68,7 @@ pub(crate) struct Shared {
     /// cache open, read by `stats()` under the depot lock.
     pub(crate) fill: Fill,
     /// Owned-guard references this thread holds ready for its next `get_owned`s (see
-    /// `pool/owned.rs`). Written by the owner, and by the pool's last handle (which proves no
+    /// `pool/refs.rs`). Written by the owner, and by the pool's last handle (which proves no
     /// `get_owned` can run any more) under the depot lock.
     pub(crate) spare_refs: AtomicUsize,
     /// Owned guards dropped on this thread, ever (wrapping), and whether a drop is releasing
@@ -116,7 +113,7 @@ impl<T> Slot<T> {
     /// Runs `f` on this slot's cache, unannounced: only in a table whose caches are never stolen
     /// from. `owner` proves the caller is the slot's thread. `f` must not run user code
     /// (factories, recycle policies, `T::drop`) nor open a cache again: every caller is in
-    /// `inner.rs`, and `ThreadCache`'s methods only move boxes.
+    /// `tier.rs`, and `ThreadCache`'s methods only move boxes.
     #[inline(always)]
     pub(crate) fn with_cache<R>(
         &self,
@@ -341,8 +338,8 @@ impl<T> ThreadSlots<T> {
             // The scan's bound first, then the pointer: a thread that finds the pointer (with
             // acquire) then also sees the bound, so no thread ever uses a slot that a scan
             // (`slots`: the last handle's collection, a thief's steal) may leave out. The other
-            // order left a window in which a thread used a slot of a bucket the bound did not
-            // cover yet (found by review: the close missed its references, a steal its cache).
+            // order would leave a window in which a thread uses a slot of a bucket the bound does
+            // not cover yet (the close would miss its references, a steal its cache).
             // A scan that sees the bound before the pointer finds it null and skips the bucket,
             // which nobody can be using yet.
             self.used_buckets.fetch_max(bucket + 1, Ordering::Release);
