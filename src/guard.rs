@@ -11,6 +11,18 @@ pub(crate) trait Lender<T> {
     fn note_detached(&self);
 }
 
+/// Hands each of `values` to `put` (a pool's `put`) and collects what it refused, in order: the
+/// body of both pools' `put_all`.
+pub(crate) fn put_each<T>(
+    values: impl IntoIterator<Item = T>,
+    mut put: impl FnMut(T) -> Result<(), T>,
+) -> Vec<T> {
+    values
+        .into_iter()
+        .filter_map(|value| put(value).err())
+        .collect()
+}
+
 /// An object lent by a pool and the handle it goes back to: the one piece of machinery behind
 /// every guard type (the four pool guards below, and the buffer guards in `buffer/guard.rs`).
 /// Dropping it gives the object back through the handle; [`Lent::detach`] takes it out for good.

@@ -78,11 +78,8 @@ unsafe impl Allocator for &Scope<'_> {
         old_layout: Layout,
         new_layout: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let bump: &Bump = self.bump();
-        // SAFETY:
-        // - `ptr` is a block of this scope's bump (caller);
-        // - `old_layout` fits it and `new_layout.size() >= old_layout.size()` (caller).
-        unsafe { bump.grow(ptr, old_layout, new_layout) }
+        // SAFETY: `grow`'s preconditions are the caller's.
+        unsafe { self.resize(Resize::Grow, ptr, old_layout, new_layout) }
     }
 
     #[inline]
@@ -92,11 +89,8 @@ unsafe impl Allocator for &Scope<'_> {
         old_layout: Layout,
         new_layout: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let bump: &Bump = self.bump();
-        // SAFETY:
-        // - `ptr` is a block of this scope's bump (caller);
-        // - `old_layout` fits it and `new_layout.size() >= old_layout.size()` (caller).
-        unsafe { bump.grow_zeroed(ptr, old_layout, new_layout) }
+        // SAFETY: `grow_zeroed`'s preconditions are the caller's.
+        unsafe { self.resize(Resize::GrowZeroed, ptr, old_layout, new_layout) }
     }
 
     #[inline]
@@ -106,10 +100,45 @@ unsafe impl Allocator for &Scope<'_> {
         old_layout: Layout,
         new_layout: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: `shrink`'s preconditions are the caller's.
+        unsafe { self.resize(Resize::Shrink, ptr, old_layout, new_layout) }
+    }
+}
+
+/// Which [`Allocator`] resize a scope forwards to its bump.
+#[derive(Clone, Copy)]
+enum Resize {
+    Grow,
+    GrowZeroed,
+    Shrink,
+}
+
+impl Scope<'_> {
+    /// Forwards a resize to this scope's bump.
+    ///
+    /// # Safety
+    /// The preconditions of the [`Allocator`] method `how` names: `ptr` is a block of this
+    /// allocator, `old_layout` fits it, and `new_layout` is at least (`Grow`, `GrowZeroed`) or at
+    /// most (`Shrink`) as large.
+    #[inline]
+    unsafe fn resize(
+        &self,
+        how: Resize,
+        ptr: NonNull<u8>,
+        old_layout: Layout,
+        new_layout: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
         let bump: &Bump = self.bump();
-        // SAFETY:
-        // - `ptr` is a block of this scope's bump (caller);
-        // - `old_layout` fits it and `new_layout.size() <= old_layout.size()` (caller).
-        unsafe { bump.shrink(ptr, old_layout, new_layout) }
+        // Each arm: `ptr` is a block of this scope's bump, as this allocator's blocks are the
+        // bump's (caller); `old_layout` fits it, and `new_layout`'s size relation to it is the
+        // one the forwarded method requires (caller).
+        match how {
+            // SAFETY: the caller's preconditions of `grow`, as above.
+            Resize::Grow => unsafe { bump.grow(ptr, old_layout, new_layout) },
+            // SAFETY: the caller's preconditions of `grow_zeroed`, as above.
+            Resize::GrowZeroed => unsafe { bump.grow_zeroed(ptr, old_layout, new_layout) },
+            // SAFETY: the caller's preconditions of `shrink`, as above.
+            Resize::Shrink => unsafe { bump.shrink(ptr, old_layout, new_layout) },
+        }
     }
 }

@@ -150,14 +150,14 @@ mod tests {
         [idle, in_use, peak_in_use]: [usize; 3],
     ) -> PoolStats {
         PoolStats {
+            idle,
+            in_use,
+            peak_in_use,
             created,
             reused,
             returned,
             discarded,
             detached,
-            idle,
-            in_use,
-            peak_in_use,
             waits: 0,
         }
     }

@@ -271,10 +271,7 @@ impl<T, R: Recycler<T>> LocalPool<T, R> {
     /// # Ok::<(), hotpool::ConfigError>(())
     /// ```
     pub fn put_all<I: IntoIterator<Item = T>>(&self, values: I) -> Vec<T> {
-        values
-            .into_iter()
-            .filter_map(|value| self.put(value).err())
-            .collect()
+        crate::guard::put_each(values, |value| self.put(value))
     }
 
     /// Wraps `value` in a guard of this pool, as if [`get`](LocalPool::get) had handed it out:

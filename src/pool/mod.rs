@@ -358,10 +358,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     /// # Ok::<(), hotpool::ConfigError>(())
     /// ```
     pub fn put_all<I: IntoIterator<Item = T>>(&self, values: I) -> Vec<T> {
-        values
-            .into_iter()
-            .filter_map(|value| self.put(value).err())
-            .collect()
+        crate::guard::put_each(values, |value| self.put(value))
     }
 
     /// Drops every idle object in the shared depot and in the calling thread's cache now;
