@@ -16,11 +16,11 @@
 //!   then has no `recycle_with`, `keep_if` or `max_retained_bytes` (a compile error), and a
 //!   `max_retained_bytes` given *before* `recycler` makes `build()` return
 //!   [`ConfigError::Conflicts`], never a cap silently dropped.
-//! - A [`Policy`] (a [`LocalPolicy`](crate::LocalPolicy) for a `LocalPool`), made by `recycle_with` or `keep_if`
-//!   from boxed closures, so that its type has a name whatever the closures are. Each closure
-//!   costs one indirect call per returned object. With `keep_if` and no `recycle_with`, the
-//!   reset stays [`Recycle::reset`], called statically: it and the cap are compiled for `T` into
-//!   one function that the policy reaches through one function pointer.
+//! - A [`Policy`] (a [`LocalPolicy`](crate::LocalPolicy) for a `LocalPool`), made by
+//!   `recycle_with` or `keep_if` from boxed closures, so that its type has a name whatever the
+//!   closures are. Each closure costs one indirect call per returned object. With `keep_if` and
+//!   no `recycle_with`, the reset stays [`Recycle::reset`], called statically: it and the cap are
+//!   compiled for `T` into one function that the policy reaches through one function pointer.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -108,10 +108,10 @@ pub enum Shared {}
 ///
 /// `K` says which pool it builds, `F` is the factory and `R` the [`Recycler`] policy:
 /// [`ResetRecycler`] until `recycler` replaces it with a policy of your own, or `recycle_with`
-/// or `keep_if` makes it a [`Policy`] (a [`LocalPolicy`](crate::LocalPolicy) for a `LocalPool`); see the
-/// [module docs](self) for what each costs. The closure settings compose in any order; see
-/// [`policy`](crate::policy). Every setting is checked by `build()`, which returns a
-/// [`ConfigError`] naming the bad value.
+/// or `keep_if` makes it a [`Policy`] (a [`LocalPolicy`](crate::LocalPolicy) for a
+/// `LocalPool`); see the [module docs](self) for what each costs. The closure settings compose
+/// in any order; see [`policy`](crate::policy). Every setting is checked by `build()`, which
+/// returns a [`ConfigError`] naming the bad value.
 ///
 /// ```
 /// use hotpool::Pool;
@@ -138,7 +138,7 @@ pub struct Builder<K, T, F, R = ResetRecycler> {
     explicit_cap: Option<RetainedCap<T>>,
     /// A setting that `recycler` replaced, reported by `build()`.
     conflict: Option<ConfigError>,
-    /// Name and registration in [`report`](crate::report) (`Pool` only; see `pool/report.rs`).
+    /// Name and registration in [`report`](crate::report) (`Pool` only; see `builder/pool.rs`).
     pub(crate) report: crate::report::Registration,
     _kind: PhantomData<(fn() -> T, K)>,
 }

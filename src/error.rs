@@ -108,7 +108,8 @@ pub enum ConfigError {
     ///     .unwrap_err();
     /// assert_eq!(
     ///     err.to_string(),
-    ///     "invalid configuration: max_retained_bytes = 64 is not applied by recycler: give only one"
+    ///     "invalid configuration: max_retained_bytes = 64 is not applied by recycler: \
+    ///      give only one"
     /// );
     /// ```
     Conflicts {

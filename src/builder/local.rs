@@ -73,7 +73,8 @@ impl<T, F> Builder<Local, T, F, ResetRecycler> {
     ///
     /// ```compile_fail
     /// struct Conn { healthy: bool }
-    /// let _ = hotpool::LocalPool::builder(|| Conn { healthy: true }).keep_if(|c: &Conn| c.healthy);
+    /// let _ = hotpool::LocalPool::builder(|| Conn { healthy: true })
+    ///     .keep_if(|c: &Conn| c.healthy);
     /// ```
     pub fn keep_if<C>(self, keep: C) -> LocalPoolBuilder<T, F, LocalPolicy<T>>
     where
