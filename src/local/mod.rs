@@ -96,7 +96,9 @@ impl<T> LocalPool<T> {
     /// Starts configuring a pool that makes objects with `factory`.
     ///
     /// Types that do not implement [`Recycle`] give their policy with
-    /// [`recycle_with`](crate::Builder::recycle_with).
+    /// [`recycle_with`](crate::Builder::recycle_with) (a boxed closure) or
+    /// [`recycler`](crate::Builder::recycler) (a [`Recycler`] type of your own, statically
+    /// dispatched).
     ///
     /// ```
     /// struct Conn { healthy: bool }

@@ -127,7 +127,9 @@ impl<T> Pool<T> {
     /// Starts configuring a pool that makes objects with `factory`.
     ///
     /// Types that do not implement [`Recycle`] give their policy with
-    /// [`recycle_with`](crate::Builder::recycle_with).
+    /// [`recycle_with`](crate::Builder::recycle_with) (a boxed closure) or
+    /// [`recycler`](crate::Builder::recycler) (a [`Recycler`] type of your own, statically
+    /// dispatched).
     ///
     /// ```
     /// struct Parser { buf: Vec<u8>, uses: u32 }
