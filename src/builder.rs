@@ -218,8 +218,14 @@ impl<K, T: Recycle, F> Builder<K, T, F> {
     /// let _ = hotpool::LocalPool::builder(|| Conn).max_retained_bytes(1024);
     /// ```
     ///
-    /// A policy of your own given with `recycler` decides alone what to keep: a cap given before
-    /// it makes `build()` fail, and after it there is no `max_retained_bytes` to call.
+    /// A policy of your own given with `recycler` decides alone what to keep: after it there is
+    /// no `max_retained_bytes` to call, and a cap given before it makes `build()` fail.
+    ///
+    /// ```compile_fail,E0599
+    /// let _ = hotpool::LocalPool::builder(String::new)
+    ///     .recycler(|s: &mut String| { s.clear(); true })
+    ///     .max_retained_bytes(4096);
+    /// ```
     ///
     /// ```
     /// use hotpool::{ConfigError, Pool};

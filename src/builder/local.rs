@@ -122,14 +122,14 @@ impl<T, F> Builder<Local, T, F, ResetRecycler> {
     /// # Ok::<(), hotpool::ConfigError>(())
     /// ```
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0599
     /// // No closure settings after `recycler`: it is the whole policy.
     /// let _ = hotpool::LocalPool::builder(String::new)
     ///     .recycler(|s: &mut String| { s.clear(); true })
     ///     .recycle_with(|s: &mut String| { s.clear(); true });
     /// ```
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0599
     /// // No `recycler` after the closure settings either.
     /// let _ = hotpool::LocalPool::builder(String::new)
     ///     .keep_if(|s: &String| s.capacity() < 64)

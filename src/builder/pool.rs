@@ -134,7 +134,7 @@ impl<T, F> Builder<Shared, T, F, ResetRecycler> {
     ///
     /// The closure must be `Send + Sync`: the pool runs it on whichever thread returns an object.
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0277
     /// let seen = std::rc::Rc::new(std::cell::Cell::new(0));
     /// let _ = hotpool::Pool::builder(String::new)
     ///     .recycle_with(move |s: &mut String| { seen.set(seen.get() + 1); s.clear(); true });
@@ -225,14 +225,27 @@ impl<T, F> Builder<Shared, T, F, ResetRecycler> {
     /// assert_eq!((stats.created, stats.returned, stats.discarded), (1, 1, 1));
     /// ```
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0277
+    /// // Not `Sync`: a pool's recycler runs on any thread.
+    /// struct Counting(std::cell::Cell<u32>);
+    /// impl hotpool::Recycler<String> for Counting {
+    ///     fn recycle(&self, s: &mut String) -> bool {
+    ///         self.0.set(self.0.get() + 1);
+    ///         s.clear();
+    ///         true
+    ///     }
+    /// }
+    /// let _ = hotpool::Pool::builder(String::new).recycler(Counting(Default::default()));
+    /// ```
+    ///
+    /// ```compile_fail,E0599
     /// // No closure settings after `recycler`: it is the whole policy.
     /// let _ = hotpool::Pool::builder(String::new)
     ///     .recycler(|s: &mut String| { s.clear(); true })
     ///     .keep_if(|s: &String| s.capacity() < 64);
     /// ```
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0599
     /// // No `recycler` after the closure settings either.
     /// let _ = hotpool::Pool::builder(String::new)
     ///     .recycle_with(|s: &mut String| { s.clear(); true })
