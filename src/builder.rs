@@ -1,11 +1,36 @@
 //! The builder shared by [`Pool`](crate::Pool) and [`LocalPool`](crate::LocalPool).
+//!
+//! This file holds what both builders share: the settings of every pool (`max_idle`,
+//! `prefill`, `max_retained_bytes`) and their checks. What only one pool has, its recycle
+//! settings written out for its closure bounds, and its `build`, are in `builder/pool.rs`
+//! ([`PoolBuilder`]) and `builder/local.rs` ([`LocalPoolBuilder`]).
+//!
+//! # Recycle policies, and what they cost
+//!
+//! A builder's policy, its `R` parameter, is one of:
+//!
+//! - [`ResetRecycler`], the default: [`Recycle::reset`] and a retained-size cap
+//!   (`max_retained_bytes`). Statically dispatched and inlined into the pool's return path.
+//! - A [`Recycler`] of your own, given with `recycler`: any type, nameable in a `static`, whose
+//!   `recycle` the compiler inlines like `ResetRecycler`'s. It is the whole policy: the builder
+//!   then has no `recycle_with`, `keep_if` or `max_retained_bytes` (a compile error), and a
+//!   `max_retained_bytes` given *before* `recycler` makes `build()` return
+//!   [`ConfigError::Conflicts`], never a cap silently dropped.
+//! - A [`Policy`] (a [`LocalPolicy`](crate::LocalPolicy) for a `LocalPool`), made by
+//!   `recycle_with` or `keep_if` from boxed closures, so that its type has a name whatever the
+//!   closures are. Each closure costs one indirect call per returned object. With `keep_if` and
+//!   no `recycle_with`, the reset stays [`Recycle::reset`], called statically: it and the cap are
+//!   compiled for `T` into one function that the policy reaches through one function pointer.
 
 use std::fmt;
 use std::marker::PhantomData;
 
 use crate::error::ConfigError;
-use crate::policy::{LocalPolicy, Policy, ResetStep, RetainedCap};
+use crate::policy::{Policy, RetainedCap};
 use crate::recycle::{Recycle, Recycler, ResetRecycler};
+
+mod local;
+mod pool;
 
 /// Default cap on idle objects a pool keeps (the shared depot, for [`Pool`](crate::Pool)).
 ///
@@ -82,10 +107,11 @@ pub enum Shared {}
 /// Configures a pool; made by `Pool::builder` or `LocalPool::builder`, finished by `build()`.
 ///
 /// `K` says which pool it builds, `F` is the factory and `R` the [`Recycler`] policy:
-/// [`ResetRecycler`] until `recycle_with` or `keep_if` makes it a [`Policy`] (a
-/// [`LocalPolicy`] for a `LocalPool`). The recycle settings compose in any order; see
-/// [`policy`](crate::policy). Every setting is checked by `build()`, which returns a
-/// [`ConfigError`] naming the bad value.
+/// [`ResetRecycler`] until `recycler` replaces it with a policy of your own, or `recycle_with`
+/// or `keep_if` makes it a [`Policy`] (a [`LocalPolicy`](crate::LocalPolicy) for a
+/// `LocalPool`); see the [module docs](self) for what each costs. The closure settings compose
+/// in any order; see [`policy`](crate::policy). Every setting is checked by `build()`, which
+/// returns a [`ConfigError`] naming the bad value.
 ///
 /// ```
 /// use hotpool::Pool;
@@ -110,7 +136,9 @@ pub struct Builder<K, T, F, R = ResetRecycler> {
     pub(crate) max_live: Option<usize>,
     /// The cap `max_retained_bytes` asked for, kept when the policy changes type.
     explicit_cap: Option<RetainedCap<T>>,
-    /// Name and registration in [`report`](crate::report) (`Pool` only; see `pool/report.rs`).
+    /// A setting that `recycler` replaced, reported by `build()`.
+    conflict: Option<ConfigError>,
+    /// Name and registration in [`report`](fn@crate::report) (`Pool` only; see `builder/pool.rs`).
     pub(crate) report: crate::report::Registration,
     _kind: PhantomData<(fn() -> T, K)>,
 }
@@ -158,6 +186,7 @@ impl<K, T, F: Fn() -> T> Builder<K, T, F> {
             thread_cache: DEFAULT_THREAD_CACHE,
             max_live: None,
             explicit_cap: None,
+            conflict: None,
             report: crate::report::Registration::default(),
             _kind: PhantomData,
         }
@@ -188,6 +217,28 @@ impl<K, T: Recycle, F> Builder<K, T, F> {
     /// struct Conn;
     /// let _ = hotpool::LocalPool::builder(|| Conn).max_retained_bytes(1024);
     /// ```
+    ///
+    /// A policy of your own given with `recycler` decides alone what to keep: after it there is
+    /// no `max_retained_bytes` to call, and a cap given before it makes `build()` fail.
+    ///
+    /// ```compile_fail,E0599
+    /// let _ = hotpool::LocalPool::builder(String::new)
+    ///     .recycler(|s: &mut String| { s.clear(); true })
+    ///     .max_retained_bytes(4096);
+    /// ```
+    ///
+    /// ```
+    /// use hotpool::{ConfigError, Pool};
+    ///
+    /// let both = Pool::builder(String::new)
+    ///     .max_retained_bytes(4096)
+    ///     .recycler(|s: &mut String| { s.clear(); true })
+    ///     .build();
+    /// assert_eq!(
+    ///     both.unwrap_err(),
+    ///     ConfigError::Conflicts { setting: "max_retained_bytes", value: 4096, with: "recycler" }
+    /// );
+    /// ```
     pub fn max_retained_bytes(mut self, bytes: usize) -> Self {
         self.recycler = ResetRecycler::new(bytes);
         self.explicit_cap = Some(RetainedCap::explicit(bytes));
@@ -209,154 +260,27 @@ impl<K, T: Recycle, F, Reset: ?Sized, Keep: ?Sized> Builder<K, T, F, Policy<T, R
     /// # Ok::<(), hotpool::ConfigError>(())
     /// ```
     pub fn max_retained_bytes(mut self, bytes: usize) -> Self {
-        self.recycler.cap = Some(RetainedCap::explicit(bytes));
-        self.explicit_cap = self.recycler.cap;
+        let cap = RetainedCap::explicit(bytes);
+        self.recycler.set_cap(cap);
+        self.explicit_cap = Some(cap);
         self
     }
 }
 
-/// `recycle_with` and `keep_if` for the builder of kind `$kind`, whose policy is `$policy` and
-/// whose closures must be `$($bound)*`. `$pool` names the pool type in the examples.
-macro_rules! policy_settings {
-    ($kind:ident, $policy:ident, $pool:literal, [$($bound:tt)*]) => {
-        impl<T, F> Builder<$kind, T, F, ResetRecycler> {
-            /// Gives the reset step: `recycle` resets an object that came back and returns
-            /// whether to keep it (`false` drops it). It runs *instead of* [`Recycle::reset`]
-            /// (call `value.reset()` in it to run both) and is the only reset of a type that
-            /// does not implement [`Recycle`]. An explicit `max_retained_bytes` and every
-            /// `keep_if` still apply, in any order; the default cap goes with the default reset.
-            ///
-            /// ```
-            #[doc = concat!("use hotpool::", $pool, ";")]
-            ///
-            #[doc = concat!("let pool = ", $pool, "::builder(|| Vec::<u8>::with_capacity(64))")]
-            ///     .max_retained_bytes(1024) // kept: it composes
-            ///     .recycle_with(|v: &mut Vec<u8>| { v.clear(); v.capacity() >= 64 })
-            ///     .build()?;
-            /// pool.get().shrink_to(0); // refused by the closure
-            /// pool.get().reserve(4096); // refused by the cap
-            /// assert_eq!(pool.stats().discarded, 2);
-            /// # Ok::<(), hotpool::ConfigError>(())
-            /// ```
-            pub fn recycle_with<C>(self, recycle: C) -> Builder<$kind, T, F, $policy<T>>
-            where
-                C: Fn(&mut T) -> bool $($bound)*,
-            {
-                let policy: $policy<T> = Policy {
-                    reset: ResetStep::Custom(Box::new(recycle)),
-                    cap: self.explicit_cap,
-                    keep: None,
-                };
-                self.with_policy(policy)
-            }
-
-            /// Keeps a returned object only if `keep` says so, after [`Recycle::reset`] and the
-            /// retained-size cap (which both still apply, in any order).
-            ///
-            /// ```
-            #[doc = concat!("use hotpool::", $pool, ";")]
-            ///
-            #[doc = concat!("let pool = ", $pool, "::builder(|| Vec::<u8>::with_capacity(64))")]
-            ///     .keep_if(|v: &Vec<u8>| v.capacity() >= 64) // not the shrunk ones
-            ///     .build()?;
-            /// pool.get().push(1);
-            /// pool.get().shrink_to(0);
-            /// let stats = pool.stats();
-            /// assert_eq!((stats.returned, stats.discarded), (1, 1));
-            /// assert!(pool.get().is_empty()); // reset ran
-            /// # Ok::<(), hotpool::ConfigError>(())
-            /// ```
-            ///
-            /// A type without [`Recycle`] gives its reset first, with `recycle_with`:
-            ///
-            /// ```compile_fail
-            /// struct Conn { healthy: bool }
-            #[doc = concat!("let _ = hotpool::", $pool, "::builder(|| Conn { healthy: true })")]
-            ///     .keep_if(|c: &Conn| c.healthy);
-            /// ```
-            pub fn keep_if<C>(self, keep: C) -> Builder<$kind, T, F, $policy<T>>
-            where
-                T: Recycle,
-                C: Fn(&T) -> bool $($bound)*,
-            {
-                let policy: $policy<T> = Policy {
-                    reset: ResetStep::Recycle(T::reset),
-                    cap: Some(self.explicit_cap.unwrap_or_else(RetainedCap::default_cap)),
-                    keep: Some(Box::new(keep)),
-                };
-                self.with_policy(policy)
-            }
+impl<K, T, F> Builder<K, T, F> {
+    /// What `recycler` does on both builders: `recycler` becomes the whole policy, and an
+    /// explicit cap given before it is a conflict that `build()` reports.
+    fn replace_policy<R>(mut self, recycler: R) -> Builder<K, T, F, R> {
+        if let Some(cap) = self.explicit_cap.take() {
+            self.conflict = Some(ConfigError::Conflicts {
+                setting: "max_retained_bytes",
+                value: cap.bytes,
+                with: "recycler",
+            });
         }
-
-        impl<T: 'static, F> Builder<$kind, T, F, $policy<T>> {
-            /// Sets the reset step, replacing [`Recycle::reset`] (and the default cap that
-            /// comes with it); a second `recycle_with` runs after the first, and the object is
-            /// kept only if both return `true`. The cap and the `keep_if` predicates stay.
-            ///
-            /// ```
-            #[doc = concat!("use hotpool::", $pool, ";")]
-            ///
-            #[doc = concat!("let pool = ", $pool, "::builder(Vec::<u8>::new)")]
-            ///     .keep_if(|v: &Vec<u8>| v.is_empty()) // sees the object after the reset
-            ///     .recycle_with(|v: &mut Vec<u8>| { v.truncate(1); true })
-            ///     .build()?;
-            /// pool.get().push(7); // truncated to one element: refused by keep_if
-            /// drop(pool.get()); // empty: kept
-            /// let stats = pool.stats();
-            /// assert_eq!((stats.returned, stats.discarded), (1, 1));
-            /// # Ok::<(), hotpool::ConfigError>(())
-            /// ```
-            pub fn recycle_with<C>(mut self, recycle: C) -> Self
-            where
-                C: Fn(&mut T) -> bool $($bound)*,
-            {
-                let reset = match self.recycler.reset {
-                    ResetStep::Recycle(_) => {
-                        self.recycler.forget_default_cap();
-                        ResetStep::Custom(Box::new(recycle) as Box<_>)
-                    }
-                    ResetStep::Custom(first) => {
-                        ResetStep::Custom(Box::new(move |t: &mut T| first(t) && recycle(t)) as Box<_>)
-                    }
-                };
-                self.recycler.reset = reset;
-                self
-            }
-
-            /// Adds a keep predicate: an object is kept only if every `keep_if` returns `true`
-            /// (they run after the reset step and the cap).
-            ///
-            /// ```
-            #[doc = concat!("use hotpool::", $pool, ";")]
-            ///
-            #[doc = concat!("let pool = ", $pool, "::builder(|| Vec::<u8>::with_capacity(64))")]
-            ///     .recycle_with(|v: &mut Vec<u8>| { v.clear(); true })
-            ///     .keep_if(|v: &Vec<u8>| v.capacity() >= 64)
-            ///     .keep_if(|v: &Vec<u8>| v.capacity() <= 1024)
-            ///     .build()?;
-            /// pool.get().shrink_to(0);
-            /// pool.get().reserve(4096);
-            /// drop(pool.get());
-            /// let stats = pool.stats();
-            /// assert_eq!((stats.returned, stats.discarded), (1, 2));
-            /// # Ok::<(), hotpool::ConfigError>(())
-            /// ```
-            pub fn keep_if<C>(mut self, keep: C) -> Self
-            where
-                C: Fn(&T) -> bool $($bound)*,
-            {
-                self.recycler.keep = Some(match self.recycler.keep.take() {
-                    None => Box::new(keep) as Box<_>,
-                    Some(first) => Box::new(move |t: &T| first(t) && keep(t)) as Box<_>,
-                });
-                self
-            }
-        }
-    };
+        self.with_policy(recycler)
+    }
 }
-
-policy_settings!(Local, LocalPolicy, "LocalPool", [+ 'static]);
-policy_settings!(Shared, Policy, "Pool", [+ Send + Sync + 'static]);
 
 impl<K, T, F, R> Builder<K, T, F, R> {
     /// Caps the objects kept idle (default [`DEFAULT_MAX_IDLE`]); must be at least 1. Objects
@@ -413,6 +337,7 @@ impl<K, T, F, R> Builder<K, T, F, R> {
             thread_cache: self.thread_cache,
             max_live: self.max_live,
             explicit_cap: self.explicit_cap,
+            conflict: self.conflict,
             report: self.report,
             _kind: PhantomData,
         }
@@ -422,6 +347,9 @@ impl<K, T, F, R> Builder<K, T, F, R> {
     where
         R: Recycler<T>,
     {
+        if let Some(conflict) = &self.conflict {
+            return Err(conflict.clone());
+        }
         if self.max_idle == 0 {
             return Err(ConfigError::Zero {
                 setting: "max_idle",
@@ -456,66 +384,6 @@ impl<K, T, F, R> Builder<K, T, F, R> {
             });
         }
         Ok(())
-    }
-}
-
-impl<T, F, R> Builder<Shared, T, F, R> {
-    /// Sets how many idle objects each thread caches without synchronization (default
-    /// [`DEFAULT_THREAD_CACHE`]; at most [`MAX_THREAD_CACHE`]). `0` turns the thread tier off:
-    /// every `get` and return then goes through the shared depot's lock.
-    ///
-    /// ```
-    /// // Idle objects are bounded by `max_idle` (the depot) plus `thread_cache` per thread.
-    /// let pool = hotpool::Pool::builder(String::new).max_idle(2).thread_cache(4).build()?;
-    /// let accepted = (0..10).filter(|_| pool.put(String::new()).is_ok()).count();
-    /// assert_eq!(accepted, 2 + 4);
-    /// assert_eq!(pool.stats().idle, 6);
-    /// # Ok::<(), hotpool::ConfigError>(())
-    /// ```
-    pub fn thread_cache(mut self, size: usize) -> Self {
-        self.thread_cache = size;
-        self
-    }
-
-    /// Caps the objects that exist at once at `n` (at least 1): in use, plus idle anywhere in
-    /// the pool, thread caches included. Unbounded by default.
-    ///
-    /// At the cap, [`get`](crate::Pool::get) and [`get_owned`](crate::Pool::get_owned) wait
-    /// until an object comes back or a place frees (an object the policy refuses, a trim drops,
-    /// or [`detach`](crate::Pooled::detach) takes out frees its place; then the factory makes a
-    /// new one); [`get_timeout`](crate::Pool::get_timeout) waits up to a deadline and
-    /// [`get_async`](crate::Pool::get_async) without blocking a thread. Waiters are served
-    /// first come, first served, and never wait while an object is idle anywhere in the pool.
-    /// [`try_get`](crate::Pool::try_get) never waits, and [`put`](crate::Pool::put) hands its
-    /// value back when the pool is at the cap.
-    ///
-    /// Below the cap a `get` and a return hit the thread cache as in an unbounded pool, with one
-    /// more flag read: the cap is counted only when an object is created or ends.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let pool = hotpool::Pool::builder(|| vec![0u8; 1024]).max_live(2).build()?;
-    /// let a = pool.get();
-    /// let b = pool.get();
-    /// assert!(pool.get_timeout(Duration::from_millis(1)).is_err()); // both places are taken
-    /// drop(a);
-    /// assert!(pool.get_timeout(Duration::from_millis(1)).is_ok()); // `a`'s object, reused
-    /// assert_eq!(pool.stats().created, 2);
-    /// # drop(b);
-    /// # Ok::<(), hotpool::ConfigError>(())
-    /// ```
-    ///
-    /// # Errors
-    /// `build()` returns a [`ConfigError`] if `n` is 0 or `prefill` exceeds it:
-    ///
-    /// ```
-    /// let err = hotpool::Pool::builder(String::new).max_live(2).prefill(3).build().unwrap_err();
-    /// assert_eq!(err.to_string(), "invalid configuration: prefill = 3 exceeds max_live = 2");
-    /// ```
-    pub fn max_live(mut self, n: usize) -> Self {
-        self.max_live = Some(n);
-        self
     }
 }
 

@@ -95,6 +95,31 @@ pub enum ConfigError {
         /// The value given.
         value: usize,
     },
+    /// A setting that another setting given to the same builder replaces: building would
+    /// ignore it.
+    ///
+    /// ```
+    /// use hotpool::{ConfigError, LocalPool};
+    ///
+    /// let err = LocalPool::builder(String::new)
+    ///     .max_retained_bytes(64)
+    ///     .recycler(|s: &mut String| { s.clear(); s.capacity() <= 128 }) // decides alone
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "invalid configuration: max_retained_bytes = 64 is not applied by recycler: \
+    ///      give only one"
+    /// );
+    /// ```
+    Conflicts {
+        /// The builder method that was given the value.
+        setting: &'static str,
+        /// The value given.
+        value: usize,
+        /// The builder method that replaces it.
+        with: &'static str,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -128,6 +153,14 @@ impl fmt::Display for ConfigError {
             Self::NotPowerOfTwo { setting, value } => {
                 write!(f, "{setting} = {value} is not a power of two")
             }
+            Self::Conflicts {
+                setting,
+                value,
+                with,
+            } => write!(
+                f,
+                "{setting} = {value} is not applied by {with}: give only one"
+            ),
         }
     }
 }

@@ -394,8 +394,8 @@
 //! one entry per `Pool`: its name, element type, prefill count and a `Weak<dyn Reported>` to its
 //! shared state. `Reported` is the whole contract a pool kind fulfils to appear: a snapshot
 //! (stats, objects lent so far, idle bytes it could measure), `trim`, `trim_unused`, and the
-//! loom hook `before_release`. `Pool` implements it on `Inner` and registers in `build()`, after
-//! the prefill; nothing on `get` or return changes, so the hit path is the same instruction for
+//! loom hook `before_release`. `Pool` implements it on `Inner` and registers in
+//! `Pool::from_builder` (called by `build()`), after the prefill; nothing on `get` or return changes, so the hit path is the same instruction for
 //! instruction (`benches/report.rs` compares a registered and an unregistered pool).
 //!
 //! - **Weak, pruned**: the registry never keeps a pool alive. A report or trim prunes dead

@@ -17,9 +17,13 @@
 //!
 //! The order of the builder calls does not matter: the same settings give the same policy.
 //!
-//! Cost: the closures are boxed so that the policy type has a name; each step is one indirect
-//! call per returned object. A pool without `recycle_with` or `keep_if` keeps the default
-//! [`ResetRecycler`](crate::ResetRecycler), which the compiler inlines.
+//! Cost, per returned object: the closures are boxed so that the policy type has a name, so
+//! each `recycle_with` and each `keep_if` closure is one indirect call. Without `recycle_with`
+//! the reset is [`Recycle::reset`], called statically: it and the cap are compiled for `T` into
+//! one function, which the policy reaches through one function pointer (no boxed closure). A
+//! pool without `recycle_with` or `keep_if` keeps the default
+//! [`ResetRecycler`](crate::ResetRecycler), and a pool given a [`Recycler`] of your own with the
+//! builders' `recycler` uses it; the compiler inlines both, with no indirect call at all.
 //!
 //! ```
 //! use hotpool::LocalPool;
@@ -88,9 +92,10 @@ type SharedKeep<T> = dyn Fn(&T) -> bool + Send + Sync;
 /// The closures of a `Policy` are `Send + Sync`, as a [`Pool`](crate::Pool) needs;
 /// a [`LocalPool`](crate::LocalPool) builder makes a [`LocalPolicy`], whose closures need not be.
 pub struct Policy<T, Reset: ?Sized = SharedReset<T>, Keep: ?Sized = SharedKeep<T>> {
-    pub(crate) reset: ResetStep<T, Reset>,
-    pub(crate) cap: Option<RetainedCap<T>>,
-    pub(crate) keep: Option<Box<Keep>>,
+    reset: ResetStep<T, Reset>,
+    cap: Option<RetainedCap<T>>,
+    /// The `keep_if` closures, in the order given.
+    keep: Vec<Box<Keep>>,
 }
 
 /// The [`Policy`] of a [`LocalPool`](crate::LocalPool): its closures may hold `Rc`s and `Cell`s.
@@ -116,12 +121,19 @@ pub struct Policy<T, Reset: ?Sized = SharedReset<T>, Keep: ?Sized = SharedKeep<T
 /// ```
 pub type LocalPolicy<T> = Policy<T, dyn Fn(&mut T) -> bool, dyn Fn(&T) -> bool>;
 
-/// Step 1 of a [`Policy`].
-pub(crate) enum ResetStep<T, Reset: ?Sized> {
-    /// `Recycle::reset`, which always keeps.
-    Recycle(fn(&mut T)),
-    /// The `recycle_with` closures (chained).
-    Custom(Box<Reset>),
+/// Step 1 of a [`Policy`], and step 2 when the reset is `Recycle::reset`.
+enum ResetStep<T, Reset: ?Sized> {
+    /// [`reset_within`] for `T`: `Recycle::reset` and the cap, both called statically.
+    Recycle(fn(&mut T, Option<usize>) -> bool),
+    /// The `recycle_with` closures, in the order given.
+    Custom(Vec<Box<Reset>>),
+}
+
+/// Resets `value` with [`Recycle::reset`] and says whether it retains at most `cap` bytes: the
+/// steps of a policy without `recycle_with`, compiled for `T` so that both calls are static.
+fn reset_within<T: Recycle>(value: &mut T, cap: Option<usize>) -> bool {
+    value.reset();
+    cap.map_or(true, |bytes| value.retained_bytes() <= bytes)
 }
 
 /// Step 2 of a [`Policy`]: a cap on what an object retains, and how to measure it.
@@ -159,6 +171,51 @@ impl<T: Recycle> RetainedCap<T> {
 }
 
 impl<T, Reset: ?Sized, Keep: ?Sized> Policy<T, Reset, Keep> {
+    /// The policy of a first `recycle_with`: `reset` replaces `Recycle::reset`, and only an
+    /// explicit `cap` applies.
+    pub(crate) fn reset_by(reset: Box<Reset>, cap: Option<RetainedCap<T>>) -> Self {
+        Self {
+            reset: ResetStep::Custom(vec![reset]),
+            cap,
+            keep: Vec::new(),
+        }
+    }
+
+    /// The policy of a first `keep_if`: `Recycle::reset`, the explicit `cap` or the default
+    /// one, then `keep`.
+    pub(crate) fn keep_after_reset(keep: Box<Keep>, cap: Option<RetainedCap<T>>) -> Self
+    where
+        T: Recycle,
+    {
+        Self {
+            reset: ResetStep::Recycle(reset_within::<T>),
+            cap: Some(cap.unwrap_or_else(RetainedCap::default_cap)),
+            keep: vec![keep],
+        }
+    }
+
+    /// A further `recycle_with`: replaces `Recycle::reset` (and its default cap), or runs after
+    /// the reset closures given before.
+    pub(crate) fn add_reset(&mut self, reset: Box<Reset>) {
+        match &mut self.reset {
+            ResetStep::Recycle(_) => {
+                self.forget_default_cap();
+                self.reset = ResetStep::Custom(vec![reset]);
+            }
+            ResetStep::Custom(resets) => resets.push(reset),
+        }
+    }
+
+    /// A further `keep_if`: runs after the ones given before.
+    pub(crate) fn add_keep(&mut self, keep: Box<Keep>) {
+        self.keep.push(keep);
+    }
+
+    /// An explicit `max_retained_bytes`, replacing any cap.
+    pub(crate) fn set_cap(&mut self, cap: RetainedCap<T>) {
+        self.cap = Some(cap);
+    }
+
     /// The cap on retained bytes this policy applies, if any.
     ///
     /// ```
@@ -202,11 +259,11 @@ impl<T, Reset: ?Sized, Keep: ?Sized> Policy<T, Reset, Keep> {
     /// assert!(builder.keep_if(|s: &String| s.capacity() < 64).policy().has_keep_if());
     /// ```
     pub fn has_keep_if(&self) -> bool {
-        self.keep.is_some()
+        !self.keep.is_empty()
     }
 
     /// Drops a default cap: it belongs to the default reset, which is being replaced.
-    pub(crate) fn forget_default_cap(&mut self) {
+    fn forget_default_cap(&mut self) {
         if self.cap.is_some_and(|cap| !cap.explicit) {
             self.cap = None;
         }
@@ -232,17 +289,17 @@ where
     #[inline]
     fn recycle(&self, value: &mut T) -> bool {
         let reset_keeps = match &self.reset {
-            ResetStep::Recycle(reset) => {
-                reset(value);
-                true
+            ResetStep::Recycle(reset_within_cap) => {
+                reset_within_cap(value, self.max_retained_bytes())
             }
-            ResetStep::Custom(reset) => reset(value),
+            ResetStep::Custom(resets) => {
+                resets.iter().all(|reset| reset(value))
+                    && self
+                        .cap
+                        .map_or(true, |cap| (cap.measure)(value) <= cap.bytes)
+            }
         };
-        reset_keeps
-            && self
-                .cap
-                .map_or(true, |cap| (cap.measure)(value) <= cap.bytes)
-            && self.keep.as_ref().map_or(true, |keep| keep(value))
+        reset_keeps && self.keep.iter().all(|keep| keep(value))
     }
 }
 

@@ -34,7 +34,8 @@ use std::path::PathBuf;
 ///
 /// A type from another crate cannot implement it here (the orphan rule): give its reset to the
 /// builder's `recycle_with` instead, and compose it with `max_retained_bytes` and `keep_if`
-/// (see [`policy`](crate::policy)).
+/// (see [`policy`](crate::policy)), or write a [`Recycler`] for it and give that to the
+/// builder's `recycler`.
 #[cfg_attr(
     hotpool_diagnostic,
     diagnostic::on_unimplemented(
@@ -72,8 +73,16 @@ pub trait Recycle {
 /// The policy a pool applies to every object that comes back: reset it, then say whether to keep
 /// it (`true`) or drop it (`false`).
 ///
-/// Implemented by [`ResetRecycler`] (the default, for `T: Recycle`) and by every closure
-/// `Fn(&mut T) -> bool`, which is what the builders' `recycle_with` takes.
+/// A pool's second type parameter is its `Recycler`, one of:
+///
+/// - [`ResetRecycler`], the default (for `T: Recycle`);
+/// - a type of your own, given to the builders' `recycler`: the pool's type names it
+///   (`Pool<T, MyRecycler>`, fit for a `static`) and calls it statically, inlined as the
+///   default is. Every closure `Fn(&mut T) -> bool` is a `Recycler` too, so `recycler` also
+///   takes one, at the same cost, but its type has no name;
+/// - a [`Policy`](crate::Policy), which the builders' `recycle_with` and `keep_if` assemble
+///   from boxed closures: a named type, at one indirect call per closure and returned object
+///   (see [`policy`](crate::policy)).
 ///
 /// ```
 /// use hotpool::{Recycler, ResetRecycler};
@@ -88,7 +97,8 @@ pub trait Recycle {
 /// ```
 ///
 /// A builder's `build()` needs its policy to be a `Recycler` of the pooled type. Without
-/// `recycle_with`, the policy is `ResetRecycler`, which needs `T: Recycle`; the compiler says so
+/// `recycle_with` or `recycler`, the policy is `ResetRecycler`, which needs `T: Recycle`; the
+/// compiler says so
 /// (from Rust 1.78, with the same advice as for `Pool::new`):
 ///
 /// ```compile_fail,E0277
@@ -103,7 +113,7 @@ pub trait Recycle {
     diagnostic::on_unimplemented(
         message = "the pool cannot reset `{T}`: `{Self}` is not a `hotpool::Recycler<{T}>` (the default policy needs `{T}: hotpool::Recycle`)",
         label = "no recycle policy for `{T}`",
-        note = "the default policy, `ResetRecycler`, resets with `hotpool::Recycle`; if `{T}` does not implement `Recycle`, give the builder a reset with `.recycle_with(|value: &mut {T}| ...)`, or implement `Recycle` for `{T}`"
+        note = "the default policy, `ResetRecycler`, resets with `hotpool::Recycle`; if `{T}` does not implement `Recycle`, give the builder a reset with `.recycle_with(|value: &mut {T}| ...)` or a policy with `.recycler(..)`, or implement `Recycle` for `{T}`"
     )
 )]
 pub trait Recycler<T> {
@@ -121,7 +131,7 @@ pub trait Recycler<T> {
     fn recycle(&self, value: &mut T) -> bool;
 
     /// Heap bytes an idle `value` keeps, as this policy measures them; `None` (the default, and
-    /// what closures give) if the policy cannot tell. [`report`](crate::report) uses it for the
+    /// what closures give) if the policy cannot tell. [`report`](fn@crate::report) uses it for the
     /// idle bytes of a pool; [`ResetRecycler`] answers with [`Recycle::retained_bytes`].
     ///
     /// The report calls it on idle objects while it holds the pool's depot lock, so it must only

@@ -12,9 +12,8 @@ use std::rc::Rc;
 
 pub use guard::{LocalOwnedPooled, LocalPooled};
 
-use crate::builder::{Local, LocalPoolBuilder};
+use crate::builder::LocalPoolBuilder;
 use crate::counting::Change;
-use crate::error::ConfigError;
 use crate::recycle::{Recycle, Recycler, ResetRecycler};
 use crate::stats::PoolStats;
 use counters::Counters;
@@ -98,7 +97,9 @@ impl<T> LocalPool<T> {
     /// Starts configuring a pool that makes objects with `factory`.
     ///
     /// Types that do not implement [`Recycle`] give their policy with
-    /// [`recycle_with`](crate::Builder::recycle_with).
+    /// [`recycle_with`](crate::Builder::recycle_with) (a boxed closure) or
+    /// [`recycler`](crate::Builder::recycler) (a [`Recycler`] type of your own, statically
+    /// dispatched).
     ///
     /// ```
     /// struct Conn { healthy: bool }
@@ -116,52 +117,26 @@ impl<T> LocalPool<T> {
     }
 }
 
-impl<T, F: Fn() -> T + 'static, R> crate::Builder<Local, T, F, R> {
-    /// Builds the [`LocalPool`], running the factory `prefill` times.
-    ///
-    /// # Errors
-    /// [`ConfigError`] if `max_idle` is 0 or `prefill` exceeds `max_idle`.
-    ///
-    /// ```
-    /// use hotpool::{ConfigError, LocalPool};
-    ///
-    /// let pool = LocalPool::builder(String::new).prefill(2).build()?;
-    /// assert_eq!(pool.stats().idle, 2);
-    /// let err = LocalPool::builder(String::new).max_idle(0).build().unwrap_err();
-    /// assert_eq!(err, ConfigError::Zero { setting: "max_idle" });
-    /// # Ok::<(), ConfigError>(())
-    /// ```
-    ///
-    /// A type without [`Recycle`] needs a reset from `recycle_with`; without
-    /// one, `build` is the compile error that says so (as `LocalPool::new` is):
-    ///
-    /// ```compile_fail,E0277
-    /// # // Would compile if `build` did not apply at all (see `Recycler`'s docs).
-    /// # trait Fallback { fn build(self) -> Self; }
-    /// # impl<B> Fallback for B { fn build(self) -> Self { self } }
-    /// let _ = hotpool::LocalPool::builder(|| 0u8).build();
-    /// ```
-    pub fn build(self) -> Result<LocalPool<T, R>, ConfigError>
-    where
-        R: Recycler<T>,
-    {
-        self.validate()?;
+impl<T, R: Recycler<T>> LocalPool<T, R> {
+    /// The pool `builder` describes, prefilled; `builder` was validated (see
+    /// [`LocalPoolBuilder::build`](crate::builder::LocalPoolBuilder::build)).
+    pub(crate) fn from_builder<F: Fn() -> T + 'static>(builder: LocalPoolBuilder<T, F, R>) -> Self {
         let pool = LocalPool {
-            idle: IdleStack::new(self.max_idle),
-            factory: Box::new(self.factory),
-            recycler: self.recycler,
-            max_idle: self.max_idle,
+            idle: IdleStack::new(builder.max_idle),
+            factory: Box::new(builder.factory),
+            recycler: builder.recycler,
+            max_idle: builder.max_idle,
             counters: Counters::default(),
             _not_send: PhantomData,
         };
-        for _ in 0..self.prefill {
+        for _ in 0..builder.prefill {
             let fresh = Box::new((pool.factory)());
             if pool.idle.push(fresh).is_err() {
                 unreachable!("`validate` checked prefill <= max_idle");
             }
             pool.change(Change::Prefilled);
         }
-        Ok(pool)
+        pool
     }
 }
 

@@ -23,8 +23,7 @@ use std::fmt;
 pub use guard::{OwnedPooled, Pooled};
 pub use waiting::{GetFuture, GetOwnedFuture};
 
-use crate::builder::{PoolBuilder, Shared};
-use crate::error::ConfigError;
+use crate::builder::PoolBuilder;
 use crate::recycle::{Recycle, Recycler, ResetRecycler};
 use crate::stats::PoolStats;
 use crate::sync::Arc;
@@ -132,7 +131,9 @@ impl<T> Pool<T> {
     /// Starts configuring a pool that makes objects with `factory`.
     ///
     /// Types that do not implement [`Recycle`] give their policy with
-    /// [`recycle_with`](crate::Builder::recycle_with).
+    /// [`recycle_with`](crate::Builder::recycle_with) (a boxed closure) or
+    /// [`recycler`](crate::Builder::recycler) (a [`Recycler`] type of your own, statically
+    /// dispatched).
     ///
     /// ```
     /// struct Parser { buf: Vec<u8>, uses: u32 }
@@ -151,62 +152,32 @@ impl<T> Pool<T> {
     }
 }
 
-impl<T, F, R> crate::Builder<Shared, T, F, R>
-where
-    T: Send + 'static,
-    F: Fn() -> T + Send + Sync + 'static,
-    R: Send + Sync + 'static,
-{
-    /// Builds the [`Pool`], running the factory `prefill` times.
-    ///
-    /// # Errors
-    /// [`ConfigError`] if `max_idle` is 0, `prefill` exceeds `max_idle`, or `thread_cache`
-    /// exceeds [`MAX_THREAD_CACHE`](crate::builder::MAX_THREAD_CACHE).
-    ///
-    /// ```
-    /// use hotpool::{ConfigError, Pool};
-    ///
-    /// let pool = Pool::builder(String::new).prefill(2).build()?;
-    /// assert_eq!(pool.stats().created, 2);
-    /// let err = Pool::builder(String::new).max_idle(4).prefill(5).build().unwrap_err();
-    /// assert!(matches!(err, ConfigError::Exceeds { setting: "prefill", limit: 4, .. }));
-    /// # Ok::<(), ConfigError>(())
-    /// ```
-    ///
-    /// A type without [`Recycle`] needs a reset from `recycle_with`; without one, `build` is the
-    /// compile error that says so (as `Pool::new` is):
-    ///
-    /// ```compile_fail,E0277
-    /// # // Would compile if `build` did not apply at all (see `Recycler`'s docs).
-    /// # trait Fallback { fn build(self) -> Self; }
-    /// # impl<B> Fallback for B { fn build(self) -> Self { self } }
-    /// struct Conn;
-    /// let _ = hotpool::Pool::builder(|| Conn).build();
-    /// ```
-    pub fn build(self) -> Result<Pool<T, R>, ConfigError>
+impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
+    /// The pool `builder` describes, prefilled and registered; `builder` was validated (see
+    /// [`PoolBuilder::build`](crate::builder::PoolBuilder::build)).
+    pub(crate) fn from_builder<F>(builder: PoolBuilder<T, F, R>) -> Self
     where
-        R: Recycler<T>,
+        F: Fn() -> T + Send + Sync + 'static,
     {
-        self.validate()?;
         let inner = Arc::new_cyclic(|me| {
             Inner::new(
                 me.clone(),
-                Box::new(self.factory),
-                self.recycler,
-                self.max_idle,
-                self.thread_cache,
-                self.max_live,
+                Box::new(builder.factory),
+                builder.recycler,
+                builder.max_idle,
+                builder.thread_cache,
+                builder.max_live,
             )
         });
-        inner.prefill(self.prefill);
+        inner.prefill(builder.prefill);
         // After the prefill, so the report's hit rate does not count it as missed gets.
         crate::report::register(
             &inner,
             std::any::type_name::<T>(),
-            self.report,
-            self.prefill,
+            builder.report,
+            builder.prefill,
         );
-        Ok(Pool { inner })
+        Pool { inner }
     }
 }
 

@@ -1,58 +1,16 @@
-//! How a [`Pool`](super::Pool) appears in [`report`](crate::report): its builder's `name` and
-//! `register` settings, and what its shared state tells the registry. Nothing here runs on `get`
-//! or on a return.
+//! How a [`Pool`](super::Pool) appears in [`report`](fn@crate::report): what its shared state tells
+//! the registry (its builder's `name` and `register` settings are in `builder/pool.rs`). Nothing
+//! here runs on `get` or on a return.
 
-use std::borrow::Cow;
 use std::mem::size_of;
 
 use super::inner::Inner;
-use crate::builder::{Builder, Shared};
 use crate::recycle::Recycler;
 use crate::report::registry::{Reported, Snapshot};
 
 /// Idle objects the report measures one by one, at most, under the depot lock; the rest are
 /// estimated from their average, so a report never holds up other threads' trades for long.
 const MEASURED_IDLE_MAX: usize = 1024;
-
-impl<T, F, R> Builder<Shared, T, F, R> {
-    /// Names the pool in [`report`](crate::report) (default: unnamed, listed under its element
-    /// type without module paths, such as `Vec<u8>`). Takes a `&'static str` or a `String`;
-    /// names need not be unique.
-    ///
-    /// ```
-    /// let frames = hotpool::Pool::builder(|| Vec::<u8>::with_capacity(1500))
-    ///     .name("frames")
-    ///     .max_idle(64) // in any order with the other settings
-    ///     .build()?;
-    /// drop(frames.get());
-    /// let report = hotpool::report();
-    /// let entry = report.pool("frames").expect("registered at build time");
-    /// assert_eq!(entry.element_type, "alloc::vec::Vec<u8>");
-    /// assert_eq!(entry.stats.created, 1);
-    /// # Ok::<(), hotpool::ConfigError>(())
-    /// ```
-    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.report.name = Some(name.into());
-        self
-    }
-
-    /// Whether the pool is listed in [`report`](crate::report) and reached by
-    /// [`trim_all`](crate::trim_all) (default `true`). Listing costs one lock at build time and
-    /// nothing on `get` or return; turn it off for a pool that is private to a component (for
-    /// example one that is part of a bigger pool that registers itself), or to measure that the
-    /// registration costs nothing.
-    ///
-    /// ```
-    /// let private = hotpool::Pool::builder(String::new).name("private").register(false).build()?;
-    /// drop(private.get());
-    /// assert!(hotpool::report().pool("private").is_none());
-    /// # Ok::<(), hotpool::ConfigError>(())
-    /// ```
-    pub fn register(mut self, register: bool) -> Self {
-        self.report.enabled = register;
-        self
-    }
-}
 
 impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Reported for Inner<T, R> {
     fn snapshot(&self) -> Snapshot {
