@@ -151,6 +151,12 @@ pub trait Recycler<T> {
     }
 }
 
+/// `Recycler<T> + Send + Sync + 'static`: a policy a [`Pool`](crate::Pool)'s threads share.
+/// Shorthand for the engine's impl blocks (the public ones spell the bound out).
+pub(crate) trait SharedRecycler<T>: Recycler<T> + Send + Sync + 'static {}
+
+impl<T, R: Recycler<T> + Send + Sync + 'static> SharedRecycler<T> for R {}
+
 impl<T, F: Fn(&mut T) -> bool> Recycler<T> for F {
     #[inline]
     fn recycle(&self, value: &mut T) -> bool {

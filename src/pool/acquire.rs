@@ -15,10 +15,10 @@ use super::limiter::{wake_all, Handoff, Limiter, Waiter, Wake};
 use super::thread::drop_all;
 use crate::counting::Change;
 use crate::error::Timeout;
-use crate::recycle::Recycler;
+use crate::recycle::SharedRecycler;
 use crate::sync::{current_thread, park_until, Arc};
 
-impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
+impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
     /// A new object from the factory or, in a bounded pool, an object or place handed over when
     /// one is free, waiting for it until `deadline` (forever if `None`).
     #[cold]
@@ -279,25 +279,21 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
 }
 
 /// Frees a place whose object was not made or was lost to a panic (factory, `T::drop`).
-struct FreePlaceOnUnwind<'a, T: Send + 'static, R: Recycler<T> + Send + Sync + 'static>(
-    &'a Inner<T, R>,
-);
+struct FreePlaceOnUnwind<'a, T: Send + 'static, R: SharedRecycler<T>>(&'a Inner<T, R>);
 
-impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Drop
-    for FreePlaceOnUnwind<'_, T, R>
-{
+impl<T: Send + 'static, R: SharedRecycler<T>> Drop for FreePlaceOnUnwind<'_, T, R> {
     fn drop(&mut self) {
         self.0.free_places(1);
     }
 }
 
 /// Ends a wait whose caller unwinds before it could wait.
-struct CancelOnUnwind<'a, T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> {
+struct CancelOnUnwind<'a, T: Send + 'static, R: SharedRecycler<T>> {
     inner: &'a Inner<T, R>,
     waiter: &'a Arc<Waiter<T>>,
 }
 
-impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Drop for CancelOnUnwind<'_, T, R> {
+impl<T: Send + 'static, R: SharedRecycler<T>> Drop for CancelOnUnwind<'_, T, R> {
     fn drop(&mut self) {
         self.inner.cancel_wait(self.waiter);
     }

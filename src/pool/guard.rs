@@ -3,9 +3,9 @@
 use super::inner::Inner;
 use super::owned::OwnedRef;
 use crate::guard::{guard_type, Lender};
-use crate::recycle::Recycler;
+use crate::recycle::{Recycler, SharedRecycler};
 
-impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Lender<T> for &Inner<T, R> {
+impl<T: Send + 'static, R: SharedRecycler<T>> Lender<T> for &Inner<T, R> {
     #[inline(always)]
     fn give_back(&self, obj: Box<T>) {
         Inner::give_back(self, obj);
@@ -16,7 +16,7 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Lender<T> for &I
     }
 }
 
-impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Lender<T> for OwnedRef<T, R> {
+impl<T: Send + 'static, R: SharedRecycler<T>> Lender<T> for OwnedRef<T, R> {
     #[inline(always)]
     fn give_back(&self, obj: Box<T>) {
         // The reference itself is given back when the guard's fields drop, right after.

@@ -18,7 +18,7 @@ use super::slots::{Shared, Slot};
 use super::thread::{drop_all, ThreadExit, ThreadHandle};
 use super::tier::{count_kept, Source, ThreadTier, TierHost};
 use crate::counting::Change;
-use crate::recycle::Recycler;
+use crate::recycle::SharedRecycler;
 use crate::stats::PoolStats;
 use crate::sync::{ArcDropSync, Mutex, MutexGuard, Weak};
 
@@ -88,7 +88,7 @@ impl<T, R> Inner<T, R> {
     }
 }
 
-impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Inner<T, R> {
+impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
     /// Runs `f` with this thread's slot; `None` while this thread-local is being destroyed.
     #[inline(always)]
     pub(super) fn with_slot<'s, X>(
@@ -438,7 +438,7 @@ impl<T, R> TierHost<T> for Inner<T, R> {
     }
 }
 
-impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> ThreadExit for Inner<T, R> {
+impl<T: Send + 'static, R: SharedRecycler<T>> ThreadExit for Inner<T, R> {
     fn thread_exited(&self, thread: &ThreadHandle) {
         let slot = self.tier.slots.get(thread);
         let mut wakes = Vec::new();

@@ -11,6 +11,7 @@ use std::ptr::NonNull;
 
 use super::inner::Inner;
 use super::refs::{give_back, Refs, Release};
+use crate::recycle::SharedRecycler;
 use crate::sync::Arc;
 
 impl<T, R> Inner<T, R> {
@@ -28,7 +29,7 @@ impl<T, R> Inner<T, R> {
     }
 }
 
-impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Inner<T, R> {
+impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
     /// A reference for a new owned guard. `me` is the caller's handle: references are issued only
     /// while one is alive.
     #[inline(always)]
@@ -110,25 +111,19 @@ pub(crate) fn last_handle_dropped<T, R>(handle: &Arc<Inner<T, R>>) {
 }
 
 /// An owned guard's reference to its pool: one of the pool's issued references.
-pub(crate) struct OwnedRef<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> {
+pub(crate) struct OwnedRef<T: Send + 'static, R: SharedRecycler<T>> {
     ptr: NonNull<Inner<T, R>>,
 }
 
 // SAFETY: an `OwnedRef` is a shared reference to `Inner` that keeps it alive (like an `Arc`);
 // sending or sharing it only sends or shares `&Inner`, which needs `Inner: Sync`. `Inner` is
 // `Send + Sync` when `T: Send` and `R: Send + Sync`, which the bounds require.
-unsafe impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Send
-    for OwnedRef<T, R>
-{
-}
+unsafe impl<T: Send + 'static, R: SharedRecycler<T>> Send for OwnedRef<T, R> {}
 
 // SAFETY: as for `Send`: `&OwnedRef` only gives `&Inner`.
-unsafe impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Sync
-    for OwnedRef<T, R>
-{
-}
+unsafe impl<T: Send + 'static, R: SharedRecycler<T>> Sync for OwnedRef<T, R> {}
 
-impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> OwnedRef<T, R> {
+impl<T: Send + 'static, R: SharedRecycler<T>> OwnedRef<T, R> {
     /// The pool.
     #[inline(always)]
     pub(crate) fn inner(&self) -> &Inner<T, R> {
@@ -139,7 +134,7 @@ impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> OwnedRef<
     }
 }
 
-impl<T: Send + 'static, R: crate::Recycler<T> + Send + Sync + 'static> Drop for OwnedRef<T, R> {
+impl<T: Send + 'static, R: SharedRecycler<T>> Drop for OwnedRef<T, R> {
     #[inline(always)]
     fn drop(&mut self) {
         let inner = self.inner();

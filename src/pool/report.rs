@@ -5,14 +5,14 @@
 use std::mem::size_of;
 
 use super::inner::Inner;
-use crate::recycle::Recycler;
+use crate::recycle::{Recycler, SharedRecycler};
 use crate::report::registry::{Reported, Snapshot};
 
 /// Idle objects the report measures one by one, at most, under the depot lock; the rest are
 /// estimated from their average, so a report never holds up other threads' trades for long.
 const MEASURED_IDLE_MAX: usize = 1024;
 
-impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Reported for Inner<T, R> {
+impl<T: Send + 'static, R: SharedRecycler<T>> Reported for Inner<T, R> {
     fn snapshot(&self) -> Snapshot {
         let stats = self.stats();
         // Only the depot's objects and the calling thread's own cache are reachable: other
