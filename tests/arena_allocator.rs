@@ -3,13 +3,13 @@
 //! Run with `cargo test --features allocator-api2 --test arena_allocator`.
 #![cfg(feature = "allocator-api2")]
 
-mod common;
+mod support;
 
 use allocator_api2::boxed::Box as ABox;
 use allocator_api2::vec::Vec as AVec;
-use common::Tracker;
 use hashbrown::HashMap;
 use hotpool::arena::{self, ArenaConfig};
+use support::Tracker;
 
 fn limit(bytes: usize) {
     arena::configure(ArenaConfig {

@@ -3,14 +3,14 @@
 //! of the statistics. Each test runs on its own thread, so its counters and configuration are
 //! its own.
 
-mod common;
+mod support;
 
 use std::alloc::Layout;
 use std::rc::Rc;
 
-use common::{expect_panic, Tracker};
 use hotpool::arena::{self, ArenaConfig, Scope};
 use hotpool::LocalPool;
+use support::{expect_panic, Tracker};
 
 /// Bytes the arena held when the one scope `f` runs in ended.
 fn scope_bytes(f: impl FnOnce(&Scope<'_>)) -> u64 {

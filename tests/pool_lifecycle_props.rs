@@ -46,8 +46,7 @@
 //! - when the last handle and the last owned guard are gone (on whichever threads), the pool is
 //!   freed at once: every object was dropped exactly once. A fresh pool then takes over.
 
-mod common;
-mod model_support;
+mod support;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -61,12 +60,12 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{Census, Counted, Tracked, Tracker};
 use hotpool::builder::DEFAULT_MAX_IDLE;
 use hotpool::{GetFuture, GetOwnedFuture, OwnedPooled, Pool, PoolStats, Pooled, Recycle};
-use model_support::config;
 use proptest::prelude::*;
 use proptest::strategy::Union;
+use support::ops::config;
+use support::{Census, Counted, Tracked, Tracker};
 
 /// Cases per run unless `PROPTEST_CASES` says otherwise.
 const CASES: u32 = if cfg!(miri) { 2 } else { 256 };
