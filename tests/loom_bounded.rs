@@ -17,16 +17,10 @@ use std::time::Duration;
 
 use hotpool::{Pool, Recycler};
 use loom::thread;
+use support::eventually;
 use support::pool::bounded_cached;
 use support::waker::noop_waker;
 use support::{Census, Counted};
-
-/// Yields to loom's scheduler until `done` holds.
-fn eventually(mut done: impl FnMut() -> bool) {
-    while !done() {
-        thread::yield_now();
-    }
-}
 
 /// The cap held all along; after the pool drops, every object is gone.
 fn finish<R: Recycler<Counted> + Send + Sync + 'static>(

@@ -18,8 +18,8 @@
 //! - [`child`]: runs a test's scenario in a child process (for what would abort the process);
 //! - [`waker`]: a waker for futures polled by hand;
 //! - here: [`Retains`] (a [`Recycle`] type whose `retained_bytes` is whatever the test sets),
-//!   [`assert_stats!`] (every field of a pool's stats in one line), [`expect_panic`] and
-//!   [`rounds`].
+//!   [`assert_stats!`] (every field of a pool's stats in one line), [`expect_panic`],
+//!   [`rounds`], and for the loom models `eventually`.
 //!
 //! The loom models (`tests/loom_*.rs`, built by ci/loom.sh in a crate that keeps only the
 //! dev-dependencies they name) compile this tree too: [`ops`], the one module that needs
@@ -109,5 +109,14 @@ pub fn rounds(full: usize, miri: usize) -> usize {
         miri
     } else {
         full
+    }
+}
+
+/// Yields to loom's scheduler until `done` holds: for the loom models' end-of-model checks
+/// (loom's `join` can return before the joined thread's exit flush ran).
+#[cfg(hotpool_loom)]
+pub fn eventually(mut done: impl FnMut() -> bool) {
+    while !done() {
+        ::loom::thread::yield_now();
     }
 }
