@@ -8,16 +8,9 @@ mod support;
 use allocator_api2::boxed::Box as ABox;
 use allocator_api2::vec::Vec as AVec;
 use hashbrown::HashMap;
-use hotpool::arena::{self, ArenaConfig};
+use hotpool::arena;
+use support::arena::limit;
 use support::Tracker;
-
-fn limit(bytes: usize) {
-    arena::configure(ArenaConfig {
-        allocation_limit: Some(bytes),
-        ..ArenaConfig::default()
-    })
-    .unwrap();
-}
 
 #[test]
 fn a_vec_in_a_scope_drops_its_elements_when_it_drops() {

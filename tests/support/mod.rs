@@ -15,6 +15,7 @@
 //!   ([`model::Guard`]), shared by the proptest models and the fuzz targets;
 //! - [`ops`]: the operation language (proptest strategies) of the `Pool` / `LocalPool` models;
 //! - [`alloc`]: a counting global allocator (each `*_alloc` binary installs it);
+//! - [`arena`]: a thread's arena with an allocation limit;
 //! - [`child`]: runs a test's scenario in a child process (for what would abort the process);
 //! - [`waker`]: a waker for futures polled by hand;
 //! - here: [`Retains`] (a [`Recycle`] type whose `retained_bytes` is whatever the test sets),
@@ -34,6 +35,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use hotpool::Recycle;
 
 pub mod alloc;
+pub mod arena;
 pub mod census;
 pub mod child;
 pub mod model;
