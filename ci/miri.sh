@@ -47,7 +47,7 @@ done
 # - src/pool/{slots,thread,owned,cache}.rs, src/barrier.rs, src/guard.rs (the `Pool` engine, owned
 #   guards, thread exit, taking an object out of a guard, the hit path's last-slot entries):
 #   pool, pool_owned, pool_threads, pool_panics, pool_exit_panics, put_attach, fuzz_regressions,
-#   pool_last_slot;
+#   pool_several_pools_on_one_thread, pool_thread_exit;
 # - src/local/stack.rs, src/guard.rs: local_pool, guard_traits;
 # - src/arena/drop_list.rs: arena, arena_api, arena_bounds, arena_thread_exit;
 # - src/arena/allocator.rs: arena_allocator;
@@ -62,8 +62,9 @@ done
 # impls, the report, an arena in a pooled object, the default arena config. A new test aimed at
 # unsafe code belongs in this list.
 tree_tests=(pool pool_owned pool_threads pool_panics pool_exit_panics put_attach fuzz_regressions
-    pool_last_slot local_pool guard_traits arena arena_api arena_bounds arena_thread_exit
-    arena_allocator buffer bounded bounded_futures bounded_blocking orchestrated_races)
+    pool_several_pools_on_one_thread pool_thread_exit local_pool guard_traits arena arena_api
+    arena_bounds arena_thread_exit arena_allocator buffer bounded bounded_futures bounded_blocking
+    orchestrated_races)
 tree=(--lib)
 for name in "${tree_tests[@]}"; do
     tree+=(--test "$name")

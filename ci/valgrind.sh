@@ -17,8 +17,8 @@ fi
 
 export PROPTEST_CASES="${PROPTEST_CASES:-8}"
 # The race programs repeat their races for a time or a number of rounds (tests/orchestrated_races.rs,
-# tests/owned_teardown_races.rs, tests/owned_release_frames.rs); valgrind runs one thread at a time,
-# so a few rounds show a leak as well as many.
+# tests/owned_teardown_races.rs, tests/owned_guard_release_is_last_access.rs); valgrind runs one
+# thread at a time, so a few rounds show a leak as well as many.
 export HOTPOOL_RACE_SECS="${HOTPOOL_RACE_SECS:-0.5}"
 export HOTPOOL_RACE_ROUNDS="${HOTPOOL_RACE_ROUNDS:-5}"
 # The same (debug) build as `cargo test`, so after it nothing is rebuilt.

@@ -276,7 +276,7 @@
 //! reference to the tally's atomic, and `OwnedRef::drop` makes the store of step 4 itself once
 //! every frame that borrowed the pool has returned; the closing path gives back through the
 //! `issued` atomic alone, never a `&Refs` (whose padding lies outside every `UnsafeCell`). miri
-//! with many seeds checks both (`tests/owned_release_frames.rs`).
+//! with many seeds checks both (`tests/owned_guard_release_is_last_access.rs`).
 //!
 //! The last handle reads each tally with `ReleaseTally::settled`, which waits while it is odd
 //! (a drop is between 2 and 4, a few instructions with no lock), then collects it. Any other

@@ -1,17 +1,17 @@
 //! Behaviour of per-thread arenas: destructors, nesting, statistics (bounds: `arena_bounds.rs`).
-//! Every test counts drops (through `common::Tracker`) or reads the arena counters; the
+//! Every test counts drops (through `support::Tracker`) or reads the arena counters; the
 //! counters are per thread and each test runs on its own thread, so tests cannot disturb one
 //! another.
 
-mod common;
+mod support;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use common::child::{run_in_child, stderr};
-use common::{expect_panic, Tracker, DROP_PANIC};
 use hotpool::arena::{self, Scope};
+use support::child::{run_in_child, stderr};
+use support::{expect_panic, Tracker, DROP_PANIC};
 
 /// A value whose drop appends its id to a log, to check drop order.
 struct Logged<'a>(u32, &'a RefCell<Vec<u32>>);

@@ -1,17 +1,17 @@
 //! Arenas and the global allocator: zero heap calls per scope once warm, and a thread's arenas
 //! are given back to the allocator when the thread exits.
 //!
-//! The tests read the counting allocator's (`tests/alloc_support`) per-thread calls (so parallel
+//! The tests read the counting allocator's (`tests/support/alloc.rs`) per-thread calls (so parallel
 //! tests cannot disturb each other) and global live bytes (for the thread-exit test, which
 //! therefore runs alone: see `SERIAL`).
 
-mod alloc_support;
+mod support;
 
 use std::alloc::Layout;
 use std::sync::Mutex;
 
-use alloc_support::{calls_on_this_thread, live_bytes, CountingAlloc};
 use hotpool::arena;
+use support::alloc::{calls_on_this_thread, live_bytes, CountingAlloc};
 
 #[global_allocator]
 static ALLOCATOR: CountingAlloc = CountingAlloc;

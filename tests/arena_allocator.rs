@@ -3,21 +3,14 @@
 //! Run with `cargo test --features allocator-api2 --test arena_allocator`.
 #![cfg(feature = "allocator-api2")]
 
-mod common;
+mod support;
 
 use allocator_api2::boxed::Box as ABox;
 use allocator_api2::vec::Vec as AVec;
-use common::Tracker;
 use hashbrown::HashMap;
-use hotpool::arena::{self, ArenaConfig};
-
-fn limit(bytes: usize) {
-    arena::configure(ArenaConfig {
-        allocation_limit: Some(bytes),
-        ..ArenaConfig::default()
-    })
-    .unwrap();
-}
+use hotpool::arena;
+use support::arena::limit;
+use support::Tracker;
 
 #[test]
 fn a_vec_in_a_scope_drops_its_elements_when_it_drops() {

@@ -3,28 +3,21 @@
 //! of the statistics. Each test runs on its own thread, so its counters and configuration are
 //! its own.
 
-mod common;
+mod support;
 
 use std::alloc::Layout;
 use std::rc::Rc;
 
-use common::{expect_panic, Tracker};
-use hotpool::arena::{self, ArenaConfig, Scope};
+use hotpool::arena::{self, Scope};
 use hotpool::LocalPool;
+use support::arena::limit;
+use support::{expect_panic, Tracker};
 
 /// Bytes the arena held when the one scope `f` runs in ended.
 fn scope_bytes(f: impl FnOnce(&Scope<'_>)) -> u64 {
     let before = arena::stats().bytes_used_at_scope_end;
     arena::scope(f);
     arena::stats().bytes_used_at_scope_end - before
-}
-
-fn limit(bytes: usize) {
-    arena::configure(ArenaConfig {
-        allocation_limit: Some(bytes),
-        ..ArenaConfig::default()
-    })
-    .unwrap();
 }
 
 #[test]

@@ -2,12 +2,12 @@
 //! limit and its error, and configuration. Each test runs on its own thread, so its
 //! configuration and counters are its own.
 
-mod common;
+mod support;
 
-use common::Retains;
-use common::{expect_panic, Tracker};
 use hotpool::arena::{self, AllocError, ArenaConfig};
 use hotpool::{ConfigError, LocalPool, Pool};
+use support::Retains;
+use support::{expect_panic, Tracker};
 
 #[test]
 fn an_arena_grown_past_the_retained_limit_is_freed_not_kept() {

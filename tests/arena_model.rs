@@ -3,14 +3,14 @@
 //! scope owes. After every exit, exactly the values of the scopes that ended must have been
 //! dropped, and every value of the scopes still open must read back unchanged.
 
-mod common;
+mod support;
 
 use std::alloc::Layout;
 use std::sync::Arc;
 
-use common::{Tracked, Tracker};
 use hotpool::arena::{self, ArenaConfig, Scope};
 use proptest::prelude::*;
+use support::{Tracked, Tracker};
 
 const MAX_OPS: usize = if cfg!(miri) { 24 } else { 96 };
 

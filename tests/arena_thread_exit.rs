@@ -1,17 +1,17 @@
 //! Arenas at thread exit: scopes that end in thread-local destructors, after the thread's arenas
 //! were freed, and `configure` called from there. A panic escaping a thread-local destructor
-//! aborts the process, so the panicking cases run in a child process (`common::child`) whose
+//! aborts the process, so the panicking cases run in a child process (`support::child`) whose
 //! exit status and stderr are checked.
 
-mod common;
+mod support;
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use common::child::{run_in_child, stderr};
 use hotpool::arena::{self, ArenaConfig, Scope};
 use hotpool::ConfigError;
+use support::child::{run_in_child, stderr};
 
 /// Counts its drops in a static (a thread-local `Scope<'static>` can hold only `'static`
 /// values); panics in `drop` if `panics`.

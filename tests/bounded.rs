@@ -1,59 +1,23 @@
 //! Bounded pools under thread contention: the cap holds whatever the mix of operations, every
 //! object ends exactly once, and waiters are never stranded while objects are idle.
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use hotpool::Pool;
-
-/// An object that counts how many of its kind are alive, and the most ever alive at once.
-struct Live {
-    census: Arc<Census>,
-}
-
-#[derive(Default)]
-struct Census {
-    alive: AtomicUsize,
-    most: AtomicUsize,
-    made: AtomicUsize,
-}
-
-impl Census {
-    fn make(self: &Arc<Self>) -> Live {
-        self.made.fetch_add(1, Ordering::SeqCst);
-        let now = self.alive.fetch_add(1, Ordering::SeqCst) + 1;
-        self.most.fetch_max(now, Ordering::SeqCst);
-        Live {
-            census: Arc::clone(self),
-        }
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        self.census.alive.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-fn rounds() -> usize {
-    if cfg!(miri) {
-        20
-    } else {
-        5_000
-    }
-}
+use support::{rounds, Census, Counted};
 
 #[test]
 fn the_cap_holds_under_every_operation_mixed_across_threads() {
-    let census = Arc::new(Census::default());
-    let maker = Arc::clone(&census);
+    let census = Census::new();
     let max_live = 3;
-    let pool = Pool::builder(move || maker.make())
+    let pool = Pool::builder(census.factory())
         // Every 13th return is refused, which frees a place for a waiter's new object.
         .recycle_with({
             let returns = AtomicUsize::new(0);
-            move |_: &mut Live| returns.fetch_add(1, Ordering::Relaxed) % 13 != 0
+            move |_: &mut Counted| returns.fetch_add(1, Ordering::Relaxed) % 13 != 0
         })
         .max_live(max_live)
         .thread_cache(2)
@@ -66,7 +30,7 @@ fn the_cap_holds_under_every_operation_mixed_across_threads() {
         .map(|t| {
             let pool = pool.clone();
             std::thread::spawn(move || {
-                for i in 0..rounds() {
+                for i in 0..rounds(5_000, 20) {
                     match (i + t) % 7 {
                         0 => drop(pool.get_timeout(Duration::from_micros(50))),
                         1 => drop(pool.try_get()),
@@ -88,15 +52,15 @@ fn the_cap_holds_under_every_operation_mixed_across_threads() {
         worker.join().unwrap();
     }
     assert!(
-        census.most.load(Ordering::SeqCst) <= max_live,
+        census.most() <= max_live,
         "{} objects were alive at once, over max_live = {max_live}",
-        census.most.load(Ordering::SeqCst)
+        census.most()
     );
     let stats = pool.stats();
     assert_eq!(stats.in_use, 0);
-    assert_eq!(stats.created as usize, census.made.load(Ordering::SeqCst));
+    assert_eq!(stats.created as usize, census.made());
     // Everything not detached or discarded is idle and still alive.
-    assert_eq!(census.alive.load(Ordering::SeqCst), stats.idle);
+    assert_eq!(census.alive(), stats.idle);
     // All places are free again: max_live objects at once, without waiting.
     let all: Vec<_> = (0..max_live)
         .map(|_| {
@@ -107,7 +71,7 @@ fn the_cap_holds_under_every_operation_mixed_across_threads() {
     assert!(pool.try_get().is_none());
     drop(all);
     drop(pool);
-    assert_eq!(census.alive.load(Ordering::SeqCst), 0);
+    assert_eq!(census.alive(), 0);
 }
 
 #[test]

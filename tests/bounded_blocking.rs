@@ -1,45 +1,31 @@
 //! Bounded pools (`max_live`) with blocking and timed acquisitions: more threads than objects all
-//! finish and the cap holds (counted by the objects themselves, see `common::Census`); a timed
+//! finish and the cap holds (counted by the objects themselves, see `support::Census`); a timed
 //! wait fails at the cap and succeeds when an object comes back; `try_get` never waits or
 //! creates; what ends an object (detach, a refusing policy, trim) frees its place for a waiter.
 //!
 //! No timing is asserted: a test only waits until something happens, and "the thread is
 //! waiting" is read from `stats().waits`.
 
-mod common;
+mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use common::{Census, Counted};
 use hotpool::{OwnedPooled, Pool, Pooled, Recycler, Timeout};
+use support::pool::bounded;
+use support::{rounds, Census, Counted};
 
 /// Long enough that a timed wait that must succeed never times out first.
 const LONG: Duration = Duration::from_secs(60);
 /// A timed wait that must fail.
 const SHORT: Duration = Duration::from_millis(5);
 
-fn rounds() -> usize {
-    if cfg!(miri) {
-        10
-    } else {
-        2_000
-    }
-}
-
 /// Waits until `pool` has counted `waits` acquisitions that waited: a thread is queued.
 fn until_waits<R: Recycler<Counted> + Send + Sync + 'static>(pool: &Pool<Counted, R>, waits: u64) {
     while pool.stats().waits < waits {
         thread::yield_now();
     }
-}
-
-fn bounded(census: &std::sync::Arc<Census>, max_live: usize) -> Pool<Counted> {
-    Pool::builder(census.factory())
-        .max_live(max_live)
-        .build()
-        .expect("a valid configuration")
 }
 
 #[test]
@@ -54,7 +40,7 @@ fn more_threads_than_objects_all_finish_and_the_cap_holds() {
             .map(|t| {
                 let (pool, timed_out) = (&pool, &timed_out);
                 s.spawn(move || {
-                    for i in 0..rounds() {
+                    for i in 0..rounds(2_000, 10) {
                         // Each thread mixes every blocking way to acquire.
                         match (t + i) % 4 {
                             0 => pool.get().data.push(1),
@@ -284,7 +270,7 @@ fn peak_in_use_stays_within_its_tolerance_when_objects_cross_threads() {
     let pool = &pool;
     thread::scope(|s| {
         let producer = s.spawn(move || {
-            for _ in 0..rounds() * 10 {
+            for _ in 0..rounds(2_000, 10) * 10 {
                 send.send(pool.get_owned()).unwrap();
             }
         });

@@ -3,7 +3,7 @@
 //! these run everywhere, miri and the sanitizer builds included (tests/bounded_tokio.rs runs the
 //! same futures on a real runtime, but not under miri).
 
-mod common;
+mod support;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use common::{Census, Counted};
 use hotpool::{GetFuture, GetOwnedFuture, OwnedPooled, Pool, Pooled};
+use support::pool::bounded;
+use support::{Census, Counted};
 
 /// A waker that counts its wakes.
 #[derive(Default)]
@@ -57,13 +58,6 @@ impl<F: Future> Polled<F> {
             Poll::Pending => panic!("still pending"),
         }
     }
-}
-
-fn bounded(census: &Arc<Census>, max_live: usize) -> Pool<Counted> {
-    Pool::builder(census.factory())
-        .max_live(max_live)
-        .build()
-        .expect("a valid configuration")
 }
 
 #[test]

@@ -5,15 +5,19 @@
 //! reached it (first come, first served), and nothing is lost. At the end, returning everything
 //! resolves every waiter.
 
+mod support;
+
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
-use hotpool::{GetFuture, Pool, Pooled, Recycle};
+use hotpool::{GetFuture, Pool, Pooled};
 use proptest::prelude::*;
+use support::ops::config;
+use support::waker::noop_waker;
+use support::{Census, Counted};
 
 const CASES: u32 = if cfg!(miri) { 8 } else { 256 };
 
@@ -36,36 +40,6 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-struct Noop;
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
-}
-
-/// Counts live objects: `Obj`s are made by the factory and dropped by the pool (or the test).
-#[derive(Clone, Default)]
-struct Census(Arc<AtomicUsize>);
-
-impl Census {
-    fn alive(&self) -> usize {
-        self.0.load(Relaxed)
-    }
-}
-
-struct Obj(Census);
-
-impl Drop for Obj {
-    fn drop(&mut self) {
-        (self.0).0.fetch_sub(1, Relaxed);
-    }
-}
-
-impl Recycle for Obj {
-    fn reset(&mut self) {}
-    fn retained_bytes(&self) -> usize {
-        0
-    }
-}
-
 /// What the pool must hold after each step.
 #[derive(Debug, Default)]
 struct Model {
@@ -74,12 +48,12 @@ struct Model {
 }
 
 struct Run<'p> {
-    pool: &'p Pool<Obj>,
-    census: Census,
+    pool: &'p Pool<Counted>,
+    census: Arc<Census>,
     cap: usize,
     model: Model,
-    held: Vec<Pooled<'p, Obj>>,
-    queued: VecDeque<Pin<Box<GetFuture<'p, Obj>>>>,
+    held: Vec<Pooled<'p, Counted>>,
+    queued: VecDeque<Pin<Box<GetFuture<'p, Counted>>>>,
     waker: Waker,
 }
 
@@ -163,11 +137,7 @@ impl<'p> Run<'p> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: CASES,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(config(CASES))]
 
     #[test]
     fn cap_holds_and_every_waiter_is_served(
@@ -175,24 +145,20 @@ proptest! {
         thread_cache in 0usize..4,
         ops in proptest::collection::vec(op(), 1..60),
     ) {
-        let census = Census::default();
-        let maker = census.clone();
-        let pool = Pool::builder(move || {
-            maker.0.fetch_add(1, Relaxed);
-            Obj(maker.clone())
-        })
+        let census = Census::new();
+        let pool = Pool::builder(census.factory())
         .max_live(cap)
         .thread_cache(thread_cache)
         .build()
         .unwrap();
         let mut run = Run {
             pool: &pool,
-            census: census.clone(),
+            census: Arc::clone(&census),
             cap,
             model: Model::default(),
             held: Vec::new(),
             queued: VecDeque::new(),
-            waker: Waker::from(Arc::new(Noop)),
+            waker: noop_waker(),
         };
         for op in &ops {
             run.step(op);

@@ -6,28 +6,19 @@
 //! the cache's books (7 objects and their places lost, later `get`s waited forever), in release
 //! builds the cache held 8.
 
-mod common;
+mod support;
 
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use common::{Census, Counted};
 use hotpool::Pool;
+use support::pool::bounded_cached;
+use support::{Census, Counted};
 
 /// Long enough never to fire on a slow machine; a lost object or place makes it fire.
 const GENEROUS: Duration = Duration::from_secs(20);
-
-fn bounded(census: &Arc<Census>, thread_cache: usize, max_live: usize) -> Arc<Pool<Counted>> {
-    Arc::new(
-        Pool::builder(census.factory())
-            .thread_cache(thread_cache)
-            .max_live(max_live)
-            .build()
-            .unwrap(),
-    )
-}
 
 /// Threads that each take `n` objects, drop them into their own caches, and stay alive until
 /// the returned sender is dropped (their caches stay full meanwhile).
@@ -73,7 +64,7 @@ fn hold_all(pool: &Pool<Counted>, n: usize) {
 #[test]
 fn the_audit_scenario_loses_no_object_and_no_place() {
     let census = Census::new();
-    let pool = bounded(&census, 4, 8);
+    let pool = Arc::new(bounded_cached(&census, 4, 8));
     let (stop, threads) = fill_caches(&pool, 2, 4);
     assert_eq!(pool.stats().idle, 8, "two full caches");
 
@@ -107,7 +98,7 @@ fn the_audit_scenario_loses_no_object_and_no_place() {
 fn after_a_steal_no_cache_holds_more_than_thread_cache() {
     let census = Census::new();
     let (thread_cache, max_live) = (4, 12);
-    let pool = bounded(&census, thread_cache, max_live);
+    let pool = Arc::new(bounded_cached(&census, thread_cache, max_live));
     let (stop, threads) = fill_caches(&pool, 3, 4);
 
     // The steal hauls 12; this thread then cycles objects through its own cache, which refills
@@ -143,7 +134,7 @@ fn a_haul_larger_than_any_cache_serves_waiters_and_keeps_the_rest_within_limits(
     // object remains obtainable and the cap holds, counted by the objects themselves.
     let census = Census::new();
     let (thread_cache, threads_n, max_live) = (2, 8, 16);
-    let pool = bounded(&census, thread_cache, max_live);
+    let pool = Arc::new(bounded_cached(&census, thread_cache, max_live));
     let (stop, threads) = fill_caches(&pool, threads_n, thread_cache);
     assert_eq!(pool.stats().idle, max_live);
     for _ in 0..4 {

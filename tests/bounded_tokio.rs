@@ -1,5 +1,5 @@
 //! Bounded pools (`max_live`) under a real async runtime: many more tokio tasks than objects all
-//! finish, the cap holds (counted by the objects themselves, see `common::Census`), waits that are
+//! finish, the cap holds (counted by the objects themselves, see `support::Census`), waits that are
 //! cancelled (timeouts, `select!`) lose no object and no place, and a waiting task never blocks
 //! its worker thread.
 //!
@@ -11,26 +11,19 @@
 //! object or a place is lost.
 #![cfg(not(miri))]
 
-mod common;
+mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Census, Counted};
 use hotpool::{OwnedPooled, Pool};
+use support::pool::bounded;
+use support::{Census, Counted};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::{sleep, timeout};
 
 /// What a test may take at most before it counts as hung.
 const HUNG: Duration = Duration::from_secs(60);
-
-fn bounded(census: &Arc<Census>, max_live: usize) -> Pool<Counted> {
-    Pool::builder(census.factory())
-        .max_live(max_live)
-        .build()
-        .expect("a valid configuration")
-}
 
 /// Waits for every task of `tasks`, failing the test if one panicked or they take [`HUNG`].
 async fn join_all(mut tasks: JoinSet<()>) {

@@ -2,12 +2,12 @@
 //! sizes, owned guards, `get_zeroed` and `read_from`, with and without thread caches), and every
 //! buffer freed exactly once, when its class cannot keep it or with the pool.
 
-mod alloc_support;
+mod support;
 
 use std::sync::Mutex;
 
-use alloc_support::{live_bytes, measured, measured_calls, CountingAlloc};
 use hotpool::BufferPool;
+use support::alloc::{live_bytes, measured, measured_calls, CountingAlloc};
 
 #[global_allocator]
 static ALLOCATOR: CountingAlloc = CountingAlloc;

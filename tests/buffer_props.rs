@@ -5,6 +5,8 @@
 //! (overall and per class), held buffers keep their contents, and a get returns the buffer this
 //! thread returned last to that class when the model knows which one it is.
 
+mod support;
+
 use hotpool::{Buffer, BufferPool, BufferStats, OwnedBuffer};
 use proptest::prelude::*;
 
@@ -327,12 +329,8 @@ fn run(cfg: &Config, ops: &[Op]) {
 
 proptest! {
     // No failure persistence: it looks up the working directory, which miri's isolation
-    // refuses (the other models do the same, see `tests/model_support`).
-    #![proptest_config(ProptestConfig {
-        cases: CASES,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    // refuses (the other models do the same).
+    #![proptest_config(support::ops::config(CASES))]
 
     #[test]
     fn buffer_pool_matches_the_model(

@@ -1,15 +1,15 @@
 //! Zero heap allocations in steady state: once warm, `LocalPool::get` and dropping the guard
 //! never touch the allocator.
 //!
-//! The tests read the counting allocator's per-thread count (`tests/alloc_support`), so tests
+//! The tests read the counting allocator's per-thread count (`tests/support/alloc.rs`), so tests
 //! running in parallel (and the test harness) cannot disturb each other's counts.
 
-mod alloc_support;
+mod support;
 
 use std::rc::Rc;
 
-use alloc_support::{calls_on_this_thread, CountingAlloc};
 use hotpool::LocalPool;
+use support::alloc::{calls_on_this_thread, CountingAlloc};
 
 #[global_allocator]
 static ALLOCATOR: CountingAlloc = CountingAlloc;

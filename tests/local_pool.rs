@@ -4,14 +4,14 @@
 //! Every test ends with the pool dropped and `Tracker::assert_all_dropped_once`, and checks the
 //! full stats after each step.
 
-mod common;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
-use common::{assert_stats, expect_panic, Retains, Tracked, Tracker, DROP_PANIC, RESET_PANIC};
 use hotpool::{LocalOwnedPooled, LocalPolicy, LocalPool, LocalPooled, Recycle};
+use support::{assert_stats, expect_panic, Retains, Tracked, Tracker, DROP_PANIC, RESET_PANIC};
 
 fn pool(tracker: &Arc<Tracker>, max_idle: usize) -> LocalPool<Tracked> {
     LocalPool::builder(tracker.factory())

@@ -1,82 +1,47 @@
 //! A model-based state machine test of `LocalPool`: random sequences of operations run against
-//! the pool and against a plain model of what it must hold; after every step the stats, the set
-//! of live objects and the identity of every handed-out object must agree.
+//! the pool and against the reference model of a pool (`support::model::Ledger`, which the fuzz
+//! targets drive too) with the `LocalPool` rules on top (what it keeps); after every step the
+//! stats, the set of live objects and the identity of every handed-out object must agree.
 
-mod common;
-mod model_support;
+mod support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use common::{assert_stats, Tracked, Tracker};
-use hotpool::{LocalOwnedPooled, LocalPool, LocalPooled, PoolStats};
-use model_support::{config, mutate, op, Op, MAX_RETAINED};
+use hotpool::{LocalOwnedPooled, LocalPool, LocalPooled};
 use proptest::prelude::*;
+use support::model::Ledger;
+use support::ops::{config, mutate, op, Op, MAX_RETAINED};
+use support::{assert_stats, Tracked, Tracker};
 
 const MAX_IDLE: usize = 3;
 const MAX_OPS: usize = if cfg!(miri) { 24 } else { 64 };
 /// Under miri, where a case takes seconds, 4 cases, as in the other models.
 const CASES: u32 = if cfg!(miri) { 4 } else { 256 };
 
-type Guard<'a> = model_support::Guard<LocalPooled<'a, Tracked>, LocalOwnedPooled<Tracked>>;
-
-/// What the pool must hold: ids of idle objects (order unspecified) and the expected counters.
-#[derive(Default)]
-struct Model {
-    idle: BTreeSet<usize>,
-    /// Expected counters; `idle` is taken from `idle` when compared.
-    counts: PoolStats,
-}
-
-impl Model {
-    /// A guard was handed out with object `id`, made by the factory if `fresh`.
-    fn lend(&mut self, id: usize, fresh: bool) {
-        if fresh {
-            assert!(
-                self.idle.is_empty(),
-                "made object {id} while {:?} idle",
-                self.idle
-            );
-            self.counts.created += 1;
-        } else {
-            assert!(
-                self.idle.remove(&id),
-                "object {id} handed out but was not idle"
-            );
-            self.counts.reused += 1;
-        }
-        self.counts.in_use += 1;
-        self.counts.peak_in_use = self.counts.peak_in_use.max(self.counts.in_use);
-    }
-
-    /// Object `id`, retaining `retained` bytes, comes back; returns whether it is kept.
-    fn take_back(&mut self, id: usize, retained: usize) -> bool {
-        let keep = retained <= MAX_RETAINED && self.idle.len() < MAX_IDLE;
-        if keep {
-            self.idle.insert(id);
-            self.counts.returned += 1;
-        }
-        keep
-    }
-}
+type Guard<'a> = support::model::Guard<LocalPooled<'a, Tracked>, LocalOwnedPooled<Tracked>>;
 
 struct Harness<'a> {
     tracker: Arc<Tracker>,
     pool: &'a std::rc::Rc<LocalPool<Tracked>>,
     guards: Vec<Guard<'a>>,
     detached: Vec<Tracked>,
-    model: Model,
-    /// Every id the pool has handed out or been given so far.
-    seen: BTreeSet<usize>,
+    /// Where every object is and what the stats must say (the model the fuzz targets share).
+    ledger: Ledger,
 }
 
 impl<'a> Harness<'a> {
+    /// Whether the pool keeps an object retaining `retained` bytes that comes back now.
+    fn keeps(&self, retained: usize) -> bool {
+        retained <= MAX_RETAINED && self.ledger.idle() < MAX_IDLE
+    }
+
     /// Records a new guard, checking the object it holds.
-    fn lent(&mut self, mut guard: Guard<'a>) {
-        let obj = guard.obj();
-        let fresh = self.seen.insert(obj.id);
-        assert!(obj.data.is_empty(), "object {} handed out dirty", obj.id);
-        self.model.lend(obj.id, fresh);
+    fn lent(&mut self, guard: Guard<'a>) {
+        let (id, idle) = (guard.id, self.ledger.idle());
+        assert!(guard.data.is_empty(), "object {id} handed out dirty");
+        let fresh = self.ledger.handed_out(id);
+        assert!(!fresh || idle == 0, "made object {id} while {idle} idle");
         self.guards.push(guard);
     }
 
@@ -87,45 +52,42 @@ impl<'a> Harness<'a> {
             Op::GetOwned => self.lent(Guard::Owned(pool.get_owned())),
             Op::TryGet => match pool.try_get() {
                 Some(g) => self.lent(Guard::Borrowed(g)),
-                None => assert!(self.model.idle.is_empty(), "try_get found nothing idle"),
+                None => assert_eq!(self.ledger.idle(), 0, "try_get found nothing idle"),
             },
             Op::Drop(i) if !self.guards.is_empty() => {
-                let mut guard = self.guards.swap_remove(i % self.guards.len());
-                let (id, retained) = (guard.obj().id, guard.obj().data.capacity());
+                let guard = self.guards.swap_remove(i % self.guards.len());
+                let (id, keep) = (guard.id, self.keeps(guard.data.capacity()));
                 drop(guard);
-                self.model.counts.in_use -= 1;
-                if !self.model.take_back(id, retained) {
-                    self.model.counts.discarded += 1;
-                }
+                assert_eq!(self.ledger.guard_ended(id), keep, "object {id} kept");
             }
             Op::Detach(i) if !self.guards.is_empty() => {
                 let guard = self.guards.swap_remove(i % self.guards.len());
+                let id = guard.id;
                 let value = guard.detach(LocalPooled::detach, LocalOwnedPooled::detach);
-                self.model.counts.in_use -= 1;
-                self.model.counts.detached += 1;
+                self.ledger.detached(id);
                 self.detached.push(value);
             }
             Op::Put => {
-                let value = self.detached.pop().unwrap_or_else(|| self.tracker.make());
-                let (id, retained) = (value.id, value.data.capacity());
-                self.seen.insert(id);
-                match pool.put(value) {
-                    Ok(()) => assert!(self.model.take_back(id, retained), "put kept {id}"),
-                    Err(back) => {
-                        assert_eq!(back.id, id);
-                        assert!(back.data.is_empty(), "handed back reset");
-                        assert!(!self.model.take_back(id, retained), "put refused {id}");
-                    }
+                let value = self.ledger.take_last_own(&mut self.detached);
+                let (id, keep) = (value.id, self.keeps(value.data.capacity()));
+                let kept = self
+                    .ledger
+                    .put_result(id, pool.put(value), &mut self.detached);
+                assert_eq!(kept, keep, "put kept {id}");
+                if !kept {
+                    // Handed back reset (checked by the ledger), then dropped.
+                    let back = self.detached.pop().expect("the refused value");
+                    self.ledger.drop_own(back);
                 }
             }
             Op::Trim => {
-                assert_eq!(pool.trim(), self.model.idle.len());
-                self.model.counts.discarded += self.model.idle.len() as u64;
-                self.model.idle.clear();
+                let idle = self.ledger.idle();
+                assert_eq!(pool.trim(), idle);
+                assert_eq!(self.ledger.sweep(), idle, "trim dropped every idle object");
             }
             Op::Mutate { index, len, grow } if !self.guards.is_empty() => {
                 let n = self.guards.len();
-                mutate(self.guards[index % n].obj(), len, grow);
+                mutate(&mut self.guards[index % n], len, grow);
             }
             Op::Drop(_) | Op::Detach(_) | Op::Mutate { .. } => {} // no guard
             Op::TrimUnused => unreachable!("not drawn: `LocalPool` has no `trim_unused`"),
@@ -135,26 +97,33 @@ impl<'a> Harness<'a> {
 
     /// Compares the pool and the tracker with the model.
     fn check(&mut self) {
-        let model = &self.model;
-        assert_stats!(self.pool, { idle: model.idle.len(), ..model.counts });
+        // Every field exact: one thread, no cap, so `peak_in_use` is exact and nothing waits.
+        assert_stats!(self.pool, { ..self.ledger.stats() });
+        // Every object is where the ledger put it: none dropped while lent or owned here, none
+        // idle dropped on the pool's own, and the factory ran only when the ledger saw it.
+        assert_eq!(
+            self.ledger.sweep(),
+            0,
+            "the pool dropped an idle object on its own"
+        );
 
-        let held: Vec<usize> = self.guards.iter_mut().map(|g| g.obj().id).collect();
+        let held: Vec<usize> = self.guards.iter().map(|g| g.id).collect();
         let held_set: BTreeSet<usize> = held.iter().copied().collect();
         assert_eq!(
             held.len(),
             held_set.len(),
             "two guards share an object: {held:?}"
         );
-        assert!(
-            held_set.is_disjoint(&model.idle),
-            "an object is both idle and in use"
-        );
 
         let live: BTreeSet<usize> = (self.detached.iter().map(|t| t.id))
             .chain(held_set.iter().copied())
-            .chain(model.idle.iter().copied())
             .collect();
-        assert_eq!(self.tracker.live(), live.len(), "objects alive: {live:?}");
+        let idle = self.ledger.idle();
+        assert_eq!(
+            self.tracker.live(),
+            live.len() + idle,
+            "objects alive: {live:?} and {idle} idle"
+        );
         assert!(live.iter().all(|&id| self.tracker.is_live(id)));
         self.tracker.assert_no_double_drop();
     }
@@ -178,8 +147,7 @@ proptest! {
             pool: &pool,
             guards: Vec::new(),
             detached: Vec::new(),
-            model: Model::default(),
-            seen: BTreeSet::new(),
+            ledger: Ledger::new(&tracker),
         };
         for op in &ops {
             h.apply(op);

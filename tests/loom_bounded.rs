@@ -8,92 +8,37 @@
 //! end-of-model checks wait for it with `eventually`.
 #![cfg(hotpool_loom)]
 
+mod support;
+
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hotpool::{Pool, Recycle, Recycler};
-use loom::sync::Arc;
+use hotpool::{Pool, Recycler};
 use loom::thread;
-
-/// An object that counts itself in the model's census.
-struct Obj {
-    census: Arc<Census>,
-}
-
-#[derive(Default)]
-struct Census {
-    made: AtomicUsize,
-    alive: AtomicUsize,
-    most: AtomicUsize,
-}
-
-impl Recycle for Obj {
-    fn reset(&mut self) {}
-    fn retained_bytes(&self) -> usize {
-        0
-    }
-}
-
-impl Drop for Obj {
-    fn drop(&mut self) {
-        self.census.alive.fetch_sub(1, SeqCst);
-    }
-}
-
-fn bounded(max_live: usize, thread_cache: usize) -> (Pool<Obj>, Arc<Census>) {
-    let census = Arc::new(Census::default());
-    let c = Arc::clone(&census);
-    let pool = Pool::builder(move || {
-        c.made.fetch_add(1, SeqCst);
-        let alive = c.alive.fetch_add(1, SeqCst) + 1;
-        c.most.fetch_max(alive, SeqCst);
-        Obj {
-            census: Arc::clone(&c),
-        }
-    })
-    .max_live(max_live)
-    .thread_cache(thread_cache)
-    .build()
-    .unwrap();
-    (pool, census)
-}
-
-/// Yields to loom's scheduler until `done` holds.
-fn eventually(mut done: impl FnMut() -> bool) {
-    while !done() {
-        thread::yield_now();
-    }
-}
+use support::eventually;
+use support::pool::bounded_cached;
+use support::waker::noop_waker;
+use support::{Census, Counted};
 
 /// The cap held all along; after the pool drops, every object is gone.
-fn finish<R: Recycler<Obj> + Send + Sync + 'static>(
-    pool: Pool<Obj, R>,
+fn finish<R: Recycler<Counted> + Send + Sync + 'static>(
+    pool: Pool<Counted, R>,
     census: &Census,
     max_live: usize,
 ) {
-    assert!(census.most.load(SeqCst) <= max_live, "cap exceeded");
+    assert!(census.most() <= max_live, "cap exceeded");
     assert_eq!(pool.stats().in_use, 0);
     drop(pool);
-    eventually(|| census.alive.load(SeqCst) == 0);
-}
-
-/// A waker that does nothing: the models poll by hand.
-struct Noop;
-impl Wake for Noop {
-    fn wake(self: std::sync::Arc<Self>) {}
-}
-
-fn noop_waker() -> Waker {
-    std::sync::Arc::new(Noop).into()
+    eventually(|| census.alive() == 0);
 }
 
 #[test]
 fn return_racing_waiter_registration_loses_no_wakeup() {
     loom::model(|| {
-        let (pool, census) = bounded(1, 2);
+        let census = Census::new();
+        let pool = bounded_cached(&census, 2, 1);
         let held = pool.get_owned();
         let returner = thread::spawn(move || drop(held));
         drop(pool.get()); // waits unless the return came first; a lost wake-up deadlocks
@@ -107,7 +52,8 @@ fn hit_path_racing_a_thief() {
     // The other thread's gets and returns hit its cache (the announced door) while this one,
     // at the cap, queues and takes every cache's objects.
     loom::model(|| {
-        let (pool, census) = bounded(2, 2);
+        let census = Census::new();
+        let pool = bounded_cached(&census, 2, 2);
         let other = {
             let pool = pool.clone();
             thread::spawn(move || {
@@ -126,7 +72,8 @@ fn hit_path_racing_a_thief() {
 #[test]
 fn future_cancelled_while_being_handed_an_object() {
     loom::model(|| {
-        let (pool, census) = bounded(1, 1);
+        let census = Census::new();
+        let pool = bounded_cached(&census, 1, 1);
         let held = pool.get_owned();
         let waker = noop_waker();
         let mut cx = Context::from_waker(&waker);
@@ -139,7 +86,7 @@ fn future_cancelled_while_being_handed_an_object() {
         }
         // Not lost: the one object (or its place) can be had again.
         drop(pool.get());
-        assert_eq!(census.made.load(SeqCst), 1);
+        assert_eq!(census.made(), 1);
         finish(pool, &census, 1);
     });
 }
@@ -147,7 +94,8 @@ fn future_cancelled_while_being_handed_an_object() {
 #[test]
 fn future_cancelled_racing_a_return() {
     loom::model(|| {
-        let (pool, census) = bounded(1, 1);
+        let census = Census::new();
+        let pool = bounded_cached(&census, 1, 1);
         let held = pool.get_owned();
         let waker = noop_waker();
         let mut cx = Context::from_waker(&waker);
@@ -158,7 +106,7 @@ fn future_cancelled_racing_a_return() {
         drop(queued); // cancels if still queued (or drops the guard it resolved to)
         returner.join().unwrap();
         drop(pool.get());
-        assert_eq!(census.made.load(SeqCst), 1, "resolved: {resolved}");
+        assert_eq!(census.made(), 1, "resolved: {resolved}");
         finish(pool, &census, 1);
     });
 }
@@ -166,14 +114,15 @@ fn future_cancelled_racing_a_return() {
 #[test]
 fn timeout_racing_a_return() {
     loom::model(|| {
-        let (pool, census) = bounded(1, 1);
+        let census = Census::new();
+        let pool = bounded_cached(&census, 1, 1);
         let held = pool.get_owned();
         let returner = thread::spawn(move || drop(held));
         // Either served in time or timed out; never both, and nothing is lost either way.
         let _ = pool.get_timeout(Duration::from_millis(1)).map(drop);
         returner.join().unwrap();
         drop(pool.get());
-        assert_eq!(census.made.load(SeqCst), 1);
+        assert_eq!(census.made(), 1);
         finish(pool, &census, 1);
     });
 }
@@ -183,7 +132,8 @@ fn thread_exits_with_waiters() {
     // The other thread leaves its object in its cache and exits while this one waits for it:
     // the thief or the exit flush must hand it over.
     loom::model(|| {
-        let (pool, census) = bounded(1, 2);
+        let census = Census::new();
+        let pool = bounded_cached(&census, 2, 1);
         let exiting = {
             let pool = pool.clone();
             thread::spawn(move || drop(pool.get()))
@@ -197,26 +147,18 @@ fn thread_exits_with_waiters() {
 #[test]
 fn discarded_object_frees_a_place_for_a_waiter() {
     loom::model(|| {
-        let census = Arc::new(Census::default());
-        let c = Arc::clone(&census);
-        let pool = Pool::builder(move || {
-            c.made.fetch_add(1, SeqCst);
-            let alive = c.alive.fetch_add(1, SeqCst) + 1;
-            c.most.fetch_max(alive, SeqCst);
-            Obj {
-                census: Arc::clone(&c),
-            }
-        })
-        .keep_if(|_: &Obj| false) // every return is refused: its place frees
-        .max_live(1)
-        .thread_cache(1)
-        .build()
-        .unwrap();
+        let census = Census::new();
+        let pool = Pool::builder(census.factory())
+            .keep_if(|_: &Counted| false) // every return is refused: its place frees
+            .max_live(1)
+            .thread_cache(1)
+            .build()
+            .unwrap();
         let held = pool.get_owned();
         let returner = thread::spawn(move || drop(held));
         drop(pool.get()); // a new object, made once the refused one is gone
         returner.join().unwrap();
-        assert_eq!(census.made.load(SeqCst), 2);
+        assert_eq!(census.made(), 2);
         finish(pool, &census, 1);
     });
 }

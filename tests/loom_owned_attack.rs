@@ -18,11 +18,14 @@
 //!   (deadlock: the first waiter's steal skips the cache holding the only object).
 #![cfg(hotpool_loom)]
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use hotpool::{Pool, Recycle};
 use loom::sync::Arc;
 use loom::thread;
+use support::eventually;
 
 struct Obj {
     drops: Arc<AtomicUsize>,
@@ -87,12 +90,6 @@ fn pool(thread_cache: usize, max_live: Option<usize>) -> (Pool<Obj>, Books) {
             witness,
         },
     )
-}
-
-fn eventually(mut done: impl FnMut() -> bool) {
-    while !done() {
-        thread::yield_now();
-    }
 }
 
 impl Books {

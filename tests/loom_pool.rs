@@ -9,11 +9,14 @@
 //! that never happens makes loom fail the model for exceeding its branch limit.
 #![cfg(hotpool_loom)]
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use hotpool::{OwnedPooled, Pool, Recycle};
 use loom::sync::Arc;
 use loom::thread;
+use support::eventually;
 
 /// An object that counts its drops in the model's shared counter.
 struct Obj {
@@ -60,13 +63,6 @@ fn model(thread_cache: usize, max_idle: usize) -> Model {
         pool: Arc::new(pool),
         made,
         drops,
-    }
-}
-
-/// Yields to loom's scheduler until `done` holds.
-fn eventually(mut done: impl FnMut() -> bool) {
-    while !done() {
-        thread::yield_now();
     }
 }
 

@@ -24,13 +24,17 @@
 //! miri each test runs a fixed handful of rounds (vary `-Zmiri-many-seeds` instead). Uses the
 //! public API only.
 
+mod support;
+
 use std::hint;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, Barrier, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hotpool::{OwnedPooled, Pool, Pooled, Recycle};
+use hotpool::{OwnedPooled, Pool, Pooled};
+use support::pool::bounded_cached;
+use support::{Census, Counted};
 
 /// A `get_timeout` that must succeed: long enough never to time out first, even under a
 /// sanitizer on a busy machine, so that a lost object or place fails the test instead of hanging.
@@ -42,98 +46,6 @@ const SHORT: Duration = Duration::from_millis(2);
 const COLLECT_EVERY: usize = 1024;
 
 // ---- Helpers ----------------------------------------------------------------------------------
-
-/// The objects of one round: counts them alive (from the factory and `Drop`, not from the
-/// pool's stats), records each one's drops by id, and counts resets (a reset runs inside a guard's
-/// drop, before the guard releases the pool: the signal one side of a race waits for).
-#[derive(Default)]
-struct Census {
-    live: AtomicUsize,
-    peak: AtomicUsize,
-    resets: AtomicUsize,
-    /// `drops[id]`: how many times object `id` was dropped; its length is the number made.
-    drops: Mutex<Vec<u32>>,
-}
-
-struct Counted {
-    id: usize,
-    census: Arc<Census>,
-}
-
-impl Census {
-    fn new() -> Arc<Self> {
-        Arc::default()
-    }
-
-    fn factory(self: &Arc<Self>) -> impl Fn() -> Counted + Send + Sync + 'static {
-        let census = Arc::clone(self);
-        move || {
-            let id = {
-                let mut drops = census.drops.lock().unwrap();
-                drops.push(0);
-                drops.len() - 1
-            };
-            let live = census.live.fetch_add(1, SeqCst) + 1;
-            census.peak.fetch_max(live, SeqCst);
-            Counted {
-                id,
-                census: Arc::clone(&census),
-            }
-        }
-    }
-
-    fn made(&self) -> usize {
-        self.drops.lock().unwrap().len()
-    }
-
-    fn live(&self) -> usize {
-        self.live.load(SeqCst)
-    }
-
-    fn resets(&self) -> usize {
-        self.resets.load(SeqCst)
-    }
-
-    /// The pool and every guard are gone: exactly `made` objects were made, and each was dropped
-    /// exactly once, and at most `cap` were ever alive at once.
-    fn assert_all_dropped_once(&self, made: usize, cap: usize) {
-        let drops = self.drops.lock().unwrap();
-        assert_eq!(drops.len(), made, "objects made");
-        let wrong: Vec<(usize, u32)> = drops
-            .iter()
-            .enumerate()
-            .filter(|&(_, &n)| n != 1)
-            .map(|(id, &n)| (id, n))
-            .collect();
-        assert!(
-            wrong.is_empty(),
-            "(object id, drops) other than once: {wrong:?}"
-        );
-        assert_eq!(self.live(), 0, "objects alive after the pool is gone");
-        let peak = self.peak.load(SeqCst);
-        assert!(
-            peak <= cap,
-            "{peak} objects alive at once, over the cap of {cap}"
-        );
-    }
-}
-
-impl Recycle for Counted {
-    fn reset(&mut self) {
-        self.census.resets.fetch_add(1, SeqCst);
-    }
-
-    fn retained_bytes(&self) -> usize {
-        0
-    }
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.census.drops.lock().unwrap()[self.id] += 1;
-        self.census.live.fetch_sub(1, SeqCst);
-    }
-}
 
 /// The time each test runs its rounds for (`HOTPOOL_RACE_SECS`, default 1.5 s).
 fn budget() -> Duration {
@@ -396,14 +308,6 @@ fn last_handle_drop_races_owned_guard_drop_on_another_thread() {
 
 // ---- Bug class B: a bounded pool's waiter steals from thread caches ---------------------------
 
-fn bounded(census: &Arc<Census>, thread_cache: usize, max_live: usize) -> Pool<Counted> {
-    Pool::builder(census.factory())
-        .thread_cache(thread_cache)
-        .max_live(max_live)
-        .build()
-        .expect("valid configuration")
-}
-
 /// Takes `n` objects at once (each must come, in at most `LONG`).
 fn take(pool: &Pool<Counted>, n: usize) -> Vec<Pooled<'_, Counted>> {
     (0..n)
@@ -448,7 +352,7 @@ fn assert_all_obtainable_and_caches_bounded(
         "an object beyond max_live = {max_live}"
     );
     assert_eq!(census.made(), max_live, "objects made (none may be lost)");
-    assert_eq!(census.live(), max_live, "objects alive while all are held");
+    assert_eq!(census.alive(), max_live, "objects alive while all are held");
     drop((all, held));
     let in_depot = thread::scope(|s| {
         s.spawn(|| {
@@ -494,7 +398,7 @@ fn steal_round(round: usize, variant: u64) {
          max_live({max_live})"
     ));
     let census = Census::new();
-    let pool = bounded(&census, cache, max_live);
+    let pool = bounded_cached(&census, cache, max_live);
     // Objects this thread holds while the workers fill their caches: the pool is then at its cap.
     let held = take(&pool, extra);
     let filled = Arc::new(Barrier::new(threads + 1));
@@ -579,7 +483,7 @@ fn exit_round(round: usize) {
          max_live({max_live})"
     ));
     let census = Census::new();
-    let pool = bounded(&census, cache, max_live);
+    let pool = bounded_cached(&census, cache, max_live);
     let held = take(&pool, extra);
     let go = Arc::new(Barrier::new(threads + 1));
     let worker_delay: Vec<u32> = (0..threads).map(|k| delay(round, 40 + k as u64)).collect();

@@ -6,19 +6,18 @@
 //! that every object made was dropped exactly once. `thread_cache(0)` (depot only) and a small
 //! thread cache are both covered where their behaviour differs.
 
-mod common;
-mod pool_support;
+mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 
-use common::{assert_stats, Tracked, Tracker};
 use hotpool::{OwnedPooled, Pool, Pooled};
 use once_cell::sync::Lazy;
-use pool_support::{
+use support::pool::{
     assert_idle_bound, assert_peak, assert_peak_within, counting_factory, finish, retaining_pool,
     tracked_pool, NoPeak,
 };
+use support::{assert_stats, Tracked, Tracker};
 
 #[test]
 fn get_hands_out_a_reset_object_and_reuses_it() {

@@ -2,17 +2,17 @@
 //! touch the allocator, whether objects stay in the thread cache, go through the shared depot
 //! (`thread_cache(0)`), or cross threads in batches larger than the thread cache.
 //!
-//! The tests read the counting allocator's opt-in count (`tests/alloc_support`): calls made on
+//! The tests read the counting allocator's opt-in count (`tests/support/alloc.rs`): calls made on
 //! threads inside `measured`, into one global counter. Every thread taking part in a measured
 //! phase opts in, while other tests running in parallel in this binary (and the test harness)
 //! cannot disturb the count.
 
-mod alloc_support;
+mod support;
 
 use std::sync::{Barrier, Mutex};
 
-use alloc_support::{measured, measured_calls, CountingAlloc};
 use hotpool::Pool;
+use support::alloc::{measured, measured_calls, CountingAlloc};
 
 #[global_allocator]
 static ALLOCATOR: CountingAlloc = CountingAlloc;

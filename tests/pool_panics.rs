@@ -5,15 +5,14 @@
 //! After each panic: no object dropped twice or leaked (drop counters), the stats are exact, and
 //! the pool still works.
 
-mod common;
-mod pool_support;
+mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use common::{assert_stats, expect_panic, Tracked, Tracker, DROP_PANIC, RESET_PANIC};
 use hotpool::{Policy, Pool};
-use pool_support::{finish, quiet_expected_panics, retaining_pool, tracked_pool, NoPeak};
+use support::pool::{finish, quiet_expected_panics, retaining_pool, tracked_pool, NoPeak};
+use support::{assert_stats, expect_panic, Tracked, Tracker, DROP_PANIC, RESET_PANIC};
 
 const FACTORY_PANIC: &str = "factory failed on purpose";
 const RECYCLE_PANIC: &str = "recycle failed on purpose";

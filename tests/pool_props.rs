@@ -1,25 +1,25 @@
 //! Model-based property tests of `Pool`.
 //!
-//! - One thread: random operation sequences run against the pool and against a model of what
-//!   it must hold (idle ids with the time they were last used, and every counter); after each
+//! - One thread: random operation sequences run against the pool and against the reference
+//!   model of a pool (`support::model::Ledger`, shared with the fuzz targets) plus the `Pool`
+//!   rules (what it keeps, and the time each idle object was last used); after each
 //!   step the stats, the idle bound, the live objects and the identity of every handed-out
 //!   object must agree, for several `max_idle` / `thread_cache` settings including no cache.
 //! - Several threads: each runs its own operation list on a shared pool and sends guards to
 //!   the next thread; after joining, nothing is in use, idle is bounded, and after the pool
 //!   drops every object was dropped exactly once.
 
-mod common;
-mod model_support;
-mod pool_support;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{mpsc, Arc, Mutex};
 
-use common::{assert_stats, Tracked, Tracker};
-use hotpool::{OwnedPooled, Pool, PoolStats, Pooled};
-use model_support::{config, mutate, op, thread_op, Op, MAX_RETAINED};
-use pool_support::{assert_idle_bound, retaining_pool, NoPeak};
+use hotpool::{OwnedPooled, Pool, Pooled};
 use proptest::prelude::*;
+use support::model::Ledger;
+use support::ops::{config, mutate, op, thread_op, Op, MAX_RETAINED};
+use support::pool::{assert_idle_bound, retaining_pool, NoPeak};
+use support::{assert_stats, Tracked, Tracker};
 
 const MAX_OPS: usize = if cfg!(miri) { 16 } else { 80 };
 const CASES: u32 = if cfg!(miri) { 4 } else { 192 };
@@ -30,47 +30,36 @@ fn tracked_pool(tracker: &Arc<Tracker>, (max_idle, thread_cache): (usize, usize)
     retaining_pool(tracker, max_idle, thread_cache, MAX_RETAINED)
 }
 
-type Guard<'a> = model_support::Guard<Pooled<'a, Tracked>, OwnedPooled<Tracked>>;
+type Guard<'a> = support::model::Guard<Pooled<'a, Tracked>, OwnedPooled<Tracked>>;
 
-/// What a one-thread pool must hold.
-struct Model {
+/// One thread driving a pool, and what it must hold: the shared reference model of a pool
+/// ([`Ledger`], which the fuzz targets drive too) with the `Pool` rules on top (what one thread's
+/// pool keeps, and what `trim_unused` may drop).
+struct Harness<'a> {
+    tracker: Arc<Tracker>,
+    pool: &'a Pool<Tracked>,
+    guards: Vec<Guard<'a>>,
+    detached: Vec<Tracked>,
+    ledger: Ledger,
     max_idle: usize,
     thread_cache: usize,
-    /// Idle object ids, with the step at which each was last handed out or returned.
-    idle: BTreeMap<usize, u64>,
-    /// Expected stats, `idle` and `peak_in_use` aside.
-    counts: PoolStats,
-    true_peak: usize,
+    /// The step at which the pool last kept each object (a return or a `put`), by id.
+    kept_at: BTreeMap<usize, u64>,
     now: u64,
     /// Step of the previous `trim_unused`.
     last_trim_unused: Option<u64>,
 }
 
-impl Model {
-    fn lend(&mut self, id: usize, fresh: bool) {
-        if fresh {
-            assert!(self.idle.is_empty(), "made {id} while {:?} idle", self.idle);
-            self.counts.created += 1;
-        } else {
-            assert!(
-                self.idle.remove(&id).is_some(),
-                "{id} handed out but not idle"
-            );
-            self.counts.reused += 1;
-        }
-        self.counts.in_use += 1;
-        self.true_peak = self.true_peak.max(self.counts.in_use);
-    }
-
+impl<'a> Harness<'a> {
     /// Whether the pool keeps an object retaining `retained` bytes that comes back now: one
     /// thread's cache plus the depot hold `max_idle + thread_cache`.
     fn keeps(&self, retained: usize) -> bool {
-        retained <= MAX_RETAINED && self.idle.len() < self.max_idle + self.thread_cache
+        retained <= MAX_RETAINED && self.ledger.idle() < self.max_idle + self.thread_cache
     }
 
-    fn keep(&mut self, id: usize) {
-        self.idle.insert(id, self.now);
-        self.counts.returned += 1;
+    /// The pool kept object `id` (the ledger says so): it is idle from now.
+    fn kept(&mut self, id: usize) {
+        self.kept_at.insert(id, self.now);
     }
 
     /// Ids `trim_unused` may drop: idle since before its previous call.
@@ -78,132 +67,107 @@ impl Model {
         let Some(since) = self.last_trim_unused else {
             return BTreeSet::new();
         };
-        (self.idle.iter())
-            .filter(|&(_, &used)| used < since)
-            .map(|(&id, _)| id)
+        (self.ledger.idle_ids())
+            .filter(|id| self.kept_at[id] < since)
             .collect()
     }
 
-    /// Removes the idle ids the tracker says were dropped, and returns them.
-    fn remove_dropped(&mut self, tracker: &Tracker) -> BTreeSet<usize> {
-        let dropped: BTreeSet<usize> = (self.idle.keys().copied())
-            .filter(|&id| !tracker.is_live(id))
-            .collect();
-        self.idle.retain(|id, _| !dropped.contains(id));
-        self.counts.discarded += dropped.len() as u64;
-        dropped
-    }
-}
-
-struct Harness<'a> {
-    tracker: Arc<Tracker>,
-    pool: &'a Pool<Tracked>,
-    guards: Vec<Guard<'a>>,
-    detached: Vec<Tracked>,
-    model: Model,
-    /// Every id the pool has handed out or been given.
-    seen: BTreeSet<usize>,
-}
-
-impl<'a> Harness<'a> {
-    fn lent(&mut self, mut guard: Guard<'a>) {
-        let obj = guard.obj();
-        assert!(obj.data.is_empty(), "object {} handed out dirty", obj.id);
-        let fresh = self.seen.insert(obj.id);
-        self.model.lend(obj.id, fresh);
+    fn lent(&mut self, guard: Guard<'a>) {
+        let (id, idle) = (guard.id, self.ledger.idle());
+        assert!(guard.data.is_empty(), "object {id} handed out dirty");
+        let fresh = self.ledger.handed_out(id);
+        assert!(!fresh || idle == 0, "made {id} while {idle} idle");
         self.guards.push(guard);
     }
 
     fn apply(&mut self, op: &Op) {
         let pool = self.pool;
-        self.model.now += 1;
+        self.now += 1;
         match *op {
             Op::Get => self.lent(Guard::Borrowed(pool.get())),
             Op::GetOwned => self.lent(Guard::Owned(pool.get_owned())),
             Op::TryGet => match pool.try_get() {
                 Some(g) => self.lent(Guard::Borrowed(g)),
-                None => assert!(self.model.idle.is_empty(), "try_get found nothing idle"),
+                None => assert_eq!(self.ledger.idle(), 0, "try_get found nothing idle"),
             },
             Op::Drop(i) if !self.guards.is_empty() => {
-                let mut guard = self.guards.swap_remove(i % self.guards.len());
-                let (id, retained) = (guard.obj().id, guard.obj().data.capacity());
-                let kept = self.model.keeps(retained);
+                let guard = self.guards.swap_remove(i % self.guards.len());
+                let (id, keep) = (guard.id, self.keeps(guard.data.capacity()));
                 drop(guard);
-                self.model.counts.in_use -= 1;
-                if kept {
-                    self.model.keep(id);
-                } else {
-                    self.model.counts.discarded += 1;
-                    assert!(!self.tracker.is_live(id), "discarded {id} still alive");
+                assert_eq!(self.ledger.guard_ended(id), keep, "{id} kept");
+                if keep {
+                    self.kept(id);
                 }
             }
             Op::Detach(i) if !self.guards.is_empty() => {
                 let guard = self.guards.swap_remove(i % self.guards.len());
+                let id = guard.id;
                 self.detached
                     .push(guard.detach(Pooled::detach, OwnedPooled::detach));
-                self.model.counts.in_use -= 1;
-                self.model.counts.detached += 1;
+                self.ledger.detached(id);
             }
             Op::Put => {
-                let value = self.detached.pop().unwrap_or_else(|| self.tracker.make());
-                let (id, kept) = (value.id, self.model.keeps(value.data.capacity()));
-                match pool.put(value) {
-                    Ok(()) => {
-                        assert!(kept, "put kept {id} past the caps");
-                        self.seen.insert(id);
-                        self.model.keep(id);
-                    }
-                    Err(value) => {
-                        assert!(!kept, "put refused {id} with room");
-                        assert_eq!(value.id, id);
-                        assert!(value.data.is_empty(), "handed back reset");
-                        self.detached.push(value);
-                    }
+                let value = self.ledger.take_last_own(&mut self.detached);
+                let (id, keep) = (value.id, self.keeps(value.data.capacity()));
+                // A refused value comes back reset (checked by the ledger) into `detached`.
+                let kept = self
+                    .ledger
+                    .put_result(id, pool.put(value), &mut self.detached);
+                assert_eq!(kept, keep, "put kept {id}: the caps say {keep}");
+                if kept {
+                    self.kept(id);
                 }
             }
             Op::Trim => {
-                let idle = self.model.idle.len();
+                let idle = self.ledger.idle();
                 assert_eq!(
                     pool.trim(),
                     idle,
                     "one thread: trim reaches every idle object"
                 );
-                assert_eq!(self.model.remove_dropped(&self.tracker).len(), idle);
+                assert_eq!(self.ledger.sweep(), idle);
             }
             Op::TrimUnused => {
-                let unused = self.model.unused();
+                let unused = self.unused();
+                let before: BTreeSet<usize> = self.ledger.idle_ids().collect();
                 let n = pool.trim_unused();
-                let dropped = self.model.remove_dropped(&self.tracker);
+                self.ledger.sweep();
+                let dropped: BTreeSet<usize> = (before.iter().copied())
+                    .filter(|&id| !self.tracker.is_live(id))
+                    .collect();
                 assert_eq!(dropped.len(), n);
                 assert!(
                     dropped.is_subset(&unused),
                     "dropped {dropped:?}, unused {unused:?}"
                 );
-                if self.model.thread_cache == 0 {
+                if self.thread_cache == 0 {
                     assert_eq!(dropped, unused, "every idle object is in the depot");
                 }
-                self.model.last_trim_unused = Some(self.model.now);
+                self.last_trim_unused = Some(self.now);
             }
             Op::Mutate { index, len, grow } if !self.guards.is_empty() => {
                 let n = self.guards.len();
-                mutate(self.guards[index % n].obj(), len, grow);
+                mutate(&mut self.guards[index % n], len, grow);
             }
             _ => {}
         }
     }
 
     fn check(&mut self) {
-        let model = &self.model;
-        assert_stats!(NoPeak(self.pool), { idle: model.idle.len(), ..model.counts });
-        assert!(self.pool.stats().peak_in_use <= model.true_peak);
-        assert_idle_bound(self.pool, model.max_idle, model.thread_cache, 1);
+        assert_stats!(NoPeak(self.pool), { peak_in_use: 0, ..self.ledger.stats() });
+        assert!(self.pool.stats().peak_in_use <= self.ledger.expected.peak_in_use);
+        assert_idle_bound(self.pool, self.max_idle, self.thread_cache, 1);
+        // Nothing dropped behind the model's back: not a lent or owned object, not an idle one.
+        assert_eq!(
+            self.ledger.sweep(),
+            0,
+            "the pool dropped an idle object on its own"
+        );
         let mut held = HashSet::new();
-        for g in &mut self.guards {
-            let id = g.obj().id;
-            assert!(held.insert(id), "{id} in two guards");
-            assert!(!model.idle.contains_key(&id), "{id} both lent and idle");
+        for g in &self.guards {
+            assert!(held.insert(g.id), "{} in two guards", g.id);
         }
-        let live = model.idle.len() + self.guards.len() + self.detached.len();
+        let live = self.ledger.idle() + self.guards.len() + self.detached.len();
         assert_eq!(self.tracker.live(), live, "leak or early drop");
     }
 }
@@ -216,16 +180,12 @@ fn run_model(config: (usize, usize), ops: &[Op]) {
         pool: &pool,
         guards: Vec::new(),
         detached: Vec::new(),
-        model: Model {
-            max_idle: config.0,
-            thread_cache: config.1,
-            idle: BTreeMap::new(),
-            counts: PoolStats::default(),
-            true_peak: 0,
-            now: 0,
-            last_trim_unused: None,
-        },
-        seen: BTreeSet::new(),
+        ledger: Ledger::new(&tracker),
+        max_idle: config.0,
+        thread_cache: config.1,
+        kept_at: BTreeMap::new(),
+        now: 0,
+        last_trim_unused: None,
     };
     for op in ops {
         harness.apply(op);

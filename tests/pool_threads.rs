@@ -3,16 +3,15 @@
 //! another (counts right, objects reset), and objects handed between threads keep their identity
 //! and contents without ever being lent to two guards at once.
 
-mod common;
-mod pool_support;
+mod support;
 
 use std::collections::HashSet;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use common::{Tracked, Tracker};
 use hotpool::{OwnedPooled, Pool};
-use pool_support::{assert_idle_bound, assert_quiescent, finish, tracked_pool};
+use support::pool::{assert_idle_bound, assert_quiescent, finish, tracked_pool};
+use support::{Tracked, Tracker};
 
 /// Ids of the objects held by live guards: an object lent to two guards at once is caught.
 #[derive(Default)]
@@ -203,7 +202,7 @@ fn in_use_read_while_objects_cross_threads_stays_within_the_objects_alive() {
     // apart, so a snapshot can catch lends without the returns that answer them. It may be off
     // (the docs of `PoolStats::in_use` say by how much), but never past what exists: f35827f
     // read `in_use` as high as 32 with a handful of objects.
-    let census = common::Census::new();
+    let census = support::Census::new();
     let pool = Arc::new(
         Pool::builder(census.factory())
             .thread_cache(2)
@@ -211,7 +210,7 @@ fn in_use_read_while_objects_cross_threads_stays_within_the_objects_alive() {
             .unwrap(),
     );
     let rounds = if cfg!(miri) { 200 } else { 20_000 };
-    let (to_dropper, dropper_gets) = mpsc::sync_channel::<OwnedPooled<common::Counted>>(1);
+    let (to_dropper, dropper_gets) = mpsc::sync_channel::<OwnedPooled<support::Counted>>(1);
     let producer = {
         let pool = Arc::clone(&pool);
         std::thread::spawn(move || {

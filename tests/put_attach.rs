@@ -2,12 +2,12 @@
 //! `LocalPool::attach` wraps an outside object in a guard of the pool (the inverse of
 //! `detach`), counted as a `put` followed by a `get` served by it.
 
-mod common;
+mod support;
 
 use std::rc::Rc;
 
-use common::{assert_stats, Tracked, Tracker};
 use hotpool::{LocalOwnedPooled, LocalPool, LocalPooled, Pool};
+use support::{assert_stats, Tracked, Tracker};
 
 #[test]
 fn local_put_all_keeps_up_to_max_idle_and_returns_the_rest_in_order() {

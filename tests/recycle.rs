@@ -1,14 +1,14 @@
 //! The std (and bumpalo) impls of `Recycle`: `reset` empties and keeps capacity, and
 //! `retained_bytes` reports that capacity; `ResetRecycler` keeps objects up to its cap.
 
-mod common;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::mem::size_of;
 
-use common::Retains;
 use hotpool::recycle::DEFAULT_MAX_RETAINED_BYTES;
 use hotpool::{Recycle, Recycler, ResetRecycler};
+use support::Retains;
 
 /// Resets a non-empty `value` and checks that it is empty, kept its capacity, and that
 /// `retained_bytes` is `capacity * elem_size` before and after.

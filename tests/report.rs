@@ -5,13 +5,13 @@
 //! The registry is global to the process and `trim_all` reaches every pool in it, so every test
 //! takes [`serial`] and uses pool names of its own.
 
-mod common;
+mod support;
 
 use std::mem::size_of;
 use std::sync::{Mutex, MutexGuard};
 
-use common::Tracker;
 use hotpool::{arena, report, trim_all, trim_unused_all, Pool, PoolReport};
+use support::Tracker;
 
 fn serial() -> MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());

@@ -12,7 +12,7 @@
 //! HOTPOOL_SOAK_SECS=30 cargo test --test soak -- --ignored --nocapture
 //! ```
 
-mod common;
+mod support;
 
 use std::cell::Cell;
 use std::panic::{self, catch_unwind, AssertUnwindSafe};
@@ -21,9 +21,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Tracked, Tracker, DROP_PANIC, RESET_PANIC};
 use hotpool::arena::{self, ArenaConfig};
 use hotpool::{LocalOwnedPooled, LocalPool, OwnedPooled, Pool, Pooled};
+use support::{Tracked, Tracker, DROP_PANIC, RESET_PANIC};
 
 const WORKERS: usize = 4;
 const MAX_IDLE: usize = 64;

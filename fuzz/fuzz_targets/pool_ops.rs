@@ -43,8 +43,8 @@ use std::thread::{Scope, ScopedJoinHandle};
 
 use arbitrary::Arbitrary;
 use hotpool::{OwnedPooled, Pool, Pooled};
-use hotpool_fuzz::guards::{drop_borrowed, pick, Guard, Held};
-use hotpool_fuzz::ledger::Ledger;
+use hotpool_fuzz::guards::{drop_borrowed, Held};
+use hotpool_fuzz::model::{pick, Guard, Ledger};
 use hotpool_fuzz::tracker::{Tracked, Tracker};
 use libfuzzer_sys::fuzz_target;
 

@@ -1,35 +1,10 @@
-//! Guards the harness holds, with the payload it wrote into each.
+//! Guards the harness holds, with the payload it wrote into each (the guard type itself,
+//! [`Guard`], is the shared model's).
 
-use std::ops::{Deref, DerefMut};
+use std::ops::DerefMut;
 
-use crate::ledger::Ledger;
+use crate::model::{Guard, Ledger};
 use crate::tracker::Tracked;
-
-/// Either kind of guard of a pool: borrowing it (`B`) or owning a handle to it (`O`).
-pub enum Guard<B, O> {
-    Borrowed(B),
-    Owned(O),
-}
-
-impl<B: Deref<Target = Tracked>, O: Deref<Target = Tracked>> Deref for Guard<B, O> {
-    type Target = Tracked;
-
-    fn deref(&self) -> &Tracked {
-        match self {
-            Guard::Borrowed(g) => g,
-            Guard::Owned(g) => g,
-        }
-    }
-}
-
-impl<B: DerefMut<Target = Tracked>, O: DerefMut<Target = Tracked>> DerefMut for Guard<B, O> {
-    fn deref_mut(&mut self) -> &mut Tracked {
-        match self {
-            Guard::Borrowed(g) => g,
-            Guard::Owned(g) => g,
-        }
-    }
-}
 
 /// A guard the harness holds and the payload it last wrote into the object.
 pub struct Held<G> {
@@ -111,9 +86,4 @@ where
         }
     }
     owned
-}
-
-/// `items[index % len]`'s position, or `None` if `items` is empty: how an op picks its target.
-pub fn pick<T>(items: &[T], index: u8) -> Option<usize> {
-    (!items.is_empty()).then(|| usize::from(index) % items.len())
 }

@@ -1,5 +1,5 @@
-//! The drop tracker shared by the integration tests (`tests/common`) and the fuzz harness
-//! (`fuzz/src/lib.rs` includes this file as its `tracked` module): [`Tracker`] makes [`Tracked`]
+//! The drop tracker shared by the integration tests (`tests/support`) and the fuzz harness
+//! (`fuzz/src/lib.rs` includes this file as its `tracker` module): [`Tracker`] makes [`Tracked`]
 //! values with unique ids and records each one's drops, so a test or a fuzz run can prove that
 //! every object a pool made was dropped exactly once.
 //!
@@ -24,7 +24,6 @@ pub struct Tracker {
     strict: bool,
 }
 
-#[allow(dead_code)]
 impl Tracker {
     /// A fresh tracker, shared by the objects it makes.
     pub fn new() -> Arc<Self> {
@@ -128,10 +127,8 @@ pub struct Tracked {
 }
 
 /// The message of the panic a [`Tracked`] raises in `drop` when `panic_on_drop` is set.
-#[allow(dead_code)]
 pub const DROP_PANIC: &str = "Tracked::drop panicked on purpose";
 /// The message of the panic a [`Tracked`] raises in `reset` when `panic_in_reset` is set.
-#[allow(dead_code)]
 pub const RESET_PANIC: &str = "Tracked::reset panicked on purpose";
 
 impl Drop for Tracked {

@@ -1,5 +1,4 @@
-//! A counting global allocator shared by the allocation test binaries (`tests/*_alloc.rs`, each
-//! with `mod alloc_support;`).
+//! A counting global allocator shared by the allocation test binaries (`tests/*_alloc.rs`).
 //!
 //! [`CountingAlloc`] forwards every call to [`System`] and records it three ways, for each binary
 //! to read the one it needs:
@@ -14,11 +13,8 @@
 //!
 //! ```ignore
 //! #[global_allocator]
-//! static ALLOCATOR: alloc_support::CountingAlloc = alloc_support::CountingAlloc;
+//! static ALLOCATOR: support::alloc::CountingAlloc = support::alloc::CountingAlloc;
 //! ```
-//!
-//! Each binary compiles this module on its own and uses part of it.
-#![allow(dead_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -1,14 +1,13 @@
-//! Helpers shared by the `Pool` test binaries (`tests/pool*.rs`), on top of `tests/common`.
-//!
-//! Each binary compiles this module on its own and uses part of it.
-#![allow(dead_code)]
+//! Pools for the `Pool` tests: of [`Tracked`] objects, or bounded ones of [`Counted`] objects;
+//! and checks of what a `Pool` documents (its idle bound, the accuracy of `peak_in_use`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use hotpool::builder::DEFAULT_THREAD_CACHE;
 use hotpool::{Pool, PoolStats, Recycler};
 
-use crate::common::{Tracked, Tracker};
+use super::{Census, Counted, Tracked, Tracker};
 
 /// A pool of [`Tracked`] objects with the given idle cap and thread-cache size.
 pub fn tracked_pool(tracker: &Arc<Tracker>, max_idle: usize, thread_cache: usize) -> Pool<Tracked> {
@@ -17,6 +16,21 @@ pub fn tracked_pool(tracker: &Arc<Tracker>, max_idle: usize, thread_cache: usize
         .thread_cache(thread_cache)
         .build()
         .unwrap()
+}
+
+/// A pool of [`Counted`] objects of `census` with at most `max_live` of them alive, and the
+/// default thread cache.
+pub fn bounded(census: &Arc<Census>, max_live: usize) -> Pool<Counted> {
+    bounded_cached(census, DEFAULT_THREAD_CACHE, max_live)
+}
+
+/// [`bounded`] with a thread cache of `thread_cache`.
+pub fn bounded_cached(census: &Arc<Census>, thread_cache: usize, max_live: usize) -> Pool<Counted> {
+    Pool::builder(census.factory())
+        .thread_cache(thread_cache)
+        .max_live(max_live)
+        .build()
+        .expect("a valid configuration")
 }
 
 /// Like [`tracked_pool`], and objects retaining more than `max_retained_bytes` are discarded.

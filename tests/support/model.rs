@@ -1,4 +1,10 @@
-//! The reference model of a pool: where each object is, and the statistics that follow.
+//! The reference model of a pool, shared by the model-based tests (`tests/pool_props.rs`,
+//! `tests/local_pool_props.rs`, with `mod support;`) and the fuzz targets (`fuzz/src/lib.rs`
+//! includes this file as its `model` module): [`Ledger`] knows where each object is and the
+//! statistics that follow; [`Guard`] is either kind of guard the harnesses hold.
+//!
+//! It depends on `hotpool`, std and its sibling `tracker` module only (`super::tracker`: in
+//! both crates the two files are siblings), so both crates compile it as is.
 //!
 //! The ledger learns what the pool did from what the harness sees: the object a `get` returned
 //! (by id), and the [`Tracker`] (which objects the pool dropped). From that alone, with no
@@ -16,12 +22,12 @@
 //! Any object the pool drops while a guard or the harness owns it, drops twice, or never drops
 //! by the end of the run is a failure.
 
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use hotpool::PoolStats;
 
-use crate::guards::pick;
-use crate::tracker::{Tracked, Tracker};
+use super::tracker::{Tracked, Tracker};
 
 /// Where one object is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +178,14 @@ impl Ledger {
         }
     }
 
+    /// The object a `put` hands over: the one the harness came to own last, or a new one.
+    pub fn take_last_own(&mut self, own: &mut Vec<Tracked>) -> Tracked {
+        match own.pop() {
+            Some(obj) => obj,
+            None => self.make_own(),
+        }
+    }
+
     /// Records what `put` of object `id` returned (see [`Ledger::put`]); an object it refused
     /// must come back reset, and goes back to `own`. Returns whether the pool kept it.
     pub fn put_result(
@@ -244,7 +258,30 @@ impl Ledger {
 
     /// Objects idle in the pool, by the model.
     pub fn idle(&self) -> usize {
-        self.places.iter().filter(|&&p| p == Place::Idle).count()
+        self.idle_ids().count()
+    }
+
+    /// The ids of the objects idle in the pool, by the model, in increasing order.
+    pub fn idle_ids(&self) -> impl Iterator<Item = usize> + '_ {
+        (self.places.iter().enumerate())
+            .filter(|&(_, &p)| p == Place::Idle)
+            .map(|(id, _)| id)
+    }
+
+    /// The stats the pool must report if its `peak_in_use` is exact and nothing ever waited (an
+    /// unbounded pool on one thread): compare them whole, every field at once.
+    pub fn stats(&self) -> PoolStats {
+        let e = &self.expected;
+        let mut stats = PoolStats::default();
+        stats.created = e.created;
+        stats.reused = e.reused;
+        stats.returned = e.returned;
+        stats.discarded = e.discarded;
+        stats.detached = e.detached;
+        stats.idle = self.idle();
+        stats.in_use = e.in_use;
+        stats.peak_in_use = e.peak_in_use;
+        stats
     }
 
     /// Compares `stats` with the model. `peak_in_use` may differ from the model's by at most
@@ -286,4 +323,45 @@ impl Ledger {
             "the pool's drop dropped every idle object"
         );
     }
+}
+
+/// Either kind of guard of a pool: borrowing it (`B`) or owning a handle to it (`O`).
+pub enum Guard<B, O> {
+    Borrowed(B),
+    Owned(O),
+}
+
+impl<B: Deref<Target = Tracked>, O: Deref<Target = Tracked>> Deref for Guard<B, O> {
+    type Target = Tracked;
+
+    fn deref(&self) -> &Tracked {
+        match self {
+            Guard::Borrowed(g) => g,
+            Guard::Owned(g) => g,
+        }
+    }
+}
+
+impl<B: DerefMut<Target = Tracked>, O: DerefMut<Target = Tracked>> DerefMut for Guard<B, O> {
+    fn deref_mut(&mut self) -> &mut Tracked {
+        match self {
+            Guard::Borrowed(g) => g,
+            Guard::Owned(g) => g,
+        }
+    }
+}
+
+impl<B, O> Guard<B, O> {
+    /// Takes the object out of the pool for good, with the guard type's `detach`.
+    pub fn detach(self, borrowed: fn(B) -> Tracked, owned: fn(O) -> Tracked) -> Tracked {
+        match self {
+            Guard::Borrowed(g) => borrowed(g),
+            Guard::Owned(g) => owned(g),
+        }
+    }
+}
+
+/// `items[index % len]`'s position, or `None` if `items` is empty: how an op picks its target.
+pub fn pick<T>(items: &[T], index: u8) -> Option<usize> {
+    (!items.is_empty()).then(|| usize::from(index) % items.len())
 }

@@ -1,17 +1,12 @@
 //! The operation language shared by the model-based tests of `LocalPool`
-//! (`tests/local_pool_props.rs`) and `Pool` (`tests/pool_props.rs`), with `mod model_support;`:
-//! both pools have the same API, so their models draw the same operations ([`Op`]) and hold
-//! the same two kinds of guard ([`Guard`]).
-//!
-//! Each binary compiles this module on its own and uses part of it.
-#![allow(dead_code)]
-
-use std::ops::DerefMut;
+//! (`tests/local_pool_props.rs`) and `Pool` (`tests/pool_props.rs`): both pools have the same
+//! API, so their models draw the same operations ([`Op`]) and hold the same two kinds of guard
+//! ([`Guard`](super::model::Guard)).
 
 use proptest::prelude::*;
 use proptest::strategy::Union;
 
-use crate::common::Tracked;
+use super::Tracked;
 
 /// The `max_retained_bytes` of the pools under test: [`Op::Mutate`] with `grow` goes past it.
 pub const MAX_RETAINED: usize = 64;
@@ -78,31 +73,6 @@ pub fn thread_op() -> impl Strategy<Value = Op> {
         1 => (any::<usize>(), 0..16usize, any::<bool>())
             .prop_map(|(index, len, grow)| Op::Mutate { index, len, grow }),
     ]
-}
-
-/// A guard of either kind, as [`Op::Get`] / [`Op::TryGet`] (`Borrowed`) and [`Op::GetOwned`]
-/// (`Owned`) make them; `B` and `O` are the pool's two guard types.
-pub enum Guard<B, O> {
-    Borrowed(B),
-    Owned(O),
-}
-
-impl<B: DerefMut<Target = Tracked>, O: DerefMut<Target = Tracked>> Guard<B, O> {
-    /// The object the guard holds.
-    pub fn obj(&mut self) -> &mut Tracked {
-        match self {
-            Guard::Borrowed(g) => g,
-            Guard::Owned(g) => g,
-        }
-    }
-
-    /// Takes the object out of the pool for good, with the guard type's `detach`.
-    pub fn detach(self, borrowed: fn(B) -> Tracked, owned: fn(O) -> Tracked) -> Tracked {
-        match self {
-            Guard::Borrowed(g) => borrowed(g),
-            Guard::Owned(g) => owned(g),
-        }
-    }
 }
 
 /// Writes `len` bytes into `obj`, and with `grow` makes it retain more than [`MAX_RETAINED`].
