@@ -8,19 +8,25 @@
 //!
 //! Invariant: every entry of the list describes `len` initialized values inside memory that
 //! `self.bump` handed out and that has not been freed or reused. It holds because the bump is
-//! owned here and only leaves, to be reset by its next owner, through [`DroppingBump::finish`],
-//! which empties the list first.
+//! owned here and only leaves, to be reset by the thread, in `DroppingBump`'s `drop`, which
+//! empties the list first.
+//!
+//! The bump is always present while the `DroppingBump` lives (a `ManuallyDrop`, taken once, in
+//! `drop`): an allocation reaches it without checking an `Option`, which the scope's hot loop
+//! paid for on every value (figures in `benches/README.md`).
 
 use std::alloc::Layout;
 use std::any::Any;
 use std::cell::Cell;
 use std::marker::PhantomData;
-use std::mem;
+use std::mem::{self, ManuallyDrop};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 
 use bumpalo::collections::Vec as BumpVec;
 use bumpalo::Bump;
+
+use super::thread;
 
 /// A panic payload caught from a destructor, to be resumed once the arena is back in order.
 pub(super) type Panic = Box<dyn Any + Send + 'static>;
@@ -49,22 +55,32 @@ unsafe fn drop_slice<T>(data: NonNull<u8>, len: usize) {
     unsafe { ptr::drop_in_place(values) }
 }
 
-/// A [`Bump`] plus the destructors owed for values allocated in it.
+/// A [`Bump`] lent to a scope, plus the destructors owed for values allocated in it. Dropping it
+/// ends the scope: the values are dropped (newest first), and the bump goes back to the thread,
+/// rewound.
 ///
 /// The bump is boxed so that handing it between the thread's idle stack and a scope moves one
 /// pointer, not the bump (moving the 24-byte struct cost more than the rest of a scope).
-pub(super) struct DroppingBump {
-    /// `None` only once [`finish`](DroppingBump::finish) handed the bump on.
-    bump: Option<Box<Bump>>,
+///
+/// `'env` is the scope's (see [`Scope`](super::Scope)): this type's `Drop` runs the values'
+/// destructors, so the compiler must treat everything borrowed for `'env` as possibly used when
+/// it drops, and it does because the type with the `Drop` impl names `'env` (a scope's values
+/// then cannot borrow the scope itself; the `compile_fail` examples in the module docs of
+/// `arena` check it).
+pub(super) struct DroppingBump<'env> {
+    /// Taken only in `drop`.
+    bump: ManuallyDrop<Box<Bump>>,
     head: Cell<Option<NonNull<Entry>>>,
+    _env: PhantomData<&'env ()>,
 }
 
-impl DroppingBump {
+impl DroppingBump<'_> {
     #[inline]
     pub(super) fn new(bump: Box<Bump>) -> Self {
         Self {
-            bump: Some(bump),
+            bump: ManuallyDrop::new(bump),
             head: Cell::new(None),
+            _env: PhantomData,
         }
     }
 
@@ -72,17 +88,13 @@ impl DroppingBump {
     /// invalidate the registered values.
     #[inline(always)]
     pub(super) fn bump(&self) -> &Bump {
-        self.bump
-            .as_deref()
-            .expect("a scope's bump is present until it ends")
+        &self.bump
     }
 
-    /// Allocates room for `len` values of `T` whose destructors run in [`finish`]; the values
-    /// are written with [`Filling::push`]. `Err` if the bump refused the memory.
+    /// Allocates room for `len` values of `T` whose destructors run when the scope ends; the
+    /// values are written with [`Filling::push`]. `Err` if the bump refused the memory.
     ///
     /// An empty slice owes no destructor, so `len == 0` takes neither memory nor an entry.
-    ///
-    /// [`finish`]: DroppingBump::finish
     #[inline]
     pub(super) fn alloc_dropping<T>(&self, len: usize) -> Result<Filling<'_, T>, ()> {
         debug_assert!(
@@ -108,13 +120,11 @@ impl DroppingBump {
     }
 
     /// Takes over the elements of `vec`, a vector in this bump, as a slice whose destructors run
-    /// in [`finish`]. An empty vector takes no entry. `Err` (with `vec` and its elements dropped)
-    /// if the bump refused the entry's memory.
+    /// when the scope ends. An empty vector takes no entry. `Err` (with `vec` and its elements
+    /// dropped) if the bump refused the entry's memory.
     ///
     /// # Panics
     /// If `vec` was allocated in another bump.
-    ///
-    /// [`finish`]: DroppingBump::finish
     pub(super) fn adopt<'a, T>(&'a self, vec: BumpVec<'a, T>) -> Result<&'a mut [T], ()> {
         debug_assert!(
             mem::needs_drop::<T>(),
@@ -146,7 +156,7 @@ impl DroppingBump {
         unsafe { self.link::<T>(entry, data.cast::<u8>(), len) };
         // SAFETY:
         // - `data` holds `len` initialized `T`s in memory alive for `'a` (see above);
-        // - the entry, their only other pointer, is not read before `finish`: unique for `'a`.
+        // - the entry, their only other pointer, is not read before the scope ends: unique for `'a`.
         Ok(unsafe { std::slice::from_raw_parts_mut(data.as_ptr(), len) })
     }
 
@@ -156,7 +166,7 @@ impl DroppingBump {
     /// - `entry` is unused bump memory of `self.bump`, sized and aligned for an `Entry`;
     /// - `data` is memory of `self.bump` for at least `len` values of `T`, of which the first
     ///   `len` are initialized, and which stays unused by anything but those values until
-    ///   [`finish`](DroppingBump::finish) (later writes may raise the entry's `len`, keeping
+    ///   the scope ends (later writes may raise the entry's `len`, keeping
     ///   this true).
     #[inline]
     unsafe fn link<T>(&self, entry: NonNull<Entry>, data: NonNull<u8>, len: usize) {
@@ -175,26 +185,26 @@ impl DroppingBump {
         self.head.set(Some(entry));
     }
 
-    /// Runs every registered destructor, newest first, then hands the bump over with nothing
-    /// owed, ready to be reset. A destructor that panics does not stop the others; the first
-    /// payload is returned for the caller to resume once its own bookkeeping is done.
-    ///
-    /// `&mut self` proves that no value handed out by [`alloc_dropping`] is still borrowed.
-    ///
-    /// [`alloc_dropping`]: DroppingBump::alloc_dropping
-    #[inline]
-    pub(super) fn finish(&mut self) -> (Option<Box<Bump>>, Option<Panic>) {
-        let panic = match self.head.get() {
-            Some(_) => self.run_drops(),
-            None => None,
-        };
-        (self.bump.take(), panic)
-    }
-
-    /// The part of [`finish`](DroppingBump::finish) that only scopes holding values with
-    /// destructors reach, kept out of line so that the common scope end stays small.
+    /// The end of a scope that owes destructors (see `drop`, its only caller): runs them, gives
+    /// the bump back, then resumes the first panic if that cannot abort the process. Out of line,
+    /// so that the common scope end stays small.
     #[cold]
     #[inline(never)]
+    fn end_with_drops(&mut self) {
+        let panic = self.run_drops();
+        // SAFETY: called only by `drop`, which then returns without touching `bump`; taken once.
+        let bump = unsafe { ManuallyDrop::take(&mut self.bump) };
+        let thread_alive = thread::release(bump);
+        if let Some(payload) = panic {
+            if !std::thread::panicking() && thread_alive {
+                std::panic::resume_unwind(payload);
+            }
+        }
+    }
+
+    /// Runs every registered destructor, newest first. A destructor that panics does not stop
+    /// the others; the first payload is returned for the caller to resume once the bump is
+    /// back with the thread.
     fn run_drops(&mut self) -> Option<Panic> {
         let mut first_panic = None;
         while let Some(entry) = self.head.get() {
@@ -223,18 +233,27 @@ impl DroppingBump {
     }
 }
 
-impl Drop for DroppingBump {
-    /// Only reached with entries left if `finish` was never called; the owner (`Scope`) always
-    /// calls it, so this is a safety net that keeps "every destructor runs" unconditional.
+impl Drop for DroppingBump<'_> {
+    /// Ends the scope: drops the values owed (newest first), rewinds the bump and gives it back
+    /// to the thread. A panicking destructor does not stop the others nor the rewind; its panic
+    /// is resumed afterwards, except where resuming would abort the process: when the thread is
+    /// already unwinding, or when the scope ends in a thread-local destructor after the thread's
+    /// arenas were freed. There the payload is dropped (the panic hook has already reported it).
+    /// A thread-local destructor that runs before the arenas are freed cannot be told apart from
+    /// a normal scope end with std alone, so a panic there still resumes (and aborts).
+    ///
+    /// `&mut self` proves that no value handed out by [`alloc_dropping`] is still borrowed.
+    ///
+    /// [`alloc_dropping`]: DroppingBump::alloc_dropping
+    #[inline]
     fn drop(&mut self) {
         if self.head.get().is_some() {
-            let (_, panic) = self.finish();
-            if let Some(payload) = panic {
-                if !std::thread::panicking() {
-                    std::panic::resume_unwind(payload);
-                }
-            }
+            return self.end_with_drops();
         }
+        // SAFETY: `bump` is taken only here or in `end_with_drops` (which `drop` calls instead),
+        // and `self` is never used again after `drop`.
+        let bump = unsafe { ManuallyDrop::take(&mut self.bump) };
+        thread::release(bump);
     }
 }
 
@@ -248,8 +267,8 @@ pub(super) struct Filling<'a, T> {
     data: NonNull<T>,
     capacity: usize,
     filled: usize,
-    // Borrows the bump: the values cannot outlive it, and `finish` (`&mut`) waits for them.
-    _bump: PhantomData<(&'a DroppingBump, &'a mut [T])>,
+    // Borrows the bump: the values cannot outlive it, and the scope's end (`&mut`) waits for them.
+    _bump: PhantomData<(&'a Bump, &'a mut [T])>,
 }
 
 impl<'a, T> Filling<'a, T> {
@@ -283,7 +302,7 @@ impl<'a, T> Filling<'a, T> {
         let entry = self.entry.expect("a non-empty slice has an entry");
         // SAFETY:
         // - `entry` points to the live `Entry` written by `alloc_dropping`; nothing else
-        //   accesses it until `finish`, which needs `&mut` of the bump this borrows.
+        //   accesses it until the scope ends, which needs `&mut` of the bump this borrows.
         unsafe { (*entry.as_ptr()).len = self.filled };
     }
 
@@ -296,7 +315,7 @@ impl<'a, T> Filling<'a, T> {
         assert_eq!(self.filled, self.capacity, "arena slice under-filled");
         // SAFETY:
         // - `data` holds `capacity` initialized values (asserted above) in memory alive for `'a`;
-        // - the entry, their only other pointer, is not read before `finish`: unique for `'a`.
+        // - the entry, their only other pointer, is not read before the scope ends: unique for `'a`.
         unsafe { std::slice::from_raw_parts_mut(self.data.as_ptr(), self.capacity) }
     }
 }

@@ -80,7 +80,7 @@
 //! [`Scope<'env>`](Scope)), but not the scope itself: its destructor could otherwise read a
 //! neighbour that was dropped first. The compiler enforces it:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0521
 //! use std::cell::Cell;
 //! struct Node<'a> { name: String, next: Cell<Option<&'a Node<'a>>> }
 //! impl Drop for Node<'_> {
@@ -95,7 +95,7 @@
 //! });
 //! ```
 //!
-//! ```compile_fail
+//! ```compile_fail,E0597
 //! # use std::cell::Cell;
 //! # struct Node<'a> { name: String, next: Cell<Option<&'a Node<'a>>> }
 //! # impl Drop for Node<'_> { fn drop(&mut self) {} }

@@ -10,7 +10,6 @@ use bumpalo::Bump;
 
 use super::config::AllocError;
 use super::drop_list::DroppingBump;
-use super::thread;
 use super::{String, Vec};
 
 /// An arena of the current thread, lent until this guard drops; made by
@@ -39,7 +38,7 @@ use super::{String, Vec};
 /// ```
 #[must_use = "the scope ends, and its arena is rewound, as soon as the guard drops"]
 pub struct Scope<'env> {
-    pub(super) arena: DroppingBump,
+    pub(super) arena: DroppingBump<'env>,
     // Invariant in `'env`, so a scope cannot be re-branded with its own, shorter borrow (which
     // would let a destructor see a value already dropped). The raw pointer also makes the scope
     // `!Send`: its arena belongs to this thread's stack of arenas.
@@ -293,25 +292,6 @@ impl<'env> Scope<'env> {
     #[inline(always)]
     pub fn bump(&self) -> &Bump {
         self.arena.bump()
-    }
-}
-
-impl Drop for Scope<'_> {
-    /// Drops the values owed (newest first), rewinds the arena and gives it back to the thread.
-    /// A panicking destructor does not stop the others nor the rewind; its panic is resumed
-    /// afterwards, except where resuming would abort the process: when the thread is already
-    /// unwinding, or when the scope ends in a thread-local destructor after the thread's arenas
-    /// were freed. There the payload is dropped (the panic hook has already reported it). A
-    /// thread-local destructor that runs before the arenas are freed cannot be told apart from
-    /// a normal scope end with std alone, so a panic there still resumes (and aborts).
-    fn drop(&mut self) {
-        let (bump, panic) = self.arena.finish();
-        let thread_alive = bump.map_or(true, thread::release);
-        if let Some(payload) = panic {
-            if !std::thread::panicking() && thread_alive {
-                std::panic::resume_unwind(payload);
-            }
-        }
     }
 }
 

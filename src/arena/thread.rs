@@ -132,6 +132,7 @@ impl ThreadArenas {
         (old, freed)
     }
 
+    #[inline]
     fn publish_levels(&self) {
         self.counters.retained_bytes.set(self.idle_bytes);
         self.counters.idle_arenas.set(self.idle.len());
@@ -162,13 +163,38 @@ pub(super) fn acquire() -> Box<Bump> {
 /// this runs in a thread-local destructor.
 #[inline]
 pub(super) fn release(mut bump: Box<Bump>) -> bool {
+    // A reset bump has one chunk, all of it free: its free capacity is all it has. Equal only
+    // then, so an empty scope (a common one, and the floor of every scope) skips measuring and
+    // rewinding.
+    let untouched = bump.chunk_capacity() == bump.allocated_bytes();
+    let used = if untouched { 0 } else { rewind(&mut bump) };
+    debug_assert!(!untouched || bump.iter_allocated_chunks().all(<[_]>::is_empty));
+    match ARENAS.try_with(|arenas| arenas.borrow_mut().put(bump, used)) {
+        Ok(None) => true,
+        // Freed outside the borrow.
+        Ok(Some(surplus)) => {
+            free(surplus);
+            true
+        }
+        // The thread's arenas are gone: the closure's `bump` was freed with it.
+        Err(_) => false,
+    }
+}
+
+/// Measures what a scope left in `bump` and rewinds it; returns the bytes measured. Out of line:
+/// its loops over chunks would make every scope end save and restore registers for them.
+#[inline(never)]
+fn rewind(bump: &mut Bump) -> usize {
     let used = bump.iter_allocated_chunks().map(<[_]>::len).sum();
     bump.reset();
-    // Freed outside the borrow; if the thread's arenas are gone, the closure's `bump` is freed.
-    let surplus = ARENAS.try_with(|arenas| arenas.borrow_mut().put(bump, used));
-    let alive = surplus.is_ok();
-    drop(surplus);
-    alive
+    used
+}
+
+/// Frees a bump the thread does not keep (over a limit, or a surplus).
+#[cold]
+#[inline(never)]
+fn free(bump: Box<Bump>) {
+    drop(bump);
 }
 
 pub(super) fn configure(config: ArenaConfig) -> Result<ArenaConfig, ConfigError> {
