@@ -52,7 +52,7 @@ impl OwnedBuffer {
     /// slices) point at the buffer's memory, and the buffer goes back to its class, cleared as
     /// usual, when the last of them drops (on whichever thread). For handing a filled buffer to
     /// hyper, tonic or any other `bytes`-based code. While any of them lives the buffer counts as
-    /// in use.
+    /// in use (an empty slice is `Bytes::new()` and holds nothing).
     ///
     /// ```
     /// use bytes::Bytes;
