@@ -36,7 +36,8 @@ pub(crate) type Boxed = Box<Vec<u8>>;
 /// [`get(n)`](BufferPool::get) hands out an empty buffer with capacity at least `n`: an idle one
 /// of the smallest class that fits (the one this thread returned last, if any), or a new one of
 /// exactly the class size. Requests above the largest class are plain allocations, freed when
-/// their guard drops. A buffer that grew while in use goes back to the largest class its
+/// their guard drops; [`try_get`](BufferPool::try_get) makes them fallible, and
+/// [`max_request`](BufferPoolBuilder::max_request) caps them (for sizes read from the wire). A buffer that grew while in use goes back to the largest class its
 /// capacity covers (shrunk to that class's size if its capacity is not a power of two), or is
 /// freed if its capacity is above the largest class.
 ///
@@ -286,6 +287,17 @@ impl BufferPool {
     /// as for any small allocation.
     ///
     /// ```
+    /// use std::io::Write;
+    ///
+    /// let pool = hotpool::BufferPool::new();
+    /// let mut buf = pool.get(100);
+    /// assert!(buf.capacity() >= 100);
+    /// write!(buf, "{} + {} = {}", 1, 2, 3)?;
+    /// assert_eq!(&buf[..], b"1 + 2 = 3");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// ```
     /// use std::panic::{catch_unwind, AssertUnwindSafe};
     ///
     /// let pool = hotpool::BufferPool::builder().max_request(1 << 20).build()?;
@@ -295,17 +307,6 @@ impl BufferPool {
     ///     "buffer request of 1048577 bytes refused: above max_request = 1048576"
     /// );
     /// # Ok::<(), hotpool::ConfigError>(())
-    /// ```
-    ///
-    /// ```
-    /// use std::io::Write;
-    ///
-    /// let pool = hotpool::BufferPool::new();
-    /// let mut buf = pool.get(100);
-    /// assert!(buf.capacity() >= 100);
-    /// write!(buf, "{} + {} = {}", 1, 2, 3)?;
-    /// assert_eq!(&buf[..], b"1 + 2 = 3");
-    /// # Ok::<(), std::io::Error>(())
     /// ```
     #[inline]
     #[track_caller]
