@@ -194,3 +194,94 @@ impl fmt::Display for Timeout {
 }
 
 impl std::error::Error for Timeout {}
+
+/// Why a [`BufferPool`](crate::BufferPool) request was refused: returned by
+/// [`try_get`](crate::BufferPool::try_get) and [`try_get_owned`](crate::BufferPool::try_get_owned),
+/// and the message [`get`](crate::BufferPool::get) panics with. A refused request allocates
+/// nothing and leaves the pool as it was (it counts in
+/// [`BufferStats::refused`](crate::BufferStats::refused)). The message names the size requested.
+///
+/// New reasons may be added (`#[non_exhaustive]`); [`requested`](BufferError::requested) is
+/// there for each of them.
+///
+/// ```
+/// use hotpool::{BufferError, BufferPool};
+///
+/// let pool = BufferPool::builder().max_request(64 * 1024).build()?;
+/// let err = pool.try_get(100_000).unwrap_err();
+/// assert!(matches!(err, BufferError::AboveMaxRequest { requested: 100_000, max_request: 65536, .. }));
+/// assert_eq!(err.requested(), 100_000);
+/// assert_eq!(
+///     err.to_string(),
+///     "buffer request of 100000 bytes refused: above max_request = 65536"
+/// );
+/// # Ok::<(), hotpool::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BufferError {
+    /// The request was above the pool's
+    /// [`max_request`](crate::buffer::BufferPoolBuilder::max_request).
+    #[non_exhaustive]
+    AboveMaxRequest {
+        /// The capacity requested, in bytes.
+        requested: usize,
+        /// The pool's `max_request`.
+        max_request: usize,
+    },
+    /// The request was above `isize::MAX` bytes, more than any allocation can hold.
+    ///
+    /// ```
+    /// use hotpool::{BufferError, BufferPool};
+    ///
+    /// let err = BufferPool::new().try_get(usize::MAX).unwrap_err();
+    /// assert!(matches!(err, BufferError::CapacityOverflow { requested: usize::MAX, .. }));
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     format!("buffer request of {} bytes refused: above isize::MAX bytes", usize::MAX)
+    /// );
+    /// ```
+    #[non_exhaustive]
+    CapacityOverflow {
+        /// The capacity requested, in bytes.
+        requested: usize,
+    },
+    /// The global allocator could not allocate a request above the largest class (it returned
+    /// no memory: out of memory, or an allocator with a limit).
+    #[non_exhaustive]
+    AllocFailed {
+        /// The capacity requested, in bytes.
+        requested: usize,
+    },
+}
+
+impl BufferError {
+    /// The capacity requested, in bytes.
+    ///
+    /// ```
+    /// let err = hotpool::BufferPool::new().try_get(usize::MAX).unwrap_err();
+    /// assert_eq!(err.requested(), usize::MAX);
+    /// ```
+    pub fn requested(&self) -> usize {
+        match *self {
+            Self::AboveMaxRequest { requested, .. }
+            | Self::CapacityOverflow { requested }
+            | Self::AllocFailed { requested } => requested,
+        }
+    }
+}
+
+impl fmt::Display for BufferError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "buffer request of {} bytes refused: ", self.requested())?;
+        match self {
+            Self::AboveMaxRequest { max_request, .. } => {
+                write!(f, "above max_request = {max_request}")
+            }
+            Self::CapacityOverflow { .. } => f.write_str("above isize::MAX bytes"),
+            Self::AllocFailed { .. } => f.write_str("the allocator could not allocate it"),
+        }
+    }
+}
+
+impl std::error::Error for BufferError {}

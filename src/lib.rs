@@ -25,7 +25,7 @@ mod sync;
 pub use buffer::{Buffer, BufferPool, BufferStats, OwnedBuffer};
 pub use builder::Builder;
 pub use bumpalo;
-pub use error::{ConfigError, Timeout};
+pub use error::{BufferError, ConfigError, Timeout};
 pub use local::{LocalOwnedPooled, LocalPool, LocalPooled};
 pub use policy::{LocalPolicy, Policy};
 pub use pool::{GetFuture, GetOwnedFuture, OwnedPooled, Pool, Pooled};

@@ -5,13 +5,18 @@
 //! (borrowed, owned, zeroed; any size up to twice the largest class, so oversized requests too),
 //! writes that grow a held buffer, shrinks, drops, detaches, `trim`, `trim_unused`, and a burst on
 //! a second thread that also drops some of the held buffers there (its cache is flushed when it
-//! exits).
+//! exits). The pool may have a `max_request` (none, or 1 to twice the largest class): `get`s stay
+//! within it, and `try_get`/`try_get_owned` ask for any size, huge ones too (above `isize::MAX`,
+//! which never reach the allocator, so the fuzz loop never allocates more than twice the largest
+//! class). `Freeze` turns a held owned buffer into `bytes::Bytes`, takes slices and drops them.
 //!
 //! # Model
 //! On the harness thread the pool is deterministic: a get of a class reuses a buffer iff the
 //! class has one idle, and a returned buffer is kept iff its class (the one its capacity fits
 //! now) holds fewer than `max_idle` idle buffers. The model predicts `created`, `reused`,
-//! `oversized`, `discarded`, `detached` and every class's idle and in-use counts exactly, and the
+//! `oversized`, `discarded`, `detached`, `refused` and every class's idle and in-use counts
+//! exactly (a `try_get` is refused iff its size is above `max_request` or `isize::MAX`, with the
+//! matching `BufferError`), and the
 //! address of the buffer a get returns when it knows the class's last returned one. Where the
 //! tiers decide (`trim_unused`, the second thread), the model takes the pool's per-class idle
 //! counts and checks that only idle buffers went. After every op: the counts equal the model,
@@ -20,7 +25,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use hotpool::{Buffer, BufferPool, BufferStats, OwnedBuffer};
+use hotpool::{Buffer, BufferError, BufferPool, BufferStats, OwnedBuffer};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -29,7 +34,16 @@ struct Input {
     classes: u8,
     extra: u8,
     thread_cache: u8,
+    /// 0: no `max_request`; else `1 + max_request % (2 * max_size)`.
+    max_request: u16,
     ops: Vec<Op>,
+}
+
+/// A `try_get` size: small ones within twice the largest class, huge ones above `isize::MAX`.
+#[derive(Arbitrary, Debug)]
+enum Size {
+    Small(u32),
+    Huge(u64),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -40,6 +54,16 @@ enum Op {
     },
     GetZeroed {
         len: u32,
+    },
+    TryGet {
+        size: Size,
+        owned: bool,
+    },
+    /// Freezes held buffer `i` if it is an owned one: `Bytes` over its memory, `slices` slices of
+    /// it, all dropped (the last drop returns the buffer).
+    Freeze {
+        i: u8,
+        slices: u8,
     },
     Write {
         i: u8,
@@ -93,6 +117,7 @@ struct Model {
     oversized: u64,
     discarded: u64,
     detached: u64,
+    refused: u64,
     budget: usize,
 }
 
@@ -148,13 +173,21 @@ impl Model {
     fn check(&self, s: &BufferStats, held: &[Held<'_>]) {
         assert_eq!(s.in_use, held.len());
         assert_eq!(
-            (s.created, s.reused, s.oversized, s.discarded, s.detached),
+            (
+                s.created,
+                s.reused,
+                s.oversized,
+                s.discarded,
+                s.detached,
+                s.refused
+            ),
             (
                 self.created,
                 self.reused,
                 self.oversized,
                 self.discarded,
-                self.detached
+                self.detached,
+                self.refused
             )
         );
         assert!(s.idle_bytes <= self.budget, "{s:?}");
@@ -173,6 +206,22 @@ impl Model {
     }
 }
 
+/// The guard a get of `size` bytes returned: checked against the model, which counts the get.
+fn took<'a>(model: &mut Model, mut guard: Guard<'a>, size: usize) -> Held<'a> {
+    let class = model.class_for(size);
+    let v = guard.vec();
+    assert!(v.is_empty() && v.capacity() >= size);
+    if let Some(c) = class {
+        assert_eq!(v.capacity(), model.sizes[c]);
+    }
+    model.get(class, v.as_ptr() as usize);
+    Held {
+        guard,
+        bytes: Vec::new(),
+        class,
+    }
+}
+
 fn give_back_held(model: &mut Model, mut h: Held<'_>) {
     let (cap, ptr) = (h.guard.vec().capacity(), h.guard.vec().as_ptr() as usize);
     drop(h.guard);
@@ -185,13 +234,19 @@ fuzz_target!(|input: Input| {
     let max_size = min_size << (classes - 1);
     // From one smallest-class buffer to 63 units more than one buffer per class.
     let budget = (1 + input.extra as usize % ((1 << classes) + 62)) * min_size;
+    let max_request = match input.max_request {
+        0 => usize::MAX,
+        m => 1 + m as usize % (2 * max_size),
+    };
     let pool = BufferPool::builder()
         .min_size(min_size)
         .max_size(max_size)
         .max_idle_bytes(budget)
         .thread_cache(input.thread_cache as usize % 5)
+        .max_request(max_request)
         .build()
         .unwrap();
+    assert_eq!(pool.max_request(), max_request);
     let first = pool.stats();
     let mut model = Model {
         sizes: first.classes.iter().map(|c| c.size).collect(),
@@ -203,34 +258,26 @@ fuzz_target!(|input: Input| {
         oversized: 0,
         discarded: 0,
         detached: 0,
+        refused: 0,
         budget,
     };
     let limit = |n: u32| n as usize % (2 * max_size + 1);
+    // What `get` may ask for: never refused.
+    let request = |n: u32| limit(n).min(max_request);
     let mut held: Vec<Held<'_>> = Vec::new();
     for op in input.ops.iter().take(64) {
         match op {
             Op::Get { size, owned } => {
-                let size = limit(*size);
-                let mut guard = if *owned {
+                let size = request(*size);
+                let guard = if *owned {
                     Guard::Owned(pool.get_owned(size))
                 } else {
                     Guard::Borrowed(pool.get(size))
                 };
-                let class = model.class_for(size);
-                let v = guard.vec();
-                assert!(v.is_empty() && v.capacity() >= size);
-                if let Some(c) = class {
-                    assert_eq!(v.capacity(), model.sizes[c]);
-                }
-                model.get(class, v.as_ptr() as usize);
-                held.push(Held {
-                    guard,
-                    bytes: Vec::new(),
-                    class,
-                });
+                held.push(took(&mut model, guard, size));
             }
             Op::GetZeroed { len } => {
-                let len = *len as usize % (max_size + 1);
+                let len = (*len as usize % (max_size + 1)).min(max_request);
                 let buf = pool.get_zeroed(len);
                 assert!(buf.len() == len && buf.iter().all(|&b| b == 0));
                 let class = model.class_for(len);
@@ -240,6 +287,57 @@ fuzz_target!(|input: Input| {
                     bytes: vec![0; len],
                     class,
                 });
+            }
+            Op::TryGet { size, owned } => {
+                let size = match *size {
+                    Size::Small(n) => limit(n),
+                    // Above isize::MAX: refused before any allocation.
+                    Size::Huge(h) => (isize::MAX as usize + 1) | h as usize,
+                };
+                let result = if *owned {
+                    pool.try_get_owned(size).map(Guard::Owned)
+                } else {
+                    pool.try_get(size).map(Guard::Borrowed)
+                };
+                match result {
+                    Err(err) => {
+                        assert_eq!(err.requested(), size);
+                        assert!(err.to_string().contains(&size.to_string()));
+                        if size > max_request {
+                            assert!(matches!(err, BufferError::AboveMaxRequest { .. }), "{err}");
+                        } else {
+                            assert!(size > isize::MAX as usize);
+                            assert!(matches!(err, BufferError::CapacityOverflow { .. }), "{err}");
+                        }
+                        model.refused += 1;
+                    }
+                    Ok(guard) => {
+                        assert!(size <= max_request && size <= isize::MAX as usize);
+                        held.push(took(&mut model, guard, size));
+                    }
+                }
+            }
+            Op::Freeze { i, slices } if !held.is_empty() => {
+                let k = *i as usize % held.len();
+                if let Guard::Owned(_) = held[k].guard {
+                    let mut h = held.swap_remove(k);
+                    let (cap, ptr) = (h.guard.vec().capacity(), h.guard.vec().as_ptr() as usize);
+                    let Guard::Owned(buf) = h.guard else {
+                        unreachable!()
+                    };
+                    let bytes = buf.freeze();
+                    assert_eq!((bytes.as_ptr() as usize, &bytes[..]), (ptr, &h.bytes[..]));
+                    let parts: Vec<_> = (0..*slices % 4)
+                        .map(|s| bytes.slice(usize::from(s).min(bytes.len())..))
+                        .collect();
+                    drop(bytes);
+                    // An empty slice is `Bytes::new()`: it holds nothing.
+                    if parts.iter().any(|p| !p.is_empty()) {
+                        assert_eq!(pool.stats().in_use, held.len() + 1, "held by the slices");
+                    }
+                    drop(parts);
+                    model.give_back(h.class, cap, ptr);
+                }
             }
             Op::Write { i, n } if !held.is_empty() => {
                 let len = held.len();
@@ -294,7 +392,7 @@ fuzz_target!(|input: Input| {
                         let got: Vec<Buffer<'_>> = sizes
                             .iter()
                             .take(32)
-                            .map(|&n| pool_ref.get(limit(u32::from(n))))
+                            .map(|&n| pool_ref.get(request(u32::from(n))))
                             .collect();
                         drop(got);
                         for mut h in moved {

@@ -1,10 +1,12 @@
-//! `bytes::BufMut` for the buffer guards (cargo feature `bytes`).
+//! `bytes::BufMut` for the buffer guards and [`OwnedBuffer::freeze`] into `bytes::Bytes` (cargo
+//! feature `bytes`).
 //!
 //! One of the crate's few files with `unsafe` code: `BufMut` is an unsafe trait, and each impl
-//! only forwards to `Vec<u8>`'s own `BufMut` impl on the buffer the guard derefs to.
+//! only forwards to `Vec<u8>`'s own `BufMut` impl on the buffer the guard derefs to. `freeze` is
+//! safe code.
 
 use bytes::buf::UninitSlice;
-use bytes::BufMut;
+use bytes::{BufMut, Bytes};
 
 use super::{Buffer, OwnedBuffer};
 
@@ -44,3 +46,34 @@ macro_rules! forward_buf_mut {
 
 forward_buf_mut!(Buffer<'a>);
 forward_buf_mut!(OwnedBuffer);
+
+impl OwnedBuffer {
+    /// Turns the buffer into a [`Bytes`] without copying: the `Bytes` (and its clones and
+    /// slices) point at the buffer's memory, and the buffer goes back to its class, cleared as
+    /// usual, when the last of them drops (on whichever thread). For handing a filled buffer to
+    /// hyper, tonic or any other `bytes`-based code. While any of them lives the buffer counts as
+    /// in use (an empty slice is `Bytes::new()` and holds nothing).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    ///
+    /// let pool = hotpool::BufferPool::new();
+    /// let mut buf = pool.get_owned(1500);
+    /// buf.extend_from_slice(b"HTTP/1.1 200 OK\r\n\r\n");
+    /// let data = buf.as_ptr();
+    /// let bytes: Bytes = buf.freeze();
+    /// assert_eq!(bytes.as_ptr(), data); // no copy
+    /// let status = bytes.slice(9..15);
+    /// assert_eq!(&status[..], b"200 OK");
+    /// drop(bytes);
+    /// assert_eq!(pool.stats().in_use, 1); // `status` still holds the buffer
+    /// drop(status);
+    /// let stats = pool.stats();
+    /// assert_eq!((stats.in_use, stats.idle), (0, 1)); // back in its class
+    /// assert_eq!(pool.get_owned(1500).as_ptr(), data); // and reused
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
+    pub fn freeze(self) -> Bytes {
+        Bytes::from_owner(self)
+    }
+}

@@ -91,6 +91,7 @@ pub struct BufferPoolBuilder {
     max_size: usize,
     max_idle_bytes: usize,
     thread_cache: usize,
+    max_request: usize,
     /// Prefix of the classes' names in [`report`](fn@crate::report).
     name: Cow<'static, str>,
 }
@@ -102,6 +103,7 @@ impl BufferPoolBuilder {
             max_size: DEFAULT_MAX_SIZE,
             max_idle_bytes: DEFAULT_MAX_IDLE_BYTES,
             thread_cache: DEFAULT_THREAD_CACHE,
+            max_request: usize::MAX,
             name: Cow::Borrowed("BufferPool"),
         }
     }
@@ -172,6 +174,31 @@ impl BufferPoolBuilder {
         self
     }
 
+    /// The largest capacity a request may ask for, in bytes (at least 1; default `usize::MAX`,
+    /// no cap): [`try_get`](BufferPool::try_get) above it returns
+    /// [`BufferError::AboveMaxRequest`](crate::BufferError::AboveMaxRequest) and
+    /// [`get`](BufferPool::get) panics, both before allocating anything. For servers that size
+    /// buffers from a length read off the wire: one bad length field is refused instead of
+    /// allocating it.
+    ///
+    /// It may be below `max_size`: then it caps requests within the classes too (a buffer that
+    /// grows in use is not capped; the cap is on what is asked for).
+    ///
+    /// ```
+    /// use hotpool::{BufferError, BufferPool};
+    ///
+    /// let pool = BufferPool::builder().max_request(16 << 20).build()?;
+    /// assert_eq!(pool.try_get(16 << 20).unwrap().capacity(), 16 << 20); // oversized, allowed
+    /// let err = pool.try_get((16 << 20) + 1).unwrap_err();
+    /// assert!(matches!(err, BufferError::AboveMaxRequest { max_request: 0x100_0000, .. }));
+    /// assert_eq!(pool.stats().refused, 1);
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
+    pub fn max_request(mut self, bytes: usize) -> Self {
+        self.max_request = bytes;
+        self
+    }
+
     /// Names the pool in [`hotpool::report()`](fn@crate::report) (default `"BufferPool"`): each
     /// size class is listed as a pool of its own, `"<name>/<class size>"`, in any order with the
     /// other settings.
@@ -194,8 +221,8 @@ impl BufferPoolBuilder {
     /// # Errors
     /// [`ConfigError`] naming the setting and its value if `min_size` or `max_size` is 0 or not a
     /// power of two, `max_size` is above [`LARGEST_MAX_SIZE`] or below `min_size`,
-    /// `max_idle_bytes` is 0 or below `min_size`, or `thread_cache` is
-    /// above [`MAX_THREAD_CACHE`].
+    /// `max_idle_bytes` is 0 or below `min_size`, `thread_cache` is
+    /// above [`MAX_THREAD_CACHE`], or `max_request` is 0.
     ///
     /// ```
     /// use hotpool::{BufferPool, ConfigError};
@@ -236,6 +263,7 @@ impl BufferPoolBuilder {
             max_idle.into_boxed_slice(),
             sizes,
             self.max_idle_bytes,
+            self.max_request,
         )))
     }
 
@@ -273,6 +301,11 @@ impl BufferPoolBuilder {
                 setting: "max_idle_bytes",
                 value: self.max_idle_bytes,
                 min: self.min_size,
+            });
+        }
+        if self.max_request == 0 {
+            return Err(ConfigError::Zero {
+                setting: "max_request",
             });
         }
         if self.thread_cache > MAX_THREAD_CACHE {

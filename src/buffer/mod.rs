@@ -24,7 +24,7 @@ pub use guard::{Buffer, OwnedBuffer};
 pub use stats::{BufferStats, ClassStats};
 
 use crate::sync::{Arc, AtomicUsize, Ordering};
-use crate::Pool;
+use crate::{BufferError, Pool};
 use classes::SizeClasses;
 
 /// A pooled buffer as the class pools hold it: boxed once, so the tiers move one pointer.
@@ -36,7 +36,8 @@ pub(crate) type Boxed = Box<Vec<u8>>;
 /// [`get(n)`](BufferPool::get) hands out an empty buffer with capacity at least `n`: an idle one
 /// of the smallest class that fits (the one this thread returned last, if any), or a new one of
 /// exactly the class size. Requests above the largest class are plain allocations, freed when
-/// their guard drops. A buffer that grew while in use goes back to the largest class its
+/// their guard drops; [`try_get`](BufferPool::try_get) makes them fallible, and
+/// [`max_request`](BufferPoolBuilder::max_request) caps them (for sizes read from the wire). A buffer that grew while in use goes back to the largest class its
 /// capacity covers (shrunk to that class's size if its capacity is not a power of two), or is
 /// freed if its capacity is above the largest class.
 ///
@@ -89,6 +90,13 @@ pub(crate) struct Classes {
     max_idle: Box<[usize]>,
     sizes: SizeClasses,
     max_idle_bytes: usize,
+    /// Requests above it are refused.
+    max_request: usize,
+    /// `min(max_request, max_size)`: requests up to it are served by a class, with one
+    /// comparison; the others take the cold path.
+    class_limit: usize,
+    /// Requests refused (nothing allocated).
+    refused: AtomicUsize,
     /// Requests above the largest class (plain allocations).
     oversized: AtomicUsize,
     /// Oversized buffers in use now.
@@ -108,6 +116,7 @@ impl Classes {
         max_idle: Box<[usize]>,
         sizes: SizeClasses,
         max_idle_bytes: usize,
+        max_request: usize,
     ) -> Self {
         debug_assert_eq!(pools.len(), sizes.len());
         Self {
@@ -115,6 +124,9 @@ impl Classes {
             max_idle,
             sizes,
             max_idle_bytes,
+            max_request,
+            class_limit: max_request.min(sizes.max_size()),
+            refused: AtomicUsize::new(0),
             oversized: AtomicUsize::new(0),
             oversized_in_use: AtomicUsize::new(0),
             moved: AtomicUsize::new(0),
@@ -124,23 +136,45 @@ impl Classes {
     }
 
     /// An empty buffer with capacity >= `n`, and the class it belongs to (`sizes.len()` for a
-    /// plain allocation).
+    /// plain allocation); or why not, with nothing allocated.
     #[inline(always)]
-    pub(crate) fn take(&self, n: usize) -> (Boxed, usize) {
-        let class = self.sizes.class_for(n);
-        match self.pools.get(class) {
-            Some(pool) => (pool.take_boxed(), class),
-            None => (self.take_oversized(n), self.sizes.len()),
+    pub(crate) fn take(&self, n: usize) -> Result<(Boxed, usize), BufferError> {
+        if n <= self.class_limit {
+            let class = self.sizes.class_for(n);
+            if let Some(pool) = self.pools.get(class) {
+                return Ok((pool.take_boxed(), class));
+            }
         }
+        self.take_oversized(n)
     }
 
+    /// A request above `max_request` or above the largest class: refused, or a plain allocation
+    /// that fails instead of aborting.
     #[cold]
     #[inline(never)]
-    fn take_oversized(&self, n: usize) -> Boxed {
-        let buf: Boxed = Box::new(Vec::with_capacity(n));
-        self.oversized.fetch_add(1, Ordering::Relaxed);
-        self.oversized_in_use.fetch_add(1, Ordering::Relaxed);
-        buf
+    fn take_oversized(&self, n: usize) -> Result<(Boxed, usize), BufferError> {
+        let refused = if n > self.max_request {
+            BufferError::AboveMaxRequest {
+                requested: n,
+                max_request: self.max_request,
+            }
+        } else if n > isize::MAX as usize {
+            // `try_reserve_exact` would say so too, but its error does not tell which (`kind()`
+            // is unstable); no allocator is asked.
+            BufferError::CapacityOverflow { requested: n }
+        } else {
+            let mut vec = Vec::new();
+            match vec.try_reserve_exact(n) {
+                Ok(()) => {
+                    self.oversized.fetch_add(1, Ordering::Relaxed);
+                    self.oversized_in_use.fetch_add(1, Ordering::Relaxed);
+                    return Ok((Box::new(vec), self.sizes.len()));
+                }
+                Err(_) => BufferError::AllocFailed { requested: n },
+            }
+        };
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        Err(refused)
     }
 
     /// A guard of class `class` drops `buf`.
@@ -235,9 +269,22 @@ impl BufferPool {
     /// An empty buffer with capacity at least `min_capacity`, given back to the pool when the
     /// guard drops.
     ///
+    /// For a size that comes from outside the program (a length field on the wire), use
+    /// [`try_get`](BufferPool::try_get): it returns the same refusals as errors.
+    ///
     /// # Panics
-    /// Like `Vec::with_capacity`, if a request above the largest class exceeds `isize::MAX`
-    /// bytes or memory runs out.
+    /// With the [`BufferError`] message [`try_get`](BufferPool::try_get) would return, naming
+    /// `min_capacity`, exactly when it would return one, and allocating nothing:
+    /// - `min_capacity` is above [`max_request`](BufferPoolBuilder::max_request) (the message
+    ///   names both numbers);
+    /// - `min_capacity` is above `isize::MAX`;
+    /// - `min_capacity` is above the largest class (`max_size`) and the global allocator returns
+    ///   no memory for it.
+    ///
+    /// It never aborts the process for a request above `max_size`. A request up to `max_size`
+    /// that needs a new buffer allocates at most `max_size` bytes with `Vec::with_capacity`, so
+    /// if that fails the global allocator's out-of-memory handling applies (by default: abort),
+    /// as for any small allocation.
     ///
     /// ```
     /// use std::io::Write;
@@ -249,14 +296,32 @@ impl BufferPool {
     /// assert_eq!(&buf[..], b"1 + 2 = 3");
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    ///
+    /// ```
+    /// use std::panic::{catch_unwind, AssertUnwindSafe};
+    ///
+    /// let pool = hotpool::BufferPool::builder().max_request(1 << 20).build()?;
+    /// let refused = catch_unwind(AssertUnwindSafe(|| pool.get((1 << 20) + 1))).unwrap_err();
+    /// assert_eq!(
+    ///     refused.downcast_ref::<String>().unwrap(),
+    ///     "buffer request of 1048577 bytes refused: above max_request = 1048576"
+    /// );
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
     #[inline]
+    #[track_caller]
     pub fn get(&self, min_capacity: usize) -> Buffer<'_> {
-        let (buf, class) = self.classes.take(min_capacity);
-        Buffer::new(buf, &self.classes, class)
+        match self.try_get(min_capacity) {
+            Ok(buf) => buf,
+            Err(err) => refused(err),
+        }
     }
 
     /// Like [`get`](BufferPool::get), but the guard keeps the pool alive instead of borrowing it:
     /// it is `'static` and `Send`, for queues, other threads and `.await` points.
+    ///
+    /// # Panics
+    /// Exactly as [`get`](BufferPool::get) does.
     ///
     /// ```
     /// let pool = hotpool::BufferPool::new();
@@ -271,13 +336,75 @@ impl BufferPool {
     /// assert_eq!(n, 24);
     /// ```
     #[inline]
+    #[track_caller]
     pub fn get_owned(&self, min_capacity: usize) -> OwnedBuffer {
-        let (buf, class) = self.classes.take(min_capacity);
-        OwnedBuffer::new(buf, Arc::clone(&self.classes), class)
+        match self.try_get_owned(min_capacity) {
+            Ok(buf) => buf,
+            Err(err) => refused(err),
+        }
+    }
+
+    /// Like [`get`](BufferPool::get), but a request it refuses is an error, never a panic or an
+    /// abort, whatever `min_capacity` is: for sizes read from the wire.
+    ///
+    /// # Errors
+    /// A [`BufferError`] naming `min_capacity` (nothing allocated, the pool unchanged but for
+    /// [`BufferStats::refused`]):
+    /// - [`AboveMaxRequest`](BufferError::AboveMaxRequest): above
+    ///   [`max_request`](BufferPoolBuilder::max_request);
+    /// - [`CapacityOverflow`](BufferError::CapacityOverflow): above `isize::MAX`;
+    /// - [`AllocFailed`](BufferError::AllocFailed): above the largest class (`max_size`), and
+    ///   the global allocator returned no memory (`Vec::try_reserve_exact`).
+    ///
+    /// Requests up to `max_size` allocate at most `max_size` bytes (see [`get`](BufferPool::get)).
+    ///
+    /// ```
+    /// use hotpool::{BufferError, BufferPool};
+    ///
+    /// let pool = BufferPool::builder().max_request(64 << 20).build()?;
+    /// let frame_len = u64::MAX; // a corrupt length field
+    /// let len = usize::try_from(frame_len).unwrap_or(usize::MAX);
+    /// match pool.try_get(len) {
+    ///     Ok(buf) => assert!(buf.capacity() >= len),
+    ///     Err(err) => {
+    ///         assert_eq!(err.requested(), usize::MAX);
+    ///         assert!(matches!(err, BufferError::AboveMaxRequest { .. }));
+    ///     }
+    /// }
+    /// assert_eq!(pool.try_get(1500)?.capacity(), 2048);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn try_get(&self, min_capacity: usize) -> Result<Buffer<'_>, BufferError> {
+        let (buf, class) = self.classes.take(min_capacity)?;
+        Ok(Buffer::new(buf, &self.classes, class))
+    }
+
+    /// Like [`try_get`](BufferPool::try_get), with an [`OwnedBuffer`] (see
+    /// [`get_owned`](BufferPool::get_owned)).
+    ///
+    /// # Errors
+    /// Exactly as [`try_get`](BufferPool::try_get).
+    ///
+    /// ```
+    /// let pool = hotpool::BufferPool::builder().max_request(4096).build()?;
+    /// let buf = pool.try_get_owned(4096)?;
+    /// assert_eq!(buf.capacity(), 4096);
+    /// let err = pool.try_get_owned(4097).unwrap_err();
+    /// assert_eq!(err.to_string(), "buffer request of 4097 bytes refused: above max_request = 4096");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn try_get_owned(&self, min_capacity: usize) -> Result<OwnedBuffer, BufferError> {
+        let (buf, class) = self.classes.take(min_capacity)?;
+        Ok(OwnedBuffer::new(buf, Arc::clone(&self.classes), class))
     }
 
     /// A buffer of length `len`, every byte zero (a reused buffer's old contents are
     /// overwritten), ready to be passed to `Read::read`.
+    ///
+    /// # Panics
+    /// Exactly as [`get`](BufferPool::get) does.
     ///
     /// ```
     /// use std::io::Read;
@@ -292,6 +419,7 @@ impl BufferPool {
     /// assert_eq!(&buf[..n], b"abc");
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn get_zeroed(&self, len: usize) -> Buffer<'_> {
         let mut buf = self.get(len);
         buf.resize(len, 0);
@@ -320,6 +448,19 @@ impl BufferPool {
     /// ```
     pub fn max_idle_bytes(&self) -> usize {
         self.classes.max_idle_bytes
+    }
+
+    /// The cap on requests this pool was built with
+    /// ([`max_request`](BufferPoolBuilder::max_request); `usize::MAX` if none was given).
+    ///
+    /// ```
+    /// let pool = hotpool::BufferPool::builder().max_request(1 << 24).build()?;
+    /// assert_eq!(pool.max_request(), 1 << 24);
+    /// assert_eq!(hotpool::BufferPool::new().max_request(), usize::MAX);
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
+    pub fn max_request(&self) -> usize {
+        self.classes.max_request
     }
 
     /// Frees every idle buffer in the shared depot and in the calling thread's caches; returns
@@ -404,6 +545,15 @@ impl fmt::Debug for BufferPool {
             .field("min_size", &self.classes.sizes.min_size())
             .field("max_size", &self.classes.sizes.max_size())
             .field("max_idle_bytes", &self.classes.max_idle_bytes)
+            .field("max_request", &self.classes.max_request)
             .finish_non_exhaustive()
     }
+}
+
+/// [`BufferPool::get`]'s panic: cold, out of line, with the caller's location.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn refused(err: BufferError) -> ! {
+    panic!("{err}")
 }

@@ -36,6 +36,11 @@ pub struct BufferStats {
     pub discarded: u64,
     /// Buffers taken out of the pool for good with `detach`.
     pub detached: u64,
+    /// Requests refused by [`try_get`](crate::BufferPool::try_get) (or made
+    /// [`get`](crate::BufferPool::get) panic), with nothing allocated: above `max_request`, above
+    /// `isize::MAX`, or the allocator returned no memory (see
+    /// [`BufferError`](crate::BufferError)). Not counted in `created` or `oversized`.
+    pub refused: u64,
     /// Buffers handed out and not yet returned or detached.
     pub in_use: usize,
     /// Idle buffers over all classes.
@@ -85,6 +90,7 @@ pub(super) fn collect(classes: &Classes) -> BufferStats {
         oversized,
         discarded: load(&classes.dropped) as u64,
         detached: load(&classes.oversized_detached) as u64,
+        refused: load(&classes.refused) as u64,
         in_use: load(&classes.oversized_in_use),
         ..BufferStats::default()
     };

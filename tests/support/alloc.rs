@@ -7,7 +7,9 @@
 //!   cannot disturb each other's counts;
 //! - on threads that opted in ([`measured`], read with [`measured_calls`]), into one global
 //!   counter: for phases that span several threads;
-//! - live bytes, globally ([`live_bytes`]): for memory given back by exiting threads.
+//! - live bytes, globally ([`live_bytes`]): for memory given back by exiting threads;
+//! - the largest size asked for on this thread ([`largest_on_this_thread`]): for what a call
+//!   must not allocate (a request that is refused).
 //!
 //! The `#[global_allocator]` static must be declared by each binary:
 //!
@@ -30,6 +32,8 @@ thread_local! {
     static CALLS: Cell<usize> = const { Cell::new(0) };
     /// Whether this thread's calls go to [`MEASURED_CALLS`] (inside [`measured`]).
     static MEASURED: Cell<bool> = const { Cell::new(false) };
+    /// The most bytes an allocation on this thread asked for (a reallocation: how many more).
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Allocator calls made on threads while inside [`measured`].
@@ -43,6 +47,9 @@ static MEASURING: Mutex<()> = Mutex::new(());
 fn record(bytes: isize) {
     // `try_with`: the slots are gone during thread teardown, when there is nothing to measure.
     let _ = CALLS.try_with(|c| c.set(c.get() + 1));
+    if let Ok(asked) = usize::try_from(bytes) {
+        let _ = LARGEST.try_with(|l| l.set(l.get().max(asked)));
+    }
     if MEASURED.try_with(Cell::get).unwrap_or(false) {
         MEASURED_CALLS.fetch_add(1, Ordering::Relaxed);
     }
@@ -60,13 +67,15 @@ unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         record(size(layout.size()));
         // SAFETY: forwarded unchanged; the caller upholds `alloc`'s preconditions.
-        unsafe { System.alloc(layout) }
+        let ptr = unsafe { System.alloc(layout) };
+        refused_if_null(ptr, layout.size())
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         record(size(layout.size()));
         // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s preconditions.
-        unsafe { System.alloc_zeroed(layout) }
+        let ptr = unsafe { System.alloc_zeroed(layout) };
+        refused_if_null(ptr, layout.size())
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
@@ -80,6 +89,23 @@ unsafe impl GlobalAlloc for CountingAlloc {
         // SAFETY: forwarded unchanged; the caller upholds `dealloc`'s preconditions.
         unsafe { System.dealloc(ptr, layout) }
     }
+}
+
+/// An allocation `System` refused (null) holds no bytes: takes back what [`record`] added.
+fn refused_if_null(ptr: *mut u8, asked: usize) -> *mut u8 {
+    if ptr.is_null() {
+        LIVE_BYTES.fetch_sub(size(asked), Ordering::Relaxed);
+    }
+    ptr
+}
+
+/// The most bytes an allocation (a reallocation: how many more) asked for on this thread while
+/// running `f` (0 if none did), and `f`'s result.
+pub fn largest_on_this_thread<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let before = LARGEST.with(|l| l.replace(0));
+    let result = f();
+    let largest = LARGEST.with(|l| l.replace(before.max(l.get())));
+    (result, largest)
 }
 
 /// Allocator calls made on this thread while running `f`.

@@ -20,7 +20,7 @@
 //! - [`waker`]: a waker for futures polled by hand;
 //! - here: [`Retains`] (a [`Recycle`] type whose `retained_bytes` is whatever the test sets),
 //!   [`assert_stats!`] (every field of a pool's stats in one line), [`expect_panic`],
-//!   [`rounds`], and for the loom models `eventually`.
+//!   [`rounds`], [`quiet_panics`], and for the loom models `eventually`.
 //!
 //! The loom models (`tests/loom_*.rs`, built by ci/loom.sh in a crate that keeps only the
 //! dev-dependencies they name) compile this tree too: [`ops`], the one module that needs
@@ -102,6 +102,22 @@ pub fn expect_panic<R>(expected: &str, f: impl FnOnce() -> R) {
         message.contains(expected),
         "expected a panic containing {expected:?}, got {message:?}"
     );
+}
+
+/// From now on, this test binary's panics whose message starts with `prefix` are not printed
+/// (the ones a test causes on purpose and checks); other panics still are. Call it from every
+/// test that needs it: the hook is installed once.
+pub fn quiet_panics(prefix: &'static str) {
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    QUIET.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let message = info.payload().downcast_ref::<String>();
+            if !message.is_some_and(|m| m.starts_with(prefix)) {
+                default(info);
+            }
+        }));
+    });
 }
 
 /// How many rounds a stress loop runs: `full`, or `miri` under miri (where each round is
