@@ -253,6 +253,56 @@ pub enum BufferError {
         /// The capacity requested, in bytes.
         requested: usize,
     },
+    /// [`try_get`](crate::BufferPool::try_get) found the pool's in-flight budget
+    /// ([`max_live_bytes`](crate::buffer::BufferPoolBuilder::max_live_bytes)) spent, or other
+    /// requests waiting for it first; [`get`](crate::BufferPool::get) would wait.
+    ///
+    /// ```
+    /// use hotpool::{BufferError, BufferPool};
+    ///
+    /// let pool = BufferPool::builder().max_live_bytes(4096).build()?;
+    /// let held = pool.get(4096);
+    /// let err = pool.try_get(100).unwrap_err();
+    /// assert!(matches!(err, BufferError::AtBudget { requested: 100, charge: 128, .. }));
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "buffer request of 100 bytes refused: its 128 bytes are not free in max_live_bytes = 4096"
+    /// );
+    /// drop(held);
+    /// assert!(pool.try_get(100).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[non_exhaustive]
+    AtBudget {
+        /// The capacity requested, in bytes.
+        requested: usize,
+        /// What it takes from the budget: the capacity of the buffer it would get (its class
+        /// size, or the request itself above the largest class).
+        charge: usize,
+        /// The pool's `max_live_bytes`.
+        max_live_bytes: usize,
+    },
+    /// The request takes more than the pool's whole in-flight budget
+    /// ([`max_live_bytes`](crate::buffer::BufferPoolBuilder::max_live_bytes)): it can never be
+    /// served, so no acquisition waits for it.
+    #[non_exhaustive]
+    OverBudget {
+        /// The capacity requested, in bytes.
+        requested: usize,
+        /// What it would take from the budget (see [`BufferError::AtBudget`]).
+        charge: usize,
+        /// The pool's `max_live_bytes`.
+        max_live_bytes: usize,
+    },
+    /// [`get_timeout`](crate::BufferPool::get_timeout) waited for the in-flight budget until its
+    /// deadline.
+    #[non_exhaustive]
+    Timeout {
+        /// The capacity requested, in bytes.
+        requested: usize,
+        /// How long it waited.
+        waited: std::time::Duration,
+    },
 }
 
 impl BufferError {
@@ -266,7 +316,10 @@ impl BufferError {
         match *self {
             Self::AboveMaxRequest { requested, .. }
             | Self::CapacityOverflow { requested }
-            | Self::AllocFailed { requested } => requested,
+            | Self::AllocFailed { requested }
+            | Self::AtBudget { requested, .. }
+            | Self::OverBudget { requested, .. }
+            | Self::Timeout { requested, .. } => requested,
         }
     }
 }
@@ -280,6 +333,25 @@ impl fmt::Display for BufferError {
             }
             Self::CapacityOverflow { .. } => f.write_str("above isize::MAX bytes"),
             Self::AllocFailed { .. } => f.write_str("the allocator could not allocate it"),
+            Self::AtBudget {
+                charge,
+                max_live_bytes,
+                ..
+            } => write!(
+                f,
+                "its {charge} bytes are not free in max_live_bytes = {max_live_bytes}"
+            ),
+            Self::OverBudget {
+                charge,
+                max_live_bytes,
+                ..
+            } => write!(
+                f,
+                "its {charge} bytes are more than max_live_bytes = {max_live_bytes}"
+            ),
+            Self::Timeout { waited, .. } => {
+                write!(f, "max_live_bytes stayed spent for {waited:?}")
+            }
         }
     }
 }

@@ -22,7 +22,9 @@ mod report;
 mod stats;
 mod sync;
 
-pub use buffer::{Buffer, BufferPool, BufferStats, OwnedBuffer};
+pub use buffer::{
+    Buffer, BufferPool, BufferStats, GetBufferFuture, GetOwnedBufferFuture, OwnedBuffer,
+};
 pub use builder::Builder;
 pub use bumpalo;
 pub use error::{BufferError, ConfigError, Timeout};

@@ -92,6 +92,8 @@ pub struct BufferPoolBuilder {
     max_idle_bytes: usize,
     thread_cache: usize,
     max_request: usize,
+    /// The in-flight budget in bytes, if any.
+    max_live_bytes: Option<usize>,
     /// Prefix of the classes' names in [`report`](fn@crate::report).
     name: Cow<'static, str>,
 }
@@ -104,6 +106,7 @@ impl BufferPoolBuilder {
             max_idle_bytes: DEFAULT_MAX_IDLE_BYTES,
             thread_cache: DEFAULT_THREAD_CACHE,
             max_request: usize::MAX,
+            max_live_bytes: None,
             name: Cow::Borrowed("BufferPool"),
         }
     }
@@ -199,6 +202,51 @@ impl BufferPoolBuilder {
         self
     }
 
+    /// Caps the bytes in flight: the capacity of the buffers in use, counted when each is handed
+    /// out (its class size, or the request itself above the largest class), never exceeds
+    /// `bytes` (at least `min_size`; default: no cap). A buffer that grows while in use is not
+    /// charged for the growth; it shows when the buffer comes back (as idle bytes, within
+    /// `max_idle_bytes`, or freed). For proxies and RPC servers that must bound the memory of
+    /// requests in flight when load spikes.
+    ///
+    /// At the budget, [`get`](BufferPool::get) blocks,
+    /// [`get_timeout`](BufferPool::get_timeout) gives up at its deadline,
+    /// [`get_async`](BufferPool::get_async) and [`get_owned_async`](BufferPool::get_owned_async)
+    /// wait without blocking a thread, and [`try_get`](BufferPool::try_get) returns
+    /// [`BufferError::AtBudget`](crate::BufferError::AtBudget) at once. Waiters are served first
+    /// come, first served, each once its whole charge is free (a large request at the head holds
+    /// back smaller ones behind it, so none starves). A request that takes more than the whole
+    /// budget can never be served: it is
+    /// [`BufferError::OverBudget`](crate::BufferError::OverBudget) at once and never waits.
+    /// [`BufferStats::live_bytes`](crate::BufferStats::live_bytes) and
+    /// [`waits`](crate::BufferStats::waits) show the budget at work.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hotpool::{BufferError, BufferPool};
+    ///
+    /// let pool = BufferPool::builder().max_live_bytes(8192).build()?;
+    /// let a = pool.get(4096);
+    /// let b = pool.get(3000); // 4096 bytes more: the budget is spent
+    /// assert!(matches!(pool.try_get(1), Err(BufferError::AtBudget { .. })));
+    /// let err = pool.get_timeout(1, Duration::from_millis(1)).unwrap_err();
+    /// assert!(matches!(err, BufferError::Timeout { .. }));
+    /// std::thread::scope(|s| {
+    ///     let waiter = s.spawn(|| pool.get(1000).capacity()); // blocks
+    ///     drop(a); // 4096 bytes free: the waiter's 1024 fit
+    ///     assert_eq!(waiter.join().unwrap(), 1024);
+    /// });
+    /// assert!(matches!(pool.try_get(10_000), Err(BufferError::OverBudget { .. })));
+    /// let stats = pool.stats();
+    /// assert_eq!((stats.live_bytes, stats.max_live_bytes), (4096, Some(8192)));
+    /// drop(b);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn max_live_bytes(mut self, bytes: usize) -> Self {
+        self.max_live_bytes = Some(bytes);
+        self
+    }
+
     /// Names the pool in [`hotpool::report()`](fn@crate::report) (default `"BufferPool"`): each
     /// size class is listed as a pool of its own, `"<name>/<class size>"`, in any order with the
     /// other settings.
@@ -222,7 +270,7 @@ impl BufferPoolBuilder {
     /// [`ConfigError`] naming the setting and its value if `min_size` or `max_size` is 0 or not a
     /// power of two, `max_size` is above [`LARGEST_MAX_SIZE`] or below `min_size`,
     /// `max_idle_bytes` is 0 or below `min_size`, `thread_cache` is
-    /// above [`MAX_THREAD_CACHE`], or `max_request` is 0.
+    /// above [`MAX_THREAD_CACHE`], `max_request` is 0, or `max_live_bytes` is below `min_size`.
     ///
     /// ```
     /// use hotpool::{BufferPool, ConfigError};
@@ -264,6 +312,7 @@ impl BufferPoolBuilder {
             sizes,
             self.max_idle_bytes,
             self.max_request,
+            self.max_live_bytes,
         )))
     }
 
@@ -307,6 +356,16 @@ impl BufferPoolBuilder {
             return Err(ConfigError::Zero {
                 setting: "max_request",
             });
+        }
+        if let Some(bytes) = self.max_live_bytes {
+            if bytes < self.min_size {
+                // Not even the smallest class would fit: every request would be over budget.
+                return Err(ConfigError::TooSmall {
+                    setting: "max_live_bytes",
+                    value: bytes,
+                    min: self.min_size,
+                });
+            }
         }
         if self.thread_cache > MAX_THREAD_CACHE {
             return Err(ConfigError::TooLarge {

@@ -8,21 +8,27 @@ use super::{Boxed, Classes};
 use crate::guard::{Lender, Lent};
 use crate::sync::Arc;
 
-/// A buffer's way home: its pool's classes and the class it came from (`sizes.len()`: none, a
-/// plain allocation). `C` is `&Classes` or `Arc<Classes>`.
+/// A buffer's way home: its pool's classes, the class it came from (`sizes.len()`: none, a
+/// plain allocation) and the bytes it was charged to the pool's in-flight budget (0 without
+/// one). `C` is `&Classes` or `Arc<Classes>`.
 pub(crate) struct ClassRef<C> {
     classes: C,
     class: usize,
+    charged: usize,
 }
 
 impl<C: std::ops::Deref<Target = Classes>> Lender<Vec<u8>> for ClassRef<C> {
+    /// The buffer goes back first, then its bytes: a waiter the bytes wake finds it idle.
     #[inline(always)]
     fn give_back(&self, buf: Boxed) {
         self.classes.give_back(buf, self.class);
+        self.classes.release(self.charged);
     }
 
+    /// A detached buffer leaves the pool: it is no longer in flight.
     fn note_detached(&self) {
         self.classes.note_detached(self.class);
+        self.classes.release(self.charged);
     }
 }
 
@@ -38,8 +44,8 @@ macro_rules! buffer_guard {
 
         impl<$($lt)?> $name<$($lt)?> {
             #[inline(always)]
-            pub(crate) fn new(buf: Boxed, classes: $handle, class: usize) -> Self {
-                Self { lent: Lent::new(ClassRef { classes, class }, buf) }
+            pub(crate) fn new(buf: Boxed, classes: $handle, class: usize, charged: usize) -> Self {
+                Self { lent: Lent::new(ClassRef { classes, class, charged }, buf) }
             }
 
             #[inline(always)]

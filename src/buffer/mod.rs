@@ -6,10 +6,12 @@
 //! they drop, hand the buffer to the class its capacity fits now: the same one unless it grew
 //! (or shrank) while in use.
 
+mod budget;
 mod classes;
 mod config;
 mod guard;
 mod stats;
+mod waiting;
 
 #[cfg(feature = "bytes")]
 mod bytes;
@@ -22,10 +24,13 @@ pub use config::{
 };
 pub use guard::{Buffer, OwnedBuffer};
 pub use stats::{BufferStats, ClassStats};
+pub use waiting::{GetBufferFuture, GetOwnedBufferFuture};
 
 use crate::sync::{Arc, AtomicUsize, Ordering};
 use crate::{BufferError, Pool};
+use budget::{Budget, Refusal};
 use classes::SizeClasses;
+use std::time::Instant;
 
 /// A pooled buffer as the class pools hold it: boxed once, so the tiers move one pointer.
 #[allow(clippy::box_collection)]
@@ -108,6 +113,17 @@ pub(crate) struct Classes {
     dropped: AtomicUsize,
     /// Oversized buffers detached by the user.
     oversized_detached: AtomicUsize,
+    /// The in-flight byte budget (`max_live_bytes`), if any (`budget.rs`).
+    budget: Option<Budget>,
+}
+
+/// What an acquisition does when the in-flight budget is spent.
+#[derive(Clone, Copy)]
+pub(crate) enum AtBudget {
+    /// Return [`BufferError::AtBudget`] (`try_get`).
+    Refuse,
+    /// Block the thread until the bytes are free, or until the deadline (`get`, `get_timeout`).
+    Block(Option<Instant>),
 }
 
 impl Classes {
@@ -117,6 +133,7 @@ impl Classes {
         sizes: SizeClasses,
         max_idle_bytes: usize,
         max_request: usize,
+        max_live_bytes: Option<usize>,
     ) -> Self {
         debug_assert_eq!(pools.len(), sizes.len());
         Self {
@@ -132,7 +149,114 @@ impl Classes {
             moved: AtomicUsize::new(0),
             dropped: AtomicUsize::new(0),
             oversized_detached: AtomicUsize::new(0),
+            budget: max_live_bytes.map(Budget::new),
         }
+    }
+
+    /// An empty buffer with capacity >= `n`, its class (as [`Classes::take`]) and the bytes
+    /// charged to the budget for it (0 without one); or why not, with nothing allocated.
+    #[inline(always)]
+    pub(crate) fn acquire(
+        &self,
+        n: usize,
+        at_budget: AtBudget,
+    ) -> Result<(Boxed, usize, usize), BufferError> {
+        match &self.budget {
+            None => self.take(n).map(|(buf, class)| (buf, class, 0)),
+            Some(budget) => self.acquire_charged(budget, n, at_budget),
+        }
+    }
+
+    /// [`Classes::acquire`] within the budget: the charge first (waiting for it as `at_budget`
+    /// says), then the buffer.
+    #[inline(never)]
+    fn acquire_charged(
+        &self,
+        budget: &Budget,
+        n: usize,
+        at_budget: AtBudget,
+    ) -> Result<(Boxed, usize, usize), BufferError> {
+        let charge = self.charge(budget, n)?;
+        if budget.try_take(charge).is_err() {
+            match at_budget {
+                AtBudget::Refuse => {
+                    return Err(self.refuse(BufferError::AtBudget {
+                        requested: n,
+                        charge,
+                        max_live_bytes: budget.max(),
+                    }))
+                }
+                AtBudget::Block(deadline) => {
+                    let start = Instant::now();
+                    budget
+                        .take_blocking(charge, deadline)
+                        .map_err(|_| BufferError::Timeout {
+                            requested: n,
+                            waited: start.elapsed(),
+                        })?;
+                }
+            }
+        }
+        self.take_charged(budget, n, charge)
+    }
+
+    /// The bytes a request for `n` takes from `budget`: the capacity of the buffer it gets (its
+    /// class size, or `n` above the largest class). Refuses at once what no buffer is made for
+    /// and what is more than the whole budget, so that nothing waits for it.
+    pub(crate) fn charge(&self, budget: &Budget, n: usize) -> Result<usize, BufferError> {
+        let charge = match self.sizes.size_for(n) {
+            Some(size) if n <= self.class_limit => size,
+            _ => {
+                self.check_oversized(n)?;
+                n
+            }
+        };
+        match budget.try_fits(charge) {
+            Ok(()) => Ok(charge),
+            Err(Refusal::OverBudget) => Err(self.refuse(BufferError::OverBudget {
+                requested: n,
+                charge,
+                max_live_bytes: budget.max(),
+            })),
+            Err(Refusal::AtBudget) => unreachable!("`try_fits` only checks the whole budget"),
+        }
+    }
+
+    /// With `charge` bytes of `budget` taken: the buffer for `n`, or the bytes given back.
+    pub(crate) fn take_charged(
+        &self,
+        budget: &Budget,
+        n: usize,
+        charge: usize,
+    ) -> Result<(Boxed, usize, usize), BufferError> {
+        match self.take(n) {
+            Ok((buf, class)) => Ok((buf, class, charge)),
+            Err(err) => {
+                budget.release(charge);
+                Err(err)
+            }
+        }
+    }
+
+    /// Gives a guard's `charged` bytes back to the budget (nothing without one).
+    #[inline(always)]
+    pub(crate) fn release(&self, charged: usize) {
+        if charged > 0 {
+            if let Some(budget) = &self.budget {
+                budget.release(charged);
+            }
+        }
+    }
+
+    /// The budget, if the pool has one.
+    pub(crate) fn budget(&self) -> Option<&Budget> {
+        self.budget.as_ref()
+    }
+
+    /// Counts a refused request and returns its error.
+    fn refuse(&self, err: BufferError) -> BufferError {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        err
     }
 
     /// An empty buffer with capacity >= `n`, and the class it belongs to (`sizes.len()` for a
@@ -153,28 +277,32 @@ impl Classes {
     #[cold]
     #[inline(never)]
     fn take_oversized(&self, n: usize) -> Result<(Boxed, usize), BufferError> {
-        let refused = if n > self.max_request {
-            BufferError::AboveMaxRequest {
+        self.check_oversized(n)?;
+        let mut vec = Vec::new();
+        match vec.try_reserve_exact(n) {
+            Ok(()) => {
+                self.oversized.fetch_add(1, Ordering::Relaxed);
+                self.oversized_in_use.fetch_add(1, Ordering::Relaxed);
+                Ok((Box::new(vec), self.sizes.len()))
+            }
+            Err(_) => Err(self.refuse(BufferError::AllocFailed { requested: n })),
+        }
+    }
+
+    /// Refuses a request no class serves that no buffer is made for: above `max_request`, or
+    /// above `isize::MAX` (`try_reserve_exact` would say so too, but its error does not tell
+    /// which, as `kind()` is unstable; no allocator is asked).
+    fn check_oversized(&self, n: usize) -> Result<(), BufferError> {
+        if n > self.max_request {
+            return Err(self.refuse(BufferError::AboveMaxRequest {
                 requested: n,
                 max_request: self.max_request,
-            }
-        } else if n > isize::MAX as usize {
-            // `try_reserve_exact` would say so too, but its error does not tell which (`kind()`
-            // is unstable); no allocator is asked.
-            BufferError::CapacityOverflow { requested: n }
-        } else {
-            let mut vec = Vec::new();
-            match vec.try_reserve_exact(n) {
-                Ok(()) => {
-                    self.oversized.fetch_add(1, Ordering::Relaxed);
-                    self.oversized_in_use.fetch_add(1, Ordering::Relaxed);
-                    return Ok((Box::new(vec), self.sizes.len()));
-                }
-                Err(_) => BufferError::AllocFailed { requested: n },
-            }
-        };
-        self.refused.fetch_add(1, Ordering::Relaxed);
-        Err(refused)
+            }));
+        }
+        if n > isize::MAX as usize {
+            return Err(self.refuse(BufferError::CapacityOverflow { requested: n }));
+        }
+        Ok(())
     }
 
     /// A guard of class `class` drops `buf`.
@@ -311,8 +439,8 @@ impl BufferPool {
     #[inline]
     #[track_caller]
     pub fn get(&self, min_capacity: usize) -> Buffer<'_> {
-        match self.try_get(min_capacity) {
-            Ok(buf) => buf,
+        match self.classes.acquire(min_capacity, AtBudget::Block(None)) {
+            Ok((buf, class, charged)) => Buffer::new(buf, &self.classes, class, charged),
             Err(err) => refused(err),
         }
     }
@@ -338,8 +466,10 @@ impl BufferPool {
     #[inline]
     #[track_caller]
     pub fn get_owned(&self, min_capacity: usize) -> OwnedBuffer {
-        match self.try_get_owned(min_capacity) {
-            Ok(buf) => buf,
+        match self.classes.acquire(min_capacity, AtBudget::Block(None)) {
+            Ok((buf, class, charged)) => {
+                OwnedBuffer::new(buf, Arc::clone(&self.classes), class, charged)
+            }
             Err(err) => refused(err),
         }
     }
@@ -376,8 +506,8 @@ impl BufferPool {
     /// ```
     #[inline]
     pub fn try_get(&self, min_capacity: usize) -> Result<Buffer<'_>, BufferError> {
-        let (buf, class) = self.classes.take(min_capacity)?;
-        Ok(Buffer::new(buf, &self.classes, class))
+        let (buf, class, charged) = self.classes.acquire(min_capacity, AtBudget::Refuse)?;
+        Ok(Buffer::new(buf, &self.classes, class, charged))
     }
 
     /// Like [`try_get`](BufferPool::try_get), with an [`OwnedBuffer`] (see
@@ -396,8 +526,13 @@ impl BufferPool {
     /// ```
     #[inline]
     pub fn try_get_owned(&self, min_capacity: usize) -> Result<OwnedBuffer, BufferError> {
-        let (buf, class) = self.classes.take(min_capacity)?;
-        Ok(OwnedBuffer::new(buf, Arc::clone(&self.classes), class))
+        let (buf, class, charged) = self.classes.acquire(min_capacity, AtBudget::Refuse)?;
+        Ok(OwnedBuffer::new(
+            buf,
+            Arc::clone(&self.classes),
+            class,
+            charged,
+        ))
     }
 
     /// A buffer of length `len`, every byte zero (a reused buffer's old contents are
@@ -554,6 +689,6 @@ impl fmt::Debug for BufferPool {
 #[cold]
 #[inline(never)]
 #[track_caller]
-fn refused(err: BufferError) -> ! {
+pub(crate) fn refused(err: BufferError) -> ! {
     panic!("{err}")
 }

@@ -43,6 +43,14 @@ pub struct BufferStats {
     pub refused: u64,
     /// Buffers handed out and not yet returned or detached.
     pub in_use: usize,
+    /// Bytes the buffers in use are charged to the in-flight budget
+    /// ([`max_live_bytes`](crate::buffer::BufferPoolBuilder::max_live_bytes)): their capacity
+    /// when each was handed out. 0 without a budget.
+    pub live_bytes: usize,
+    /// The pool's `max_live_bytes`, if it has one.
+    pub max_live_bytes: Option<usize>,
+    /// Acquisitions that found the budget spent and waited (blocking, timed or async), ever.
+    pub waits: u64,
     /// Idle buffers over all classes.
     pub idle: usize,
     /// Capacity of the idle buffers, in bytes.
@@ -92,6 +100,9 @@ pub(super) fn collect(classes: &Classes) -> BufferStats {
         detached: load(&classes.oversized_detached) as u64,
         refused: load(&classes.refused) as u64,
         in_use: load(&classes.oversized_in_use),
+        live_bytes: classes.budget().map_or(0, |budget| budget.in_use()),
+        max_live_bytes: classes.budget().map(|budget| budget.max()),
+        waits: classes.budget().map_or(0, |budget| budget.waits()),
         ..BufferStats::default()
     };
     let mut class_detached = 0;

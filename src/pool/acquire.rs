@@ -6,17 +6,17 @@
 //! counts.
 
 use std::mem;
-use std::task::{Poll, Waker};
+use std::task::{ready, Poll, Waker};
 use std::time::Instant;
 
 use super::depot::Depot;
 use super::inner::Inner;
-use super::limiter::{wake_all, Handoff, Limiter, Waiter, Wake};
+use super::limiter::{block_until_served, poll_served, wake_all, Handoff, Limiter, Waiter, Wake};
 use super::thread::drop_all;
 use crate::counting::Change;
 use crate::error::Timeout;
 use crate::recycle::SharedRecycler;
-use crate::sync::{current_thread, park_until, Arc};
+use crate::sync::{current_thread, Arc};
 
 impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
     /// A new object from the factory or, in a bounded pool, an object or place handed over when
@@ -40,13 +40,9 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         waker: &Waker,
     ) -> Poll<Box<T>> {
         if let Some(queued) = waiter {
-            return match queued.take_served(Some(waker)) {
-                Some(handoff) => {
-                    *waiter = None;
-                    Poll::Ready(self.take_handoff(handoff))
-                }
-                None => Poll::Pending,
-            };
+            let handoff = ready!(poll_served(queued, waker));
+            *waiter = None;
+            return Poll::Ready(self.take_handoff(handoff));
         }
         if let Some(obj) = self.take_cached().or_else(|| self.take_slow()) {
             return Poll::Ready(obj);
@@ -85,7 +81,7 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
     pub(crate) fn take_place_now(&self) -> bool {
         match &self.limiter {
             None => true,
-            Some(limiter) => limiter.try_take(&mut self.depot().places),
+            Some(limiter) => limiter.try_take(&mut self.depot().places, 1),
         }
     }
 
@@ -130,15 +126,7 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
             Ok(handoff) => return Ok(handoff),
             Err(waiter) => waiter,
         };
-        loop {
-            if let Some(handoff) = waiter.take_served(None) {
-                return Ok(handoff);
-            }
-            if !park_until(deadline) {
-                // Timed out, unless served in the meantime: then the handoff is ours.
-                return self.cancel_locked(&waiter).ok_or(Timeout);
-            }
-        }
+        block_until_served(&waiter, deadline, || self.cancel_locked(&waiter))
     }
 
     /// Under the depot lock: an idle depot object or a free place if nobody queued first;
@@ -198,7 +186,10 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
     /// Ends `waiter`'s wait under the depot lock (see [`Limiter::cancel`]).
     fn cancel_locked(&self, waiter: &Arc<Waiter<T>>) -> Option<Handoff<T>> {
         let limiter = self.limiter.as_ref()?;
-        limiter.cancel(&mut self.depot().places, waiter)
+        let mut wakes = Vec::new();
+        let handoff = limiter.cancel(&mut self.depot().places, waiter, &mut wakes);
+        wake_all(wakes);
+        handoff
     }
 
     /// Under the depot lock: hands `obj` to the first waiter, counted as the `get` it serves, and

@@ -19,10 +19,12 @@
 //! where returned and freed objects go while anyone waits.
 
 use std::collections::VecDeque;
-use std::task::Waker;
+use std::task::{Poll, Waker};
+use std::time::Instant;
 
 use crate::barrier;
-use crate::sync::{Arc, AtomicBool, Mutex, Ordering, Thread};
+use crate::error::Timeout;
+use crate::sync::{park_until, Arc, AtomicBool, Mutex, Ordering, Thread};
 
 /// The cap of a bounded pool and the flag its hit paths read. Its methods that take a
 /// `&mut Places` run under the depot lock.
@@ -62,23 +64,37 @@ impl Limiter {
         if let Some(obj) = take_idle() {
             return Some(Handoff::Object(obj));
         }
-        places.try_take(self.max_live).then_some(Handoff::Place)
+        places.try_take(self.max_live, 1).then_some(Handoff::Place)
     }
 
-    /// A place for an object that enters from outside (`put`), if one is free and nobody queued.
-    pub(crate) fn try_take<T>(&self, places: &mut Places<T>) -> bool {
-        places.try_take(self.max_live)
+    /// Takes `need` places if they are free and nobody queued before the caller: a `put`'s one
+    /// place, or a buffer's bytes.
+    pub(crate) fn try_take<T>(&self, places: &mut Places<T>, need: usize) -> bool {
+        places.try_take(self.max_live, need)
     }
 
-    /// Queues a waiter, last. The first one also sets `waiting` and returns the [`Quiesced`]
-    /// proof with which the caller gathers every cache's objects (they serve the queue at once).
+    /// Queues a waiter for one object or place, last. The first one also sets `waiting` and
+    /// returns the [`Quiesced`] proof with which the caller gathers every cache's objects (they
+    /// serve the queue at once).
     pub(crate) fn enqueue<T>(
         &self,
         places: &mut Places<T>,
         wake: Wake,
     ) -> (Arc<Waiter<T>>, Option<Quiesced<'_>>) {
-        let (waiter, first) = places.enqueue(wake);
+        let (waiter, first) = places.enqueue(wake, 1);
         (waiter, first.then(|| Quiesced::new(&self.waiting)))
+    }
+
+    /// Queues a waiter for `need` places, last, where nothing idle can serve it (a budget: it
+    /// waits for places only, so nobody sets `waiting` or steals).
+    pub(crate) fn enqueue_for_places<T>(
+        &self,
+        places: &mut Places<T>,
+        wake: Wake,
+        need: usize,
+    ) -> Arc<Waiter<T>> {
+        debug_assert!(need <= self.max_live, "a need over the cap never fits");
+        places.enqueue(wake, need).0
     }
 
     /// Hands `obj` to the first waiter and returns how to wake it; gives `obj` back if nobody
@@ -97,25 +113,54 @@ impl Limiter {
         Ok(wake)
     }
 
-    /// Frees `n` places (objects that ended): each goes to a waiter if one is queued, whose
-    /// wake-up is pushed onto `wakes`.
+    /// Frees `n` places (objects that ended, bytes given back): the waiters they make room for
+    /// are served in order, and their wake-ups pushed onto `wakes`.
     pub(crate) fn free<T>(&self, places: &mut Places<T>, n: usize, wakes: &mut Vec<Wake>) {
         if n > 0 {
-            places.free(n, wakes);
+            places.free(self.max_live, n, wakes);
             self.settle(places);
         }
     }
 
-    /// Ends `waiter`'s wait: takes it out of the queue if it is still there (`None`), or takes
-    /// what it was handed, for the caller to use or pass on.
+    /// Ends `waiter`'s wait: takes it out of the queue if it is still there (`None`; waiters it
+    /// held back may be served, their wake-ups pushed onto `wakes`), or takes what it was
+    /// handed, for the caller to use or pass on.
     pub(crate) fn cancel<T>(
         &self,
         places: &mut Places<T>,
         waiter: &Arc<Waiter<T>>,
+        wakes: &mut Vec<Wake>,
     ) -> Option<Handoff<T>> {
-        let handoff = places.cancel(waiter);
+        let handoff = places.cancel(self.max_live, waiter, wakes);
         self.settle(places);
         handoff
+    }
+}
+
+/// Blocks the calling thread until `waiter` is served, or until `deadline` (forever if `None`)
+/// passes: then `cancel` ends the wait under the owner's lock ([`Limiter::cancel`]), and what it
+/// returns (handed over in the meantime) is the caller's after all.
+pub(crate) fn block_until_served<T>(
+    waiter: &Waiter<T>,
+    deadline: Option<Instant>,
+    cancel: impl FnOnce() -> Option<Handoff<T>>,
+) -> Result<Handoff<T>, Timeout> {
+    loop {
+        if let Some(handoff) = waiter.take_served(None) {
+            return Ok(handoff);
+        }
+        if !park_until(deadline) {
+            return cancel().ok_or(Timeout);
+        }
+    }
+}
+
+/// One poll of a task waiting in `waiter`: what it was handed, or `Pending` (the task's waker is
+/// updated to `waker`).
+pub(crate) fn poll_served<T>(waiter: &Waiter<T>, waker: &Waker) -> Poll<Handoff<T>> {
+    match waiter.take_served(Some(waker)) {
+        Some(handoff) => Poll::Ready(handoff),
+        None => Poll::Pending,
     }
 }
 
@@ -181,12 +226,14 @@ enum State<T> {
     Closed,
 }
 
-/// One caller waiting for an object or a place; shared by the queue and the caller.
+/// One caller waiting for an object or places; shared by the queue and the caller.
 ///
 /// Its state moves `Queued → Served` (under the depot lock, by whoever serves the queue),
 /// `Queued → Closed` (under the depot lock, when the caller cancels: it leaves the queue in the
 /// same step) and `Served → Closed` (by the caller, who takes the handoff).
 pub(crate) struct Waiter<T> {
+    /// Places it waits for (1 in a `Pool`: one object; bytes in a `BufferPool`'s budget).
+    need: usize,
     state: Mutex<State<T>>,
 }
 
@@ -211,10 +258,10 @@ impl<T> Waiter<T> {
     }
 }
 
-/// The places and waiters of a bounded pool. Lives in the depot, under its lock (an unbounded
-/// pool keeps an empty one and never queues).
+/// The places and waiters of a limiter, under the lock of their owner: a `Pool`'s depot lock
+/// (an unbounded pool keeps an empty one and never queues), or a `BufferPool` budget's own.
 pub(crate) struct Places<T> {
-    /// Places taken: objects alive, in use or idle.
+    /// Places taken: objects alive, in use or idle (bytes in use, for a budget).
     live: usize,
     queue: VecDeque<Arc<Waiter<T>>>,
     /// Acquisitions that had to queue, ever.
@@ -247,20 +294,28 @@ impl<T> Places<T> {
         self.live += n;
     }
 
-    /// Takes a place if one is free and nobody queued before the caller; `false` otherwise.
-    fn try_take(&mut self, max_live: usize) -> bool {
-        let free = self.queue.is_empty() && self.live < max_live;
+    /// Places taken now.
+    pub(crate) fn live(&self) -> usize {
+        self.live
+    }
+
+    /// Takes `need` places if they are free and nobody queued before the caller; `false`
+    /// otherwise.
+    fn try_take(&mut self, max_live: usize, need: usize) -> bool {
+        let free = self.queue.is_empty() && need <= max_live - self.live;
         if free {
-            self.live += 1;
+            self.live += need;
         }
         free
     }
 
-    /// Queues a new waiter, last; `true` in the second place if it is the first one (the
-    /// caller must then set the pool's `waiting` flag and gather every cache's objects).
-    fn enqueue(&mut self, wake: Wake) -> (Arc<Waiter<T>>, bool) {
+    /// Queues a new waiter for `need` places, last; `true` in the second place if it is the
+    /// first one (a pool's caller must then set the `waiting` flag and gather every cache's
+    /// objects).
+    fn enqueue(&mut self, wake: Wake, need: usize) -> (Arc<Waiter<T>>, bool) {
         let first = self.queue.is_empty();
         let waiter = Arc::new(Waiter {
+            need,
             state: Mutex::new(State::Queued(wake)),
         });
         self.queue.push_back(Arc::clone(&waiter));
@@ -269,11 +324,12 @@ impl<T> Places<T> {
     }
 
     /// Hands `handoff` to the first waiter and returns how to wake it, or gives `handoff` back
-    /// if nobody waits.
+    /// if nobody waits. An object goes only to a waiter for one place (a `Pool`'s).
     fn serve(&mut self, handoff: Handoff<T>) -> Result<Wake, Handoff<T>> {
         let Some(waiter) = self.queue.pop_front() else {
             return Err(handoff);
         };
+        debug_assert!(matches!(handoff, Handoff::Place) || waiter.need == 1);
         let mut state = waiter.state.lock();
         match std::mem::replace(&mut *state, State::Served(handoff)) {
             State::Queued(wake) => Ok(wake),
@@ -283,30 +339,43 @@ impl<T> Places<T> {
         }
     }
 
-    /// Frees `n` places; each goes to a waiter if one is queued (whose wake-up is pushed onto
-    /// `wakes`).
-    fn free(&mut self, n: usize, wakes: &mut Vec<Wake>) {
+    /// Frees `n` places, then serves waiters first come first served while the first one's need
+    /// fits (whose wake-ups are pushed onto `wakes`): a waiter never overtakes an earlier one.
+    fn free(&mut self, max_live: usize, n: usize, wakes: &mut Vec<Wake>) {
         debug_assert!(n <= self.live, "freeing {n} of {} places", self.live);
         self.live -= n;
-        for _ in 0..n {
-            self.live += 1;
+        self.serve_fitting(max_live, wakes);
+    }
+
+    /// Serves waiters in order while the first one's need fits in the free places.
+    fn serve_fitting(&mut self, max_live: usize, wakes: &mut Vec<Wake>) {
+        while let Some(need) = self.queue.front().map(|first| first.need) {
+            if need > max_live - self.live {
+                break;
+            }
+            self.live += need;
             match self.serve(Handoff::Place) {
                 Ok(wake) => wakes.push(wake),
-                Err(_) => {
-                    self.live -= 1;
-                    break;
-                }
+                Err(_) => unreachable!("the queue has a first waiter"),
             }
         }
     }
 
-    /// Ends `waiter`'s wait: takes it out of the queue if it is still there (`None`), or takes
-    /// what it was handed, for the caller to use or pass on.
-    fn cancel(&mut self, waiter: &Arc<Waiter<T>>) -> Option<Handoff<T>> {
+    /// Ends `waiter`'s wait: takes it out of the queue if it is still there (`None`; the waiters
+    /// behind it may fit now, and are served), or takes what it was handed, for the caller to
+    /// use or pass on.
+    fn cancel(
+        &mut self,
+        max_live: usize,
+        waiter: &Arc<Waiter<T>>,
+        wakes: &mut Vec<Wake>,
+    ) -> Option<Handoff<T>> {
         let mut state = waiter.state.lock();
         match std::mem::replace(&mut *state, State::Closed) {
             State::Queued(_) => {
+                drop(state);
                 self.queue.retain(|queued| !Arc::ptr_eq(queued, waiter));
+                self.serve_fitting(max_live, wakes);
                 None
             }
             State::Served(handoff) => Some(handoff),
@@ -324,5 +393,83 @@ impl Limiter {
         if !places.has_waiters() && self.waiting.load(Ordering::Relaxed) {
             self.waiting.store(false, Ordering::Release);
         }
+    }
+}
+
+#[cfg(all(test, not(hotpool_loom)))]
+mod tests {
+    use super::{Handoff, Limiter, Places, Wake};
+
+    /// How a waiter in these tests would be woken (never: they check the state instead).
+    fn task() -> Wake {
+        Wake::Thread(crate::sync::current_thread())
+    }
+
+    fn served(waiter: &super::Waiter<()>) -> bool {
+        matches!(waiter.take_served(None), Some(Handoff::Place))
+    }
+
+    #[test]
+    fn a_need_is_taken_whole_or_not_at_all() {
+        let limiter = Limiter::new(100);
+        let mut places = Places::<()>::default();
+        assert!(limiter.try_take(&mut places, 60));
+        assert!(!limiter.try_take(&mut places, 41), "41 of the 40 left");
+        assert!(limiter.try_take(&mut places, 40));
+        assert_eq!(places.live(), 100);
+    }
+
+    #[test]
+    fn freed_places_serve_waiters_in_order_while_the_first_fits() {
+        let limiter = Limiter::new(100);
+        let mut places = Places::<()>::default();
+        assert!(limiter.try_take(&mut places, 100));
+        let big = limiter.enqueue_for_places(&mut places, task(), 80);
+        let small = limiter.enqueue_for_places(&mut places, task(), 10);
+        assert!(
+            !limiter.try_take(&mut places, 1),
+            "nobody overtakes a waiter"
+        );
+        let mut wakes = Vec::new();
+        limiter.free(&mut places, 50, &mut wakes);
+        assert!(
+            wakes.is_empty(),
+            "80 does not fit in 50, and 10 waits behind it"
+        );
+        limiter.free(&mut places, 50, &mut wakes);
+        assert_eq!(wakes.len(), 2, "both fit in 100");
+        assert!(served(&big) && served(&small));
+        assert_eq!(places.live(), 90);
+    }
+
+    #[test]
+    fn a_cancelled_first_waiter_lets_the_ones_behind_it_through() {
+        let limiter = Limiter::new(100);
+        let mut places = Places::<()>::default();
+        assert!(limiter.try_take(&mut places, 50));
+        let big = limiter.enqueue_for_places(&mut places, task(), 80);
+        let small = limiter.enqueue_for_places(&mut places, task(), 10);
+        let mut wakes = Vec::new();
+        assert!(limiter.cancel(&mut places, &big, &mut wakes).is_none());
+        assert_eq!(wakes.len(), 1);
+        assert!(served(&small));
+        assert_eq!(places.live(), 60);
+        assert!(!places.has_waiters());
+    }
+
+    #[test]
+    fn a_waiter_cancelled_after_being_served_gets_its_handoff_back() {
+        let limiter = Limiter::new(1);
+        let mut places = Places::<()>::default();
+        assert!(limiter.try_take(&mut places, 1));
+        let waiter = limiter.enqueue_for_places(&mut places, task(), 1);
+        let mut wakes = Vec::new();
+        limiter.free(&mut places, 1, &mut wakes);
+        let handoff = limiter.cancel(&mut places, &waiter, &mut wakes);
+        assert!(
+            matches!(handoff, Some(Handoff::Place)),
+            "the place is the caller's to pass on"
+        );
+        assert_eq!(places.live(), 1);
     }
 }

@@ -7,7 +7,7 @@ mod depot;
 mod guard;
 mod inner;
 mod lend;
-mod limiter;
+pub(crate) mod limiter;
 mod magazines;
 mod owned;
 mod refs;
