@@ -376,6 +376,34 @@
 //! deadline means "the timeout fires now"), a thread exiting with waiters, and a discard freeing
 //! a place for a waiter. `tests/bounded_props.rs` runs random async sequences against a model.
 //!
+//! # Byte budgets
+//!
+//! `buffer/budget.rs`, `buffer/waiting.rs`, on `pool/limiter.rs`.
+//!
+//! `BufferPool`'s `max_live_bytes` is the same limiter counted in bytes: a place is a byte, a
+//! buffer takes its capacity's worth when handed out (its class size, or the request above the
+//! largest class: known before the buffer is taken) and gives it back when its guard drops or
+//! detaches (`ClassRef` remembers the charge; 0 without a budget, so an unbudgeted pool's return
+//! pays one predictable branch). The buffer goes back to its class before its bytes are freed, so
+//! a waiter woken by them finds it idle. A `BufferPool` has no depot of its own (each class is a
+//! pool), so the budget keeps the limiter's `Places` under a mutex of its own, and only budgeted
+//! acquisitions take it.
+//!
+//! Waiters carry their need: `Places::free` serves the queue in order while the first waiter's
+//! whole need fits, and a waiter never overtakes an earlier one, so a large request at the head
+//! holds back smaller ones behind it until it fits (no starvation; the cost is head-of-line
+//! blocking, as in tokio's `batch_semaphore`). A waiter that leaves the queue (timeout, dropped
+//! future) may unblock the ones behind it, so `cancel` serves the queue too. A request over the
+//! whole budget could never be served: it is refused before it queues. Unlike a `Pool`'s limiter,
+//! a budget never sets the `waiting` flag nor steals: idle buffers do not count against it. The
+//! blocking and polled waits (`block_until_served`, `poll_served`) are the limiter's, shared with
+//! `Pool`'s bounded waits.
+//!
+//! Requests above the largest class are fallible allocations (`try_reserve_exact`), and
+//! `max_request` refuses larger ones before anything is allocated: a length read off the wire
+//! never aborts the process. Requests within the classes allocate at most `max_size` bytes with
+//! the class factory and follow the global allocator's out-of-memory handling.
+//!
 //! # Trimming
 //!
 //! `pool/magazines.rs`, `pool/mod.rs`.
