@@ -117,17 +117,15 @@ fn budget_future_cancelled_while_served_passes_bytes_on() {
         let (first_waker, second_waker) =
             (logged_waker("first", &log), logged_waker("second", &log));
         let mut second = Box::pin(pool.get_owned_async(64));
-        {
-            let mut first = pin!(pool.get_async(64));
-            let mut cx = Context::from_waker(&first_waker);
-            assert!(first.as_mut().poll(&mut cx).is_pending(), "at the budget");
-            let mut cx = Context::from_waker(&second_waker);
-            assert!(second.as_mut().poll(&mut cx).is_pending(), "behind `first`");
-            assert_eq!(pool.stats().waits, 2);
-            let releaser = thread::spawn(move || drop(held));
-            drop(first); // may race the release that serves it
-            releaser.join().unwrap();
-        }
+        let mut first = Box::pin(pool.get_async(64));
+        let mut cx = Context::from_waker(&first_waker);
+        assert!(first.as_mut().poll(&mut cx).is_pending(), "at the budget");
+        let mut cx = Context::from_waker(&second_waker);
+        assert!(second.as_mut().poll(&mut cx).is_pending(), "behind `first`");
+        assert_eq!(pool.stats().waits, 2);
+        let releaser = thread::spawn(move || drop(held));
+        drop(first); // cancels it, racing the release that may be serving it
+        releaser.join().unwrap();
         let log = wakes(&log);
         let woken = log.iter().filter(|&&w| w == "second").count();
         assert_eq!(woken, 1, "`second` woken {woken} times; wakes: {log:?}");
