@@ -487,8 +487,8 @@ fuzz_target!(|input: Input| {
                 let h = &mut held[*i as usize % len];
                 let fill = h.bytes.len() as u8;
                 let n = limit(*n);
-                h.guard.vec().extend(std::iter::repeat(fill).take(n));
-                h.bytes.extend(std::iter::repeat(fill).take(n));
+                h.guard.vec().extend(std::iter::repeat_n(fill, n));
+                h.bytes.extend(std::iter::repeat_n(fill, n));
             }
             Op::ShrinkToFit { i } if !held.is_empty() => {
                 let len = held.len();
