@@ -393,3 +393,12 @@ fn tokio_tasks_whose_waits_are_cancelled_by_timeouts_and_selects_leak_nothing() 
     assert!(pool.stats().waits > 0, "the budget was never contended");
     assert_all_free(&pool, BUDGET);
 }
+
+#[test]
+fn the_futures_are_send_and_the_owned_one_is_static() {
+    fn send<T: Send>(_: &T) {}
+    fn send_static<T: Send + 'static>(_: &T) {}
+    let pool = budgeted(4096);
+    send(&pool.get_async(64));
+    send_static(&pool.get_owned_async(64));
+}
