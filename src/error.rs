@@ -196,10 +196,13 @@ impl fmt::Display for Timeout {
 impl std::error::Error for Timeout {}
 
 /// Why a [`BufferPool`](crate::BufferPool) request was refused: returned by
-/// [`try_get`](crate::BufferPool::try_get) and [`try_get_owned`](crate::BufferPool::try_get_owned),
-/// and the message [`get`](crate::BufferPool::get) panics with. A refused request allocates
-/// nothing and leaves the pool as it was (it counts in
-/// [`BufferStats::refused`](crate::BufferStats::refused)). The message names the size requested.
+/// [`try_get`](crate::BufferPool::try_get), [`try_get_owned`](crate::BufferPool::try_get_owned)
+/// and [`get_timeout`](crate::BufferPool::get_timeout), and the message
+/// [`get`](crate::BufferPool::get) panics with (except `AtBudget`, where `get` waits). A refused
+/// request allocates nothing and leaves the pool as it was: it counts in
+/// [`BufferStats::refused`](crate::BufferStats::refused), except a `Timeout`, which is a wait
+/// (counted in [`BufferStats::waits`](crate::BufferStats::waits)). The message names the size
+/// requested.
 ///
 /// New reasons may be added (`#[non_exhaustive]`); [`requested`](BufferError::requested) is
 /// there for each of them.

@@ -402,3 +402,103 @@ fn the_futures_are_send_and_the_owned_one_is_static() {
     send(&pool.get_async(64));
     send_static(&pool.get_owned_async(64));
 }
+
+/// A task's waker whose last drop runs `on_drop`: as a real task's last waker handle drops the
+/// task, and with it whatever the task holds.
+struct DropHook(Box<dyn Fn() + Send + Sync>);
+
+impl std::task::Wake for DropHook {
+    fn wake(self: Arc<Self>) {}
+}
+
+impl Drop for DropHook {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
+fn waker_with_drop_hook(on_drop: impl Fn() + Send + Sync + 'static) -> Waker {
+    Arc::new(DropHook(Box::new(on_drop))).into()
+}
+
+/// Found by review: the cancelled waiter's waker was dropped under the budget's lock, after the
+/// cancel had served the waiter behind it and before that one was woken; a panicking drop lost
+/// the wake-up (the follower's bytes charged, the follower parked for good).
+#[test]
+fn a_follower_served_by_a_cancel_is_woken_even_if_the_cancelled_waker_panics_on_drop() {
+    let pool = Arc::new(budgeted(4096));
+    let held_a = pool.get_owned(2048);
+    let _held_b = pool.get_owned(2048);
+    let armed = Arc::new(AtomicBool::new(false));
+    let waker = waker_with_drop_hook({
+        let armed = Arc::clone(&armed);
+        move || {
+            if armed.swap(false, Ordering::SeqCst) {
+                panic!("a waker's drop panicked");
+            }
+        }
+    });
+    let mut head = Box::pin(pool.get_async(4096));
+    assert!(head
+        .as_mut()
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    drop(waker); // the queued clone is the last one now
+    let (tx, rx) = std::sync::mpsc::channel();
+    let follower = std::thread::spawn({
+        let pool = Arc::clone(&pool);
+        move || tx.send(pool.get(1024).capacity()).unwrap() // queues behind the head
+    });
+    while pool.stats().waits < 2 {
+        std::thread::yield_now();
+    }
+    drop(held_a); // 2048 free: the head's 4096 do not fit, the follower waits behind it
+    armed.store(true, Ordering::SeqCst);
+    assert!(catch_unwind(AssertUnwindSafe(|| drop(head))).is_err());
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(60)).ok(),
+        Some(1024),
+        "the follower was served (live_bytes {}) but never woken",
+        pool.stats().live_bytes
+    );
+    follower.join().unwrap();
+}
+
+/// Found by review: the cancelled waiter's waker was dropped under the budget's lock; a drop that
+/// reaches the pool (the last handle of a task holding one of its buffers) deadlocked.
+#[test]
+fn dropping_a_queued_future_drops_its_waker_outside_the_budget_lock() {
+    let pool = Arc::new(budgeted(4096));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn({
+        let pool = Arc::clone(&pool);
+        move || {
+            let held = pool.get(4096);
+            let reenter = Arc::new(AtomicBool::new(false));
+            let waker = waker_with_drop_hook({
+                let (pool, reenter) = (Arc::clone(&pool), Arc::clone(&reenter));
+                move || {
+                    if reenter.load(Ordering::SeqCst) {
+                        let _ = pool.stats(); // takes the budget's lock
+                    }
+                }
+            });
+            let mut future = Box::pin(pool.get_async(64));
+            assert!(future
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            drop(waker);
+            reenter.store(true, Ordering::SeqCst);
+            drop(future); // the queued waker's last drop
+            drop(held);
+            tx.send(()).unwrap();
+        }
+    });
+    assert!(
+        rx.recv_timeout(Duration::from_secs(60)).is_ok(),
+        "deadlock: the waker's drop ran under the budget's lock"
+    );
+    worker.join().unwrap();
+    assert_eq!(pool.stats().live_bytes, 0);
+}

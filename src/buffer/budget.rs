@@ -131,27 +131,36 @@ impl Budget {
     }
 
     /// Takes `need` bytes if free and nobody waits first; otherwise queues a waiter (woken by
-    /// `wake`).
+    /// `wake`). `wake` (a `Waker` clone: user code) runs with no lock held, and only when the
+    /// caller must queue.
     fn take_or_enqueue(
         &self,
         need: usize,
         wake: impl FnOnce() -> Wake,
     ) -> Result<(), Arc<Waiter<()>>> {
-        let mut places = self.places.lock();
-        if self.limiter.try_take(&mut places, need) {
+        if self.limiter.try_take(&mut self.places.lock(), need) {
             return Ok(());
         }
-        Err(self.limiter.enqueue_for_places(&mut places, wake(), need))
+        let wake = wake();
+        let mut places = self.places.lock();
+        if self.limiter.try_take(&mut places, need) {
+            drop(places);
+            drop(wake); // unused, dropped outside the lock
+            return Ok(());
+        }
+        Err(self.limiter.enqueue_for_places(&mut places, wake, need))
     }
 
-    /// Ends `waiter`'s wait under the lock: what it was handed meanwhile, if anything.
+    /// Ends `waiter`'s wait under the lock: what it was handed meanwhile, if anything. Wakes
+    /// the waiters it let through, and drops its own waker, after unlocking.
     fn cancel_locked(&self, waiter: &Arc<Waiter<()>>) -> Option<Handoff<()>> {
         let mut wakes = Vec::new();
-        let handoff = self
+        let cancelled = self
             .limiter
             .cancel(&mut self.places.lock(), waiter, &mut wakes);
         wake_all(wakes);
-        handoff
+        drop(cancelled.stale);
+        cancelled.handoff
     }
 }
 

@@ -400,12 +400,19 @@ impl BufferPool {
     /// For a size that comes from outside the program (a length field on the wire), use
     /// [`try_get`](BufferPool::try_get): it returns the same refusals as errors.
     ///
+    /// With an in-flight budget ([`max_live_bytes`](BufferPoolBuilder::max_live_bytes)), it
+    /// blocks while the budget is spent (see [`get_timeout`](BufferPool::get_timeout) and
+    /// [`get_async`](BufferPool::get_async) for the other ways to wait).
+    ///
     /// # Panics
     /// With the [`BufferError`] message [`try_get`](BufferPool::try_get) would return, naming
-    /// `min_capacity`, exactly when it would return one, and allocating nothing:
+    /// `min_capacity`, exactly when it would return one other than `AtBudget` (where `get`
+    /// waits), and allocating nothing:
     /// - `min_capacity` is above [`max_request`](BufferPoolBuilder::max_request) (the message
     ///   names both numbers);
     /// - `min_capacity` is above `isize::MAX`;
+    /// - its charge is more than the whole in-flight budget (`OverBudget`: it could never be
+    ///   served, so it does not wait);
     /// - `min_capacity` is above the largest class (`max_size`) and the global allocator returns
     ///   no memory for it.
     ///
@@ -484,7 +491,11 @@ impl BufferPool {
     ///   [`max_request`](BufferPoolBuilder::max_request);
     /// - [`CapacityOverflow`](BufferError::CapacityOverflow): above `isize::MAX`;
     /// - [`AllocFailed`](BufferError::AllocFailed): above the largest class (`max_size`), and
-    ///   the global allocator returned no memory (`Vec::try_reserve_exact`).
+    ///   the global allocator returned no memory (`Vec::try_reserve_exact`);
+    /// - [`OverBudget`](BufferError::OverBudget): its charge is more than the whole in-flight
+    ///   budget ([`max_live_bytes`](BufferPoolBuilder::max_live_bytes));
+    /// - [`AtBudget`](BufferError::AtBudget): the budget is spent now, or others wait for it
+    ///   first (`get` would wait).
     ///
     /// Requests up to `max_size` allocate at most `max_size` bytes (see [`get`](BufferPool::get)).
     ///

@@ -38,8 +38,9 @@ pub struct BufferStats {
     pub detached: u64,
     /// Requests refused by [`try_get`](crate::BufferPool::try_get) (or made
     /// [`get`](crate::BufferPool::get) panic), with nothing allocated: above `max_request`, above
-    /// `isize::MAX`, or the allocator returned no memory (see
-    /// [`BufferError`](crate::BufferError)). Not counted in `created` or `oversized`.
+    /// `isize::MAX`, the allocator returned no memory, more than the whole in-flight budget, or
+    /// (`try_get` only) the budget spent (see [`BufferError`](crate::BufferError)). Not counted
+    /// in `created` or `oversized`; a `get_timeout` that times out counts in `waits` instead.
     pub refused: u64,
     /// Buffers handed out and not yet returned or detached.
     pub in_use: usize,

@@ -50,7 +50,7 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         let Some(limiter) = &self.limiter else {
             return Poll::Ready(self.create());
         };
-        match self.reserve_or_enqueue(limiter, || Wake::Task(waker.clone())) {
+        match self.reserve_or_enqueue(limiter, Wake::Task(waker.clone())) {
             Ok(handoff) => Poll::Ready(self.take_handoff(handoff)),
             // The first waiter may have been served by what it took from the thread caches
             // while it queued: ready now (its wake-up, already sent, is then spurious).
@@ -122,7 +122,7 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         limiter: &Limiter,
         deadline: Option<Instant>,
     ) -> Result<Handoff<T>, Timeout> {
-        let waiter = match self.reserve_or_enqueue(limiter, || Wake::Thread(current_thread())) {
+        let waiter = match self.reserve_or_enqueue(limiter, Wake::Thread(current_thread())) {
             Ok(handoff) => return Ok(handoff),
             Err(waiter) => waiter,
         };
@@ -130,12 +130,13 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
     }
 
     /// Under the depot lock: an idle depot object or a free place if nobody queued first;
-    /// otherwise queues a waiter (woken by `wake`). The first waiter sets the `waiting` flag and
+    /// otherwise queues a waiter (woken by `wake`, which the caller made before locking: a
+    /// `Waker`'s clone is user code). The first waiter sets the `waiting` flag and
     /// gathers every thread cache's objects, which serve the queue at once.
     fn reserve_or_enqueue(
         &self,
         limiter: &Limiter,
-        wake: impl FnOnce() -> Wake,
+        wake: Wake,
     ) -> Result<Handoff<T>, Arc<Waiter<T>>> {
         let mut depot = self.depot();
         let Depot {
@@ -152,9 +153,11 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
             Some(obj)
         });
         if let Some(handoff) = reserved {
+            drop(depot);
+            drop(wake); // unused (a `Waker` is user code: dropped outside the lock)
             return Ok(handoff);
         }
-        let (waiter, quiesced) = limiter.enqueue(&mut depot.places, wake());
+        let (waiter, quiesced) = limiter.enqueue(&mut depot.places, wake);
         let mut wakes = Vec::new();
         let mut overflow = Vec::new();
         if let Some(quiesced) = quiesced {
@@ -187,9 +190,10 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
     fn cancel_locked(&self, waiter: &Arc<Waiter<T>>) -> Option<Handoff<T>> {
         let limiter = self.limiter.as_ref()?;
         let mut wakes = Vec::new();
-        let handoff = limiter.cancel(&mut self.depot().places, waiter, &mut wakes);
+        let cancelled = limiter.cancel(&mut self.depot().places, waiter, &mut wakes);
         wake_all(wakes);
-        handoff
+        drop(cancelled.stale); // a `Waker`'s drop is user code: outside the lock
+        cancelled.handoff
     }
 
     /// Under the depot lock: hands `obj` to the first waiter, counted as the `get` it serves, and

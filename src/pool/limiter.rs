@@ -19,6 +19,7 @@
 //! where returned and freed objects go while anyone waits.
 
 use std::collections::VecDeque;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::task::{Poll, Waker};
 use std::time::Instant;
 
@@ -122,19 +123,30 @@ impl Limiter {
         }
     }
 
-    /// Ends `waiter`'s wait: takes it out of the queue if it is still there (`None`; waiters it
-    /// held back may be served, their wake-ups pushed onto `wakes`), or takes what it was
-    /// handed, for the caller to use or pass on.
+    /// Ends `waiter`'s wait: takes it out of the queue if it is still there (waiters it held
+    /// back may be served, their wake-ups pushed onto `wakes`), or takes what it was handed, for
+    /// the caller to use or pass on (see [`Cancelled`]).
     pub(crate) fn cancel<T>(
         &self,
         places: &mut Places<T>,
         waiter: &Arc<Waiter<T>>,
         wakes: &mut Vec<Wake>,
-    ) -> Option<Handoff<T>> {
-        let handoff = places.cancel(self.max_live, waiter, wakes);
+    ) -> Cancelled<T> {
+        let cancelled = places.cancel(self.max_live, waiter, wakes);
         self.settle(places);
-        handoff
+        cancelled
     }
+}
+
+/// What [`Limiter::cancel`] leaves the caller, who drops it only after unlocking.
+#[must_use = "drop it after unlocking"]
+pub(crate) struct Cancelled<T> {
+    /// What the waiter was handed before it could leave, if anything: the caller's to use or
+    /// pass on.
+    pub(crate) handoff: Option<Handoff<T>>,
+    /// The waiter's way to be woken, if it left the queue: a `Waker` is user code, not dropped
+    /// under a lock.
+    pub(crate) stale: Option<Wake>,
 }
 
 /// Blocks the calling thread until `waiter` is served, or until `deadline` (forever if `None`)
@@ -212,9 +224,18 @@ impl Wake {
     }
 }
 
-/// Wakes every waiter in `wakes` (after the depot lock is released).
+/// Wakes every waiter in `wakes` (after the lock is released). A `Waker` is user code: if one
+/// panics, the others are still woken, and the first panic is resumed afterwards.
 pub(crate) fn wake_all(wakes: Vec<Wake>) {
-    wakes.into_iter().for_each(Wake::wake);
+    let mut first_panic = None;
+    for wake in wakes {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| wake.wake())) {
+            first_panic.get_or_insert(panic);
+        }
+    }
+    if let Some(panic) = first_panic {
+        resume_unwind(panic);
+    }
 }
 
 enum State<T> {
@@ -240,21 +261,46 @@ pub(crate) struct Waiter<T> {
 impl<T> Waiter<T> {
     /// Takes what this waiter was handed, if it was served; otherwise `Queued` keeps waiting
     /// and, if given, `waker` replaces the task's waker.
+    ///
+    /// A `Waker`'s clone and drop are user code, and whoever serves this waiter locks its state
+    /// while holding the pool's lock: so they run with no lock held (a waker that reaches the
+    /// pool would otherwise deadlock), and a new waker is cloned only if it would wake another
+    /// task than the one stored (`will_wake`).
     pub(crate) fn take_served(&self, waker: Option<&Waker>) -> Option<Handoff<T>> {
-        let mut state = self.state.lock();
-        match &mut *state {
-            State::Served(_) => match std::mem::replace(&mut *state, State::Closed) {
-                State::Served(handoff) => Some(handoff),
-                _ => unreachable!("matched `Served` above"),
-            },
-            State::Queued(Wake::Task(current)) => {
-                if let Some(waker) = waker {
-                    current.clone_from(waker);
+        let waker = {
+            let mut state = self.state.lock();
+            match (&mut *state, waker) {
+                (State::Served(_), _) => return Some(take_handoff(&mut state)),
+                (State::Queued(Wake::Task(current)), Some(waker)) if !current.will_wake(waker) => {
+                    waker
                 }
-                None
+                _ => return None,
             }
-            State::Queued(Wake::Thread(_)) | State::Closed => None,
-        }
+        };
+        let fresh = waker.clone();
+        let mut state = self.state.lock();
+        let stale = match &mut *state {
+            State::Queued(Wake::Task(current)) => std::mem::replace(current, fresh),
+            // Served meanwhile: the fresh waker is not needed.
+            State::Served(_) => {
+                let handoff = take_handoff(&mut state);
+                drop(state);
+                drop(fresh);
+                return Some(handoff);
+            }
+            State::Queued(Wake::Thread(_)) | State::Closed => fresh,
+        };
+        drop(state);
+        drop(stale); // user code, outside the lock
+        None
+    }
+}
+
+/// Moves a `Served` state's handoff out, closing it.
+fn take_handoff<T>(state: &mut State<T>) -> Handoff<T> {
+    match std::mem::replace(state, State::Closed) {
+        State::Served(handoff) => handoff,
+        State::Queued(_) | State::Closed => unreachable!("called on a served waiter"),
     }
 }
 
@@ -361,26 +407,28 @@ impl<T> Places<T> {
         }
     }
 
-    /// Ends `waiter`'s wait: takes it out of the queue if it is still there (`None`; the waiters
-    /// behind it may fit now, and are served), or takes what it was handed, for the caller to
-    /// use or pass on.
+    /// Ends `waiter`'s wait: takes it out of the queue if it is still there (the waiters behind
+    /// it may fit now, and are served), or takes what it was handed, for the caller to use or
+    /// pass on. A queued waiter's `Wake` comes back too: the caller drops it after unlocking (a
+    /// `Waker`'s drop is user code).
     fn cancel(
         &mut self,
         max_live: usize,
         waiter: &Arc<Waiter<T>>,
         wakes: &mut Vec<Wake>,
-    ) -> Option<Handoff<T>> {
+    ) -> Cancelled<T> {
         let mut state = waiter.state.lock();
-        match std::mem::replace(&mut *state, State::Closed) {
-            State::Queued(_) => {
-                drop(state);
-                self.queue.retain(|queued| !Arc::ptr_eq(queued, waiter));
-                self.serve_fitting(max_live, wakes);
-                None
-            }
-            State::Served(handoff) => Some(handoff),
-            State::Closed => None,
+        let (handoff, stale) = match std::mem::replace(&mut *state, State::Closed) {
+            State::Queued(stale) => (None, Some(stale)),
+            State::Served(handoff) => (Some(handoff), None),
+            State::Closed => (None, None),
+        };
+        drop(state);
+        if stale.is_some() {
+            self.queue.retain(|queued| !Arc::ptr_eq(queued, waiter));
+            self.serve_fitting(max_live, wakes);
         }
+        Cancelled { handoff, stale }
     }
 }
 
@@ -450,7 +498,8 @@ mod tests {
         let big = limiter.enqueue_for_places(&mut places, task(), 80);
         let small = limiter.enqueue_for_places(&mut places, task(), 10);
         let mut wakes = Vec::new();
-        assert!(limiter.cancel(&mut places, &big, &mut wakes).is_none());
+        let cancelled = limiter.cancel(&mut places, &big, &mut wakes);
+        assert!(cancelled.handoff.is_none() && cancelled.stale.is_some());
         assert_eq!(wakes.len(), 1);
         assert!(served(&small));
         assert_eq!(places.live(), 60);
@@ -465,7 +514,7 @@ mod tests {
         let waiter = limiter.enqueue_for_places(&mut places, task(), 1);
         let mut wakes = Vec::new();
         limiter.free(&mut places, 1, &mut wakes);
-        let handoff = limiter.cancel(&mut places, &waiter, &mut wakes);
+        let handoff = limiter.cancel(&mut places, &waiter, &mut wakes).handoff;
         assert!(
             matches!(handoff, Some(Handoff::Place)),
             "the place is the caller's to pass on"
