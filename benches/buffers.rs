@@ -299,6 +299,8 @@ struct Observed {
 ///   (one per byte), `acquire_many_owned(charge)` for the same charge as the pool's, then
 ///   `Vec::with_capacity(n)` from the system allocator (glibc).
 /// - `semaphore_jemalloc`: the same with jemalloc's `GlobalAlloc` (`support/alloc.rs`).
+/// - `runtime_only`: the floor, no budget and no waiting: the same tasks write to a buffer each
+///   owns and yield. What the runtime's scheduling costs per round, which every case pays too.
 ///
 /// Before measuring, each case runs the tasks once and checks: the bytes in use, sampled by the
 /// tasks with each buffer held, never passed the budget; some acquisitions found the budget spent
@@ -349,6 +351,10 @@ fn budget(c: &mut Criterion) {
         "the budget was never nearly spent: {most} bytes"
     );
     assert!(stats.waits > 0, "no acquisition waited: {stats}");
+    eprintln!(
+        "buffers/budget/hotpool check: {} of {} acquisitions waited, at most {most} bytes in use",
+        stats.waits, CHECK_ROUNDS
+    );
     assert_eq!((stats.in_use, stats.live_bytes), (0, 0), "{stats}");
     for &n in &requests.sizes[..64] {
         assert!(
@@ -415,9 +421,11 @@ fn budget(c: &mut Criterion) {
         run_tasks(&rt, CHECK_ROUNDS, &task(true));
         let most = observed.most_in_use.load(Ordering::Relaxed);
         assert!(most <= BUDGET && most > BUDGET / 2, "{most} bytes in use");
-        assert!(
-            observed.would_wait.load(Ordering::Relaxed) > 0,
-            "no acquisition waited"
+        let waited = observed.would_wait.load(Ordering::Relaxed);
+        assert!(waited > 0, "no acquisition waited");
+        eprintln!(
+            "buffers/budget/{name} check: {waited} of {CHECK_ROUNDS} acquisitions found too few \
+             permits, at most {most} bytes in use"
         );
         assert_eq!(permits.available_permits(), BUDGET, "every permit back");
         let measured = task(false);
@@ -427,6 +435,22 @@ fn budget(c: &mut Criterion) {
     };
     semaphore_case(&mut g, "semaphore", false);
     semaphore_case(&mut g, "semaphore_jemalloc", true);
+
+    // The floor: the same tasks and yields, each writing to a buffer of its own; no budget.
+    let task = |i: usize, rounds: u64| async move {
+        let mut buf = Vec::<u8>::with_capacity(BUDGET_MAX_REQUEST);
+        for _ in (Requests::start(i)..).take(rounds as usize) {
+            buf.extend_from_slice(&PAYLOAD);
+            black_box(&mut *buf);
+            buf.clear();
+            tokio::task::yield_now().await;
+        }
+    };
+    let rt = runtime();
+    run_tasks(&rt, CHECK_ROUNDS, &task);
+    g.bench_function("runtime_only", |b| {
+        b.iter_custom(|iters| run_tasks(&rt, iters, &task))
+    });
     g.finish();
 }
 
