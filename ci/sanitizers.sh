@@ -62,14 +62,18 @@ run() {
             # No suppressions needed: std built with -Zsanitizer=thread (via -Zbuild-std) swaps the
             # fences in Arc's drop, which TSan cannot see, for acquire loads, so Arc raises no
             # false reports, and the suite raises none. halt_on_error: stop at the first report.
-            export TSAN_OPTIONS="halt_on_error=1 ${TSAN_OPTIONS:-}"
+            # allocator_may_return_null: the sanitizer's allocator must refuse an impossible size
+            # (null) as the system's does, not abort: `BufferPool::try_get` turns that null into
+            # `BufferError::AllocFailed`, and tests/buffer_requests.rs checks it.
+            export TSAN_OPTIONS="halt_on_error=1 allocator_may_return_null=1 ${TSAN_OPTIONS:-}"
             selection=(--lib "${thread_tests[@]}")
             echo "(the unit tests and the ${#thread_names[@]} integration tests with threads:" \
                 "${thread_names[*]})"
             ;;
         address)
             # detect_leaks: LeakSanitizer runs at exit; a leaked pool object fails the binary.
-            export ASAN_OPTIONS="detect_leaks=1 ${ASAN_OPTIONS:-}"
+            # allocator_may_return_null: as for TSan above.
+            export ASAN_OPTIONS="detect_leaks=1 allocator_may_return_null=1 ${ASAN_OPTIONS:-}"
             selection=(--lib --tests)
             ;;
         *) echo "unknown sanitizer $sanitizer (thread or address)" >&2; exit 2 ;;
