@@ -17,23 +17,11 @@ use std::time::Duration;
 
 use hotpool::{OwnedPooled, Pool};
 use support::pool::bounded;
+use support::tasks::{join_all, HUNG};
 use support::{Census, Counted};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::{sleep, timeout};
-
-/// What a test may take at most before it counts as hung.
-const HUNG: Duration = Duration::from_secs(60);
-
-/// Waits for every task of `tasks`, failing the test if one panicked or they take [`HUNG`].
-async fn join_all(mut tasks: JoinSet<()>) {
-    let all = async {
-        while let Some(done) = tasks.join_next().await {
-            done.expect("a task panicked");
-        }
-    };
-    timeout(HUNG, all).await.expect("the tasks hung");
-}
 
 /// Takes every place of `pool` at once (`max_live` objects held together), which only works if no
 /// object and no place was lost; then checks that nothing more is available.
@@ -72,7 +60,7 @@ async fn many_more_tasks_than_objects_all_finish_and_the_cap_holds() {
             }
         });
     }
-    join_all(tasks).await;
+    join_all(tasks, "the tasks hung").await;
     assert!(census.most() <= max_live, "{} alive at once", census.most());
     let stats = pool.stats();
     assert_eq!(stats.in_use, 0, "{stats}");
@@ -111,7 +99,7 @@ async fn owned_guards_returned_by_other_tasks_serve_the_waiters() {
         });
     }
     drop(send);
-    join_all(producers).await;
+    join_all(producers, "the tasks hung").await;
     assert_eq!(timeout(HUNG, consumer).await.unwrap().unwrap(), 400);
     assert!(census.most() <= max_live);
     assert_eq!(pool.stats().in_use, 0);
@@ -172,7 +160,7 @@ async fn cancelled_waits_lose_no_object_and_no_place() {
             }
         });
     }
-    join_all(tasks).await;
+    join_all(tasks, "the tasks hung").await;
     assert!(census.most() <= max_live, "{} alive at once", census.most());
     let stats = pool.stats();
     assert_eq!(stats.in_use, 0, "{stats}");
@@ -230,7 +218,7 @@ async fn blocking_threads_and_tasks_share_the_cap() {
             })
         })
         .collect();
-    join_all(tasks).await;
+    join_all(tasks, "the tasks hung").await;
     for t in threads {
         tokio::task::spawn_blocking(move || t.join().expect("a thread panicked"))
             .await

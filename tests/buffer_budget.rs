@@ -117,14 +117,7 @@ fn tokio_tasks_never_hold_more_than_the_budget_and_all_finish() {
                 }
             });
         }
-        let all = async {
-            while let Some(done) = tasks.join_next().await {
-                done.expect("a task panicked");
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(60), all)
-            .await
-            .expect("the tasks hung: bytes were lost");
+        support::tasks::join_all(tasks, "the tasks hung: bytes were lost").await;
     });
     let peak = held.peak.load(Ordering::SeqCst);
     assert!(peak <= BUDGET, "held {peak} bytes at once, over {BUDGET}");

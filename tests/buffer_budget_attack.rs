@@ -10,7 +10,6 @@
 
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
@@ -22,31 +21,11 @@ use std::time::Duration;
 use hotpool::{BufferError, BufferPool, Pool};
 use support::waker::noop_waker;
 
-/// The largest allocation [`Refusing`] serves.
-const LIMIT: usize = 64 << 20;
-
-/// The system allocator, refusing (null) every allocation above [`LIMIT`] bytes.
-struct Refusing;
-
-// SAFETY: allocations up to `LIMIT` are forwarded unchanged to `System`; above it `alloc` returns
-// null, which `GlobalAlloc` allows; `dealloc` only sees pointers `System` allocated.
-unsafe impl GlobalAlloc for Refusing {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.size() > LIMIT {
-            return std::ptr::null_mut();
-        }
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s preconditions.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged; `ptr` came from `System` (above).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+/// The largest allocation the allocator serves.
+const LIMIT: usize = support::alloc::REFUSED_ABOVE;
 
 #[global_allocator]
-static GLOBAL: Refusing = Refusing;
+static ALLOCATOR: support::alloc::Refusing = support::alloc::Refusing;
 
 /// A request the budget admits but the allocator refuses: above the largest class and `LIMIT`.
 const REFUSED: usize = 2 * LIMIT;
@@ -380,14 +359,7 @@ fn tokio_tasks_whose_waits_are_cancelled_by_timeouts_and_selects_leak_nothing() 
                 }
             });
         }
-        let all = async {
-            while let Some(done) = tasks.join_next().await {
-                done.expect("a task panicked");
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(60), all)
-            .await
-            .expect("the tasks hung: bytes or wake-ups were lost");
+        support::tasks::join_all(tasks, "the tasks hung: bytes or wake-ups were lost").await;
     });
     assert!(peak.load(Ordering::SeqCst) <= BUDGET);
     assert!(pool.stats().waits > 0, "the budget was never contended");

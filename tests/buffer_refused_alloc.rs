@@ -9,37 +9,15 @@
 
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use hotpool::{BufferError, BufferPool};
 
-/// The largest allocation [`Refusing`] serves.
-const LIMIT: usize = 64 << 20;
-
-/// The system allocator, refusing (null) every allocation above [`LIMIT`] bytes.
-struct Refusing;
-
-// SAFETY: allocations up to `LIMIT` are forwarded unchanged to `System`, which upholds the
-// contract; above it `alloc` returns null, which `GlobalAlloc` allows ("the allocator could not
-// allocate"); `dealloc` only sees pointers `System` allocated.
-unsafe impl GlobalAlloc for Refusing {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.size() > LIMIT {
-            return std::ptr::null_mut();
-        }
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s preconditions.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged; `ptr` came from `System` (above).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+/// The largest allocation the allocator serves.
+const LIMIT: usize = support::alloc::REFUSED_ABOVE;
 
 #[global_allocator]
-static ALLOCATOR: Refusing = Refusing;
+static ALLOCATOR: support::alloc::Refusing = support::alloc::Refusing;
 
 #[test]
 fn a_refused_oversized_request_is_an_error_from_try_get_and_a_panic_from_get() {

@@ -11,6 +11,10 @@
 //! - the largest size asked for on this thread ([`largest_on_this_thread`]): for what a call
 //!   must not allocate (a request that is refused).
 //!
+//! [`Refusing`] forwards to [`System`] too, but returns null above [`REFUSED_ABOVE`] bytes, as an
+//! allocator with a memory limit does (tests/buffer_refused_alloc.rs,
+//! tests/buffer_budget_attack.rs).
+//!
 //! The `#[global_allocator]` static must be declared by each binary:
 //!
 //! ```ignore
@@ -136,4 +140,28 @@ pub fn measured_calls(f: impl FnOnce()) -> usize {
 /// other thread allocates.
 pub fn live_bytes() -> isize {
     LIVE_BYTES.load(Ordering::Relaxed)
+}
+
+/// The largest allocation [`Refusing`] serves.
+pub const REFUSED_ABOVE: usize = 64 << 20;
+
+/// The system allocator, refusing (null) every allocation above [`REFUSED_ABOVE`] bytes.
+pub struct Refusing;
+
+// SAFETY: allocations up to `REFUSED_ABOVE` are forwarded unchanged to `System`, which upholds the
+// contract; above it `alloc` returns null, which `GlobalAlloc` allows ("the allocator could not
+// allocate"); `dealloc` only sees pointers `System` allocated.
+unsafe impl GlobalAlloc for Refusing {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if layout.size() > REFUSED_ABOVE {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s preconditions.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged; `ptr` came from `System` (above).
+        unsafe { System.dealloc(ptr, layout) }
+    }
 }

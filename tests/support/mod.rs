@@ -18,6 +18,7 @@
 //! - [`arena`]: a thread's arena with an allocation limit;
 //! - [`child`]: runs a test's scenario in a child process (for what would abort the process);
 //! - [`waker`]: a waker for futures polled by hand;
+//! - [`tasks`]: joining tokio tasks with a bound on how long they may take;
 //! - here: [`Retains`] (a [`Recycle`] type whose `retained_bytes` is whatever the test sets),
 //!   [`assert_stats!`] (every field of a pool's stats in one line), [`expect_panic`],
 //!   [`rounds`], [`quiet_panics`], and for the loom models `eventually`.
@@ -43,6 +44,9 @@ pub mod model;
 pub mod ops;
 pub mod pool;
 pub mod tagged;
+// tokio: not a dependency of the loom models' crate.
+#[cfg(not(hotpool_loom))]
+pub mod tasks;
 pub mod tracker;
 pub mod waker;
 pub use census::{Census, Counted};
