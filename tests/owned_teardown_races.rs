@@ -151,6 +151,19 @@ impl Rng {
 }
 
 /// Spins a little (a few hundred instructions at most), to shift threads against each other.
+/// Joins a round's worker threads, then checks the pool was freed with every object dropped.
+fn join_then_assert_freed(
+    workers: Vec<thread::JoinHandle<()>>,
+    witness: &Arc<()>,
+    books: &Books,
+    round: usize,
+) {
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert_freed(witness, books, &format!("round {round}"));
+}
+
 fn jitter(rng: &mut Rng) {
     for _ in 0..rng.below(200) {
         std::hint::spin_loop();
@@ -212,10 +225,7 @@ fn four_threads_drop_owned_guards_while_handles_are_cloned_and_dropped() {
         barrier.wait();
         jitter(&mut rng);
         drop(pool);
-        for w in workers {
-            w.join().unwrap();
-        }
-        assert_freed(&witness, &books, &format!("round {round}"));
+        join_then_assert_freed(workers, &witness, &books, round);
     }
 }
 
@@ -299,69 +309,55 @@ fn the_collect_every_hand_over_races_the_close() {
             std::hint::spin_loop();
         }
         drop(pool);
-        for w in workers {
-            w.join().unwrap();
-        }
-        assert_freed(&witness, &books, &format!("round {round}"));
+        join_then_assert_freed(workers, &witness, &books, round);
     }
+}
+
+/// One round: `arm` hands the pool's last handle to `carrier`, an owned guard whose return drops
+/// it; then `carrier` and eight other guards drop at once on two threads.
+fn last_handle_carried_by_a_guard(
+    round: usize,
+    arm: impl FnOnce(&mut OwnedPooled<Obj>, Pool<Obj>),
+) {
+    let Setup {
+        pool,
+        books,
+        witness,
+    } = setup([1, 2, 32][round % 3], 16, None);
+    let others: Vec<_> = (0..8).map(|_| pool.get_owned()).collect();
+    let mut carrier = pool.get_owned();
+    arm(&mut carrier, pool);
+    let barrier = Arc::new(Barrier::new(3));
+    let b = Arc::clone(&barrier);
+    let t1 = thread::spawn(move || {
+        b.wait();
+        drop(carrier);
+    });
+    let b = Arc::clone(&barrier);
+    let t2 = thread::spawn(move || {
+        b.wait();
+        drop(others);
+    });
+    barrier.wait();
+    join_then_assert_freed(vec![t1, t2], &witness, &books, round);
 }
 
 #[test]
 fn the_last_handle_goes_inside_t_drop_of_a_guarded_object_while_other_guards_drop() {
     for round in 0..rounds() {
-        let Setup {
-            pool,
-            books,
-            witness,
-        } = setup([1, 2, 32][round % 3], 16, None);
-        let others: Vec<_> = (0..8).map(|_| pool.get_owned()).collect();
-        let mut carrier = pool.get_owned();
-        carrier.refuse = true;
-        carrier.handle_on_drop = Some(pool); // the last handle, dropped by `T::drop`
-        let barrier = Arc::new(Barrier::new(3));
-        let b = Arc::clone(&barrier);
-        let t1 = thread::spawn(move || {
-            b.wait();
-            drop(carrier); // recycle refuses: T::drop drops the last handle
+        last_handle_carried_by_a_guard(round, |carrier, pool| {
+            carrier.refuse = true; // recycle refuses: `T::drop` drops the last handle
+            carrier.handle_on_drop = Some(pool);
         });
-        let b = Arc::clone(&barrier);
-        let t2 = thread::spawn(move || {
-            b.wait();
-            drop(others);
-        });
-        barrier.wait();
-        t1.join().unwrap();
-        t2.join().unwrap();
-        assert_freed(&witness, &books, &format!("round {round}"));
     }
 }
 
 #[test]
 fn the_last_handle_goes_inside_the_recycle_policy_while_other_guards_drop() {
     for round in 0..rounds() {
-        let Setup {
-            pool,
-            books,
-            witness,
-        } = setup([1, 2, 32][round % 3], 16, None);
-        let others: Vec<_> = (0..8).map(|_| pool.get_owned()).collect();
-        let mut carrier = pool.get_owned();
-        carrier.handle_on_reset = Some(pool); // dropped by the policy's reset
-        let barrier = Arc::new(Barrier::new(3));
-        let b = Arc::clone(&barrier);
-        let t1 = thread::spawn(move || {
-            b.wait();
-            drop(carrier);
+        last_handle_carried_by_a_guard(round, |carrier, pool| {
+            carrier.handle_on_reset = Some(pool); // dropped by the policy's reset
         });
-        let b = Arc::clone(&barrier);
-        let t2 = thread::spawn(move || {
-            b.wait();
-            drop(others);
-        });
-        barrier.wait();
-        t1.join().unwrap();
-        t2.join().unwrap();
-        assert_freed(&witness, &books, &format!("round {round}"));
     }
 }
 
@@ -479,10 +475,7 @@ fn guards_dropped_by_thread_local_destructors_around_the_thread_handle_race_the_
             .collect();
         barrier.wait();
         drop(pool);
-        for w in workers {
-            w.join().unwrap();
-        }
-        assert_freed(&witness, &books, &format!("round {round}"));
+        join_then_assert_freed(workers, &witness, &books, round);
     }
 }
 
@@ -519,6 +512,34 @@ fn threads_exit_with_full_caches_while_the_last_handle_closes() {
     }
 }
 
+/// How long a worker of the bounded races waits for an object before it tries again.
+const WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Owned guards of `pool`, up to `k` of them: those it hands out within [`WAIT`] each.
+fn take_owned_within(pool: &Pool<Obj>, k: usize) -> Vec<OwnedPooled<Obj>> {
+    (0..k)
+        .filter_map(|_| pool.get_owned_timeout(WAIT).ok())
+        .collect()
+}
+
+/// A thread with its own handle of `pool` that runs `round` until `stop` is set or `limit`
+/// rounds are done.
+fn spawn_until_stopped(
+    pool: &Pool<Obj>,
+    stop: &Arc<AtomicBool>,
+    limit: usize,
+    mut round: impl FnMut(&Pool<Obj>) + Send + 'static,
+) -> thread::JoinHandle<()> {
+    let (handle, stop) = (pool.clone(), Arc::clone(stop));
+    thread::spawn(move || {
+        let mut n = 0;
+        while !stop.load(SeqCst) && n < limit {
+            round(&handle);
+            n += 1;
+        }
+    })
+}
+
 #[test]
 fn a_bounded_pool_at_its_cap_steals_while_owned_guards_drop_threads_exit_and_the_last_handle_goes()
 {
@@ -535,67 +556,26 @@ fn a_bounded_pool_at_its_cap_steals_while_owned_guards_drop_threads_exit_and_the
         // Droppers: take owned guards up to the cap and drop them (tallies in progress while
         // thieves collect), then exit with whatever is in their caches.
         for t in 0..2 {
-            let handle = pool.clone();
-            let stop = Arc::clone(&stop);
-            workers.push(thread::spawn(move || {
-                let mut rng = Rng(round as u64 * 7 + t + 1);
-                let mut n = 0;
-                while !stop.load(SeqCst) && n < LOOPS {
-                    let k = 1 + rng.below(3) as usize;
-                    let guards: Vec<_> = (0..k)
-                        .filter_map(|_| {
-                            handle
-                                .get_owned_timeout(std::time::Duration::from_millis(50))
-                                .ok()
-                        })
-                        .collect();
-                    drop(guards);
-                    n += 1;
-                }
+            let mut rng = Rng(round as u64 * 7 + t + 1);
+            workers.push(spawn_until_stopped(&pool, &stop, LOOPS, move |handle| {
+                let k = 1 + rng.below(3) as usize;
+                drop(take_owned_within(handle, k));
             }));
         }
         // A waiter that keeps hitting the cap (its first wait steals every cache).
-        {
-            let handle = pool.clone();
-            let stop = Arc::clone(&stop);
-            workers.push(thread::spawn(move || {
-                let mut n = 0;
-                while !stop.load(SeqCst) && n < LOOPS {
-                    let held: Vec<_> = (0..MAX_LIVE)
-                        .filter_map(|_| {
-                            handle
-                                .get_timeout(std::time::Duration::from_millis(50))
-                                .ok()
-                        })
-                        .collect();
-                    drop(held);
-                    n += 1;
-                }
-            }));
-        }
+        workers.push(spawn_until_stopped(&pool, &stop, LOOPS, |handle| {
+            let held: Vec<_> = (0..MAX_LIVE)
+                .filter_map(|_| handle.get_timeout(WAIT).ok())
+                .collect();
+            drop(held);
+        }));
         // Short-lived threads that fill their caches and exit (exit flush under the lock).
-        {
-            let handle = pool.clone();
-            let stop = Arc::clone(&stop);
-            workers.push(thread::spawn(move || {
-                let mut n = 0;
-                while !stop.load(SeqCst) && n < LOOPS / 40 {
-                    let h = handle.clone();
-                    thread::spawn(move || {
-                        let g: Vec<_> = (0..2)
-                            .filter_map(|_| {
-                                h.get_owned_timeout(std::time::Duration::from_millis(50))
-                                    .ok()
-                            })
-                            .collect();
-                        drop(g);
-                    })
-                    .join()
-                    .unwrap();
-                    n += 1;
-                }
-            }));
-        }
+        workers.push(spawn_until_stopped(&pool, &stop, LOOPS / 40, |handle| {
+            let h = handle.clone();
+            thread::spawn(move || drop(take_owned_within(&h, 2)))
+                .join()
+                .unwrap();
+        }));
         // A guard that outlives every handle, dropped on a thread of its own.
         let late = pool
             .get_owned_timeout(std::time::Duration::from_secs(10))
