@@ -24,6 +24,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::policy::{Policy, RetainedCap};
@@ -54,6 +55,15 @@ pub const DEFAULT_MAX_IDLE: usize = 1024;
 /// # Ok::<(), hotpool::ConfigError>(())
 /// ```
 pub const DEFAULT_THREAD_CACHE: usize = 32;
+/// Default [`fair_after`](crate::builder::PoolBuilder::fair_after) of a bounded
+/// [`Pool`](crate::Pool): half a millisecond, the bound parking_lot's locks use.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// assert_eq!(hotpool::builder::DEFAULT_FAIR_AFTER, Duration::from_micros(500));
+/// ```
+pub const DEFAULT_FAIR_AFTER: Duration = Duration::from_micros(500);
 /// Largest accepted per-thread cache size: a cache is scanned whole on thread exit and trim.
 ///
 /// ```
@@ -134,6 +144,9 @@ pub struct Builder<K, T, F, R = ResetRecycler> {
     pub(crate) thread_cache: usize,
     /// `Pool` only: at most this many objects exist at once (see `Builder::max_live`).
     pub(crate) max_live: Option<usize>,
+    /// `Pool` only: how long a waiter at the cap may be overtaken (see `Builder::fair_after`);
+    /// `None`: not given (the default, [`DEFAULT_FAIR_AFTER`]).
+    pub(crate) fair_after: Option<Duration>,
     /// The cap `max_retained_bytes` asked for, kept when the policy changes type.
     explicit_cap: Option<RetainedCap<T>>,
     /// A setting that `recycler` replaced, reported by `build()`.
@@ -185,6 +198,7 @@ impl<K, T, F: Fn() -> T> Builder<K, T, F> {
             prefill: 0,
             thread_cache: DEFAULT_THREAD_CACHE,
             max_live: None,
+            fair_after: None,
             explicit_cap: None,
             conflict: None,
             report: crate::report::Registration::default(),
@@ -336,6 +350,7 @@ impl<K, T, F, R> Builder<K, T, F, R> {
             prefill: self.prefill,
             thread_cache: self.thread_cache,
             max_live: self.max_live,
+            fair_after: self.fair_after,
             explicit_cap: self.explicit_cap,
             conflict: self.conflict,
             report: self.report,
@@ -358,6 +373,12 @@ impl<K, T, F, R> Builder<K, T, F, R> {
         if self.max_live == Some(0) {
             return Err(ConfigError::Zero {
                 setting: "max_live",
+            });
+        }
+        if self.fair_after.is_some() && self.max_live.is_none() {
+            return Err(ConfigError::Requires {
+                setting: "fair_after",
+                requires: "max_live",
             });
         }
         if let Some(max_live) = self.max_live.filter(|&max_live| self.prefill > max_live) {
@@ -395,6 +416,7 @@ impl<K, T, F, R: fmt::Debug> fmt::Debug for Builder<K, T, F, R> {
             .field("prefill", &self.prefill)
             .field("thread_cache", &self.thread_cache)
             .field("max_live", &self.max_live)
+            .field("fair_after", &self.fair_after)
             .finish_non_exhaustive()
     }
 }

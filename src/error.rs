@@ -120,6 +120,26 @@ pub enum ConfigError {
         /// The builder method that replaces it.
         with: &'static str,
     },
+    /// A setting that only applies together with another one was given without it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let err = hotpool::Pool::builder(String::new)
+    ///     .fair_after(Duration::ZERO) // fairness among waiters, but nobody ever waits
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "invalid configuration: fair_after is given but applies only with max_live"
+    /// );
+    /// ```
+    Requires {
+        /// The builder method that was given a value.
+        setting: &'static str,
+        /// The builder method it needs.
+        requires: &'static str,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -161,6 +181,9 @@ impl fmt::Display for ConfigError {
                 f,
                 "{setting} = {value} is not applied by {with}: give only one"
             ),
+            Self::Requires { setting, requires } => {
+                write!(f, "{setting} is given but applies only with {requires}")
+            }
         }
     }
 }

@@ -319,8 +319,10 @@
 //!
 //! # Bounded pools
 //!
-//! `pool/limiter.rs` (the rules: places, the queue, the hand-off, the `waiting` flag: one type,
-//! `Limiter`), `pool/acquire.rs` (where the pool calls it), `pool/waiting.rs` (the futures).
+//! `pool/limiter.rs` (the rules: places, who gets what comes back, when the caches close: one
+//! type, `Limiter`), `pool/places.rs` (the queue and its reused nodes), `pool/waiter.rs` (one
+//! waiter, its wake-up, blocking and polled waits), `pool/acquire.rs` (where the pool calls
+//! them), `pool/waiting.rs` (the futures).
 //!
 //! `max_live(n)` caps the objects that exist: in use plus idle anywhere, thread caches
 //! included. A *place* is the right for one object to exist; the depot counts the places taken
@@ -331,50 +333,80 @@
 //! waiter's new object never coexists with the old one (the tests count live objects from the
 //! objects themselves).
 //!
-//! At the cap a caller queues a `Waiter` (FIFO, in the depot). Whoever frees a place or brings an
-//! object back serves the first waiter under the depot lock (`Served(Object)` or
-//! `Served(Place)`, then the waiter runs the factory itself) and wakes it after unlocking: a
-//! parked thread (`Thread::unpark`) or a task (`Waker::wake`). Blocking, timed and async waits
-//! share the queue, which is why they are served in one order. A waiter that gives up (timeout,
-//! dropped future) leaves the queue under the lock, or, if it was served meanwhile, passes what
-//! it was handed on as if it had used it: an object goes back through the normal return, a place
-//! to the next waiter. So a cancelled future never loses a place.
+//! **Waiting, with eventual fairness.** At the cap a caller queues a `Waiter` (in the depot).
+//! What happens to an object that comes back while callers wait is parking_lot's rule for its
+//! locks: it stays idle in the depot and the first waiter is *notified* (woken to come and look,
+//! `Limiter::retry`; one notified waiter at a time, so a burst of returns wakes one). A caller
+//! that did not queue may take the object first (`Limiter::reserve` takes idle objects before
+//! anything else): at the cap that is typically the thread that just gave it back, which keeps
+//! working without a context switch, where a strict hand-off makes every acquisition a context
+//! switch (a lock convoy: `pool/bounded/hotpool_blocking_strict`). A notified waiter that finds
+//! nothing queues again *in its place*. Once the first waiter has waited `fair_after` (0.5 ms by
+//! default) it is overdue, and the next object that comes back is handed to it directly
+//! (`Served(Object)`), so its wait is bounded by `fair_after` plus one holder's turn. Places that
+//! free are always handed over in order (`Served(Place)`, then the waiter runs the factory
+//! itself), as are objects entering the depot in bulk (a thief's haul, an exiting thread's
+//! cache). What remains of the old promise: waiters are served among themselves in the order
+//! they came, and `fair_after(Duration::ZERO)` makes every waiter overdue at once, which is
+//! strict first come, first served. Tasks (`get_async`) are served in strict order whatever
+//! `fair_after` says: a notified task that finds nothing costs a poll and a wake-up per object,
+//! more than the hand-off it saves (measured in `pool/bounded/hotpool`, benches/README.md). The
+//! invariant that keeps waiting live: **while an object is idle in the depot and anyone waits,
+//! one waiter is notified** (every path that leaves an idle object behind with the notified
+//! waiter gone notifies the next: `retry`, `cancel`, `free`).
 //!
-//! **No waiter waits while an object is idle anywhere.** The depot is checked under the same lock
-//! as the queue. Thread caches are the hard part: they are private to their threads, and a thread
-//! that returned an object and then sits idle would strand it. So a bounded pool's caches can be
-//! *stolen from*: the first waiter (queue empty → non-empty) sets the pool's `waiting` flag, runs
-//! the heavy barrier, and moves every cache's objects to the queue and the depot
-//! (`ThreadSlots::steal_cached`). While the queue is non-empty, every hit path sees the flag and
-//! takes the slow path, which serves the queue, so caches stay empty; when the queue empties,
-//! the flag is cleared under the lock. Clearing needs no barrier, only a release store that
-//! publishes what the thief did to the caches: a hit path that still sees the flag set only takes
-//! the slow path once more.
+//! A waiter wakes up after unlocking: a parked thread (`Thread::unpark`) or a task
+//! (`Waker::wake`). Blocking, timed and async waits share the queue. A waiter that gives up
+//! (timeout, dropped future) leaves the queue under the lock, or, if it was served meanwhile,
+//! passes what it was handed on as if it had used it: an object goes back through the normal
+//! return, a place to the next waiter. So a cancelled future never loses a place. Nodes of
+//! waits that ended are kept (`Places::spare`, up to 64) and reused once their waiter dropped
+//! its handle (`Arc::get_mut` proves it), and wake-ups are collected inline (`Wakes`): a wait
+//! allocates nothing in steady state (`tests/bounded_waits_allocate_nothing.rs`).
+//!
+//! **Closed caches.** Thread caches are private to their threads, and a thread that returned an
+//! object and then sits idle would strand it. So a bounded pool's caches *close* while anyone
+//! waits: the first waiter that finds them open sets `caches_closed`, runs the heavy barrier,
+//! and moves every cache's objects to the queue and the depot (`ThreadSlots::steal_cached`).
+//! While the flag is set, every hit path takes the slow path, which goes to the depot, so
+//! caches stay empty. They reopen only once the queue has stayed empty for `fair_after` (at most
+//! 1 ms; `Limiter::reopen_if_due`, checked by the slow paths under the lock): a pool that keeps
+//! reaching its cap keeps them closed, and pays neither the barrier nor a steal per wait; a pool
+//! that left its cap behind gets its hit path back. Reopening needs no barrier, only a release
+//! store that publishes what the thief did to the caches: a hit path that still sees the flag set
+//! only takes the slow path once more.
 //!
 //! The thief and the owners' hit paths meet in Dekker's handshake again, with the same asymmetric
 //! barrier as owned guards: the owner stores `busy = true` in its slot, runs the light barrier
-//! (a compiler fence with `membarrier`), and reads `waiting`; the thief stores `waiting = true`,
-//! runs the heavy barrier and reads each slot's `busy`, waiting while it is set (the owner is
-//! inside a few pointer moves). Either the owner sees `waiting` and stays out, or the thief sees
-//! `busy` and waits for the owner's release store of `false`, which publishes the owner's cache
-//! writes. Slow paths are excluded differently: they open the cache only under the depot lock,
-//! which the thief holds. Clearing `waiting` is a release store and the owner's read an acquire:
-//! with a relaxed pair an owner could open its cache without seeing the thief's writes (loom
-//! finds it). Unbounded pools never steal and keep the unannounced door (checked in debug
-//! builds).
+//! (a compiler fence with `membarrier`), and reads `caches_closed`; the thief stores
+//! `caches_closed = true`, runs the heavy barrier and reads each slot's `busy`, waiting while it
+//! is set (the owner is inside a few pointer moves). Either the owner sees the flag and stays
+//! out, or the thief sees `busy` and waits for the owner's release store of `false`, which
+//! publishes the owner's cache writes. Slow paths are excluded differently: they open the cache
+//! only under the depot lock, which the thief holds, and only after reading the flag there.
+//! Clearing the flag is a release store and the owner's read an acquire: with a relaxed pair an
+//! owner could open its cache without seeing the thief's writes (loom finds it). Unbounded pools
+//! never steal and keep the unannounced door (checked in debug builds).
 //!
 //! The cost: below the cap, two stores and a load on the slot's own line per cache access
 //! (`pool/single/hotpool_max_live` against `hotpool` in `benches/pool.rs`); at the cap, one
-//! `membarrier` per transition of the queue from empty to non-empty, under the depot lock; in a
-//! pool that stays at its cap (the queue never empties), none. What a pool without `max_live`
-//! pays: one well-predicted branch on the pool's `limiter` on each side of the hit path, and every
-//! slow path taking the depot lock before it opens its cache (they all took it anyway).
+//! `membarrier` each time the caches close, under the depot lock, and every get and return
+//! through the depot lock while they are closed. What a pool without `max_live` pays: one
+//! well-predicted branch on the pool's `limiter` on each side of the hit path, and every slow
+//! path taking the depot lock before it opens its cache (they all took it anyway).
+//!
+//! Time under loom: loom explores interleavings, not durations, so `sync::now` stands still
+//! there: with the default `fair_after` a thread waiter is never overdue and closed caches never
+//! reopen by time, and models of the strict paths build with `fair_after(Duration::ZERO)`.
 //!
 //! loom checks (`tests/loom_bounded.rs`): a return racing a waiter's registration (a lost wake-up
 //! would deadlock the model), a hit path racing a thief, a future cancelled while being handed an
 //! object, a cancel racing a return, a timeout racing a return (loom has no timed park; there a
-//! deadline means "the timeout fires now"), a thread exiting with waiters, and a discard freeing
-//! a place for a waiter. `tests/bounded_props.rs` runs random async sequences against a model.
+//! deadline means "the timeout fires now"), a thread exiting with waiters, a discard freeing
+//! a place for a waiter, and for eventual fairness: a notified waiter racing a caller that did
+//! not wait, a notified waiter that times out passing the notice on, and a return while the
+//! caches stay closed with nobody waiting. `tests/bounded_props.rs` runs random async sequences
+//! against a model.
 //!
 //! # Byte budgets
 //!

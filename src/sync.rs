@@ -324,3 +324,19 @@ pub(crate) fn spin_wait(round: &mut u32) {
         *round = round.saturating_add(1);
     }
 }
+
+/// The time now, for a bounded pool's eventual fairness (`pool/limiter.rs`).
+///
+/// loom explores interleavings, not durations, and a model must behave the same in every run
+/// of an interleaving: under loom the clock stands still, so a waiter is never overdue and closed
+/// caches never reopen by time (models of those paths use `fair_after(Duration::ZERO)`, which
+/// reads no clock).
+pub(crate) fn now() -> std::time::Instant {
+    #[cfg(hotpool_loom)]
+    {
+        static FROZEN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        *FROZEN.get_or_init(std::time::Instant::now)
+    }
+    #[cfg(not(hotpool_loom))]
+    std::time::Instant::now()
+}

@@ -18,7 +18,7 @@ use std::time::Duration;
 use hotpool::{Pool, Recycler};
 use loom::thread;
 use support::eventually;
-use support::pool::bounded_cached;
+use support::pool::{bounded_cached, bounded_strict};
 use support::waker::noop_waker;
 use support::{Census, Counted};
 
@@ -51,22 +51,32 @@ fn return_racing_waiter_registration_loses_no_wakeup() {
 fn hit_path_racing_a_thief() {
     // The other thread's gets and returns hit its cache (the announced door) while this one,
     // at the cap, queues and takes every cache's objects.
-    loom::model(|| {
-        let census = Census::new();
-        let pool = bounded_cached(&census, 2, 2);
-        let other = {
-            let pool = pool.clone();
-            thread::spawn(move || {
-                drop(pool.get());
-                drop(pool.get());
-            })
-        };
-        let a = pool.get();
-        let b = pool.get();
-        drop((a, b));
-        other.join().unwrap();
-        finish(pool, &census, 2);
-    });
+    loom::model(|| hit_path_racing_a_thief_on(bounded_cached));
+}
+
+#[test]
+fn hit_path_racing_a_thief_while_caches_reopen() {
+    // Strict order: the caches reopen as soon as nobody waits (a release store under the depot
+    // lock), and a hit path that sees them open must see what the thief did to its cache.
+    loom::model(|| hit_path_racing_a_thief_on(bounded_strict));
+}
+
+/// Two threads, two gets each, on a pool of two made by `make(census, thread_cache, max_live)`.
+fn hit_path_racing_a_thief_on(make: fn(&std::sync::Arc<Census>, usize, usize) -> Pool<Counted>) {
+    let census = Census::new();
+    let pool = make(&census, 2, 2);
+    let other = {
+        let pool = pool.clone();
+        thread::spawn(move || {
+            drop(pool.get());
+            drop(pool.get());
+        })
+    };
+    let a = pool.get();
+    let b = pool.get();
+    drop((a, b));
+    other.join().unwrap();
+    finish(pool, &census, 2);
 }
 
 #[test]

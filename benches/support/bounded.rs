@@ -32,16 +32,21 @@
 //! # Blocking cases: [`THREADS`] threads, [`BLOCKING_MAX_LIVE`] objects
 //!
 //! [`THREADS`] threads (new every sample, as in `pool/threads/N`) each run their share of the
-//! rounds on one shared pool; the time is the slowest thread's, from a common start. On a 2-core
-//! machine at most two threads run at once, so takers wait when a holder is preempted or when both
-//! running threads want the last object.
+//! rounds on one shared pool; the time is the slowest thread's, from a common start. Each round
+//! holds its object across `std::thread::yield_now()` (a thread that blocks with a buffer): with
+//! more threads than objects, takers wait for each other at the cap.
 //!
-//! - `hotpool_blocking`: `Pool::get` on a pool built with `max_live(BLOCKING_MAX_LIVE)`.
+//! - `hotpool_blocking`: `Pool::get` on a pool built with `max_live(BLOCKING_MAX_LIVE)`, with the
+//!   default eventual fairness (`fair_after` 0.5 ms).
+//! - `hotpool_blocking_strict`: the same with `fair_after(Duration::ZERO)`: strict first come,
+//!   first served, every object handed to the first waiter (what hotpool did before).
 //! - `mutex_condvar`: a `Mutex<Vec<T>>` of idle objects with a live count and a `Condvar` to wait
 //!   on at the cap ([`CondvarPool`]), what a user writes without a crate.
 //!
 //! Before it is measured, each case checks that objects come back cleared and that no more than
-//! the cap were ever made.
+//! the cap were ever made, and a run of [`FAIRNESS_ROUNDS`] acquisitions prints how long they
+//! waited: the longest wait and the 99th percentile (`wait p99 … max …`), so that the price of
+//! letting a returning taker go first is on the page next to the throughput.
 
 use std::future::Future;
 use std::sync::{Arc, Barrier, Condvar, Mutex, MutexGuard};
@@ -54,7 +59,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 
 use super::sources::{Cleared, Plain, Source};
-use super::{assert_returns_cleared, group, isolated, new_buf, round, work, Group, Server};
+use super::{assert_returns_cleared, group, isolated, new_buf, work, Group, Server};
 
 /// Tasks sharing the pool in the async cases.
 const TASKS: usize = 64;
@@ -66,6 +71,20 @@ const WORKERS: usize = 2;
 const THREADS: usize = 4;
 /// Objects the blocking cases may hold at once, fewer than [`THREADS`].
 const BLOCKING_MAX_LIVE: usize = 2;
+/// Acquisitions of the run that measures waits, before a case is measured.
+const FAIRNESS_ROUNDS: u64 = 20_000;
+
+/// Prints the 99th percentile and the longest of `waits` (each acquisition's time to get its
+/// object) for case `name`.
+fn print_waits(name: &str, mut waits: Vec<Duration>) {
+    waits.sort_unstable();
+    let p99 = waits[(waits.len() * 99 / 100).min(waits.len() - 1)];
+    let max = waits[waits.len() - 1];
+    println!(
+        "pool/bounded/{name}: wait p99 {p99:?} max {max:?} ({} acquisitions)",
+        waits.len()
+    );
+}
 
 /// The share of `total` acquisitions that taker `index` of `takers` makes: all shares add up to
 /// `total`, and differ by at most one.
@@ -124,6 +143,40 @@ fn bench_tasks<Fut>(
 /// A check run of a case's tasks: every task a few rounds, so that every object is out at once.
 const CHECK_ROUNDS: u64 = 16 * TASKS as u64;
 
+/// Runs [`FAIRNESS_ROUNDS`] acquisitions of `acquire` over [`TASKS`] tasks on `rt`, each held
+/// across a yield as in the measured cases, and prints their waits.
+fn async_waits<G, Fut>(rt: &Runtime, name: &str, acquire: impl Fn() -> Fut + Clone + Send + 'static)
+where
+    G: Send,
+    Fut: Future<Output = G> + Send,
+{
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|i| {
+            let acquire = acquire.clone();
+            rt.spawn(async move {
+                let rounds = share(FAIRNESS_ROUNDS, TASKS, i);
+                let mut waits = Vec::with_capacity(rounds as usize);
+                for _ in 0..rounds {
+                    let t0 = Instant::now();
+                    let held = acquire().await;
+                    waits.push(t0.elapsed());
+                    tokio::task::yield_now().await;
+                    drop(held);
+                }
+                waits
+            })
+        })
+        .collect();
+    let waits = rt.block_on(async {
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.expect("a task panicked"));
+        }
+        all
+    });
+    print_waits(name, waits);
+}
+
 fn bounded_async(g: &mut Group<'_>) {
     let pool = Pool::builder(new_buf).max_live(MAX_LIVE).build().unwrap();
     let task = |rounds| {
@@ -144,6 +197,8 @@ fn bounded_async(g: &mut Group<'_>) {
         // The case measures the waiting path, not only the hit path.
         assert!(stats.waits > 0, "no task waited: {stats}");
         assert_eq!(pool.get().len(), 0, "objects must come back cleared");
+        let pool = pool.clone();
+        async_waits(rt, "hotpool", move || pool.clone().get_owned_async());
     };
     bench_tasks(g, "hotpool", task, check);
 
@@ -165,6 +220,11 @@ fn bounded_async(g: &mut Group<'_>) {
         assert_eq!(buf.len(), 0, "objects must come back cleared");
         let status = pool.status();
         assert_eq!((status.max_size, status.size), (MAX_LIVE, MAX_LIVE));
+        let pool = pool.clone();
+        async_waits(rt, "deadpool_unmanaged", move || {
+            let pool = pool.clone();
+            async move { pool.get().await.expect("an open pool") }
+        });
     };
     bench_tasks(g, "deadpool_unmanaged", task, check);
 
@@ -187,6 +247,14 @@ fn bounded_async(g: &mut Group<'_>) {
         assert!(stats.created as usize <= MAX_LIVE, "{stats}");
         assert_eq!(stats.in_use, 0, "{stats}");
         assert_eq!(pool.get().len(), 0, "objects must come back cleared");
+        let (permits, pool) = (Arc::clone(&permits), pool.clone());
+        async_waits(rt, "semaphore_pool", move || {
+            let (permits, pool) = (Arc::clone(&permits), pool.clone());
+            async move {
+                let permit = permits.acquire_owned().await.expect("an open semaphore");
+                (pool.get_owned(), permit)
+            }
+        });
     };
     bench_tasks(g, "semaphore_pool", task, check);
 
@@ -273,30 +341,58 @@ impl Source<Vec<u8>> for &CondvarPool {
     }
 }
 
+/// One blocking round: take an object (returning how long that took), write, yield the core
+/// while holding it, give it back.
+#[inline]
+fn held_round<S: Source<Vec<u8>>>(source: &mut S) -> Duration {
+    let t0 = Instant::now();
+    let mut obj = source.take();
+    let waited = t0.elapsed();
+    work(&mut *obj);
+    thread::yield_now();
+    source.give(obj);
+    waited
+}
+
+/// Runs `rounds` on [`THREADS`] new threads with clones of `source`, from a common start, with
+/// `each(thread's share, source)`; returns what each thread returned.
+fn on_threads<S, X>(source: &S, rounds: u64, each: impl Fn(u64, &mut S) -> X + Sync) -> Vec<X>
+where
+    S: Clone + Send,
+    X: Send,
+{
+    let start = Barrier::new(THREADS);
+    thread::scope(|scope| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|i| {
+                let (mut source, start, each) = (source.clone(), &start, &each);
+                scope.spawn(move || {
+                    start.wait();
+                    each(share(rounds, THREADS, i), &mut source)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    })
+}
+
 /// Blocking cases: [`THREADS`] new threads per sample run their shares of `iters` rounds on clones
 /// of `source` from a common start; reports the slowest thread's time. `check` runs once before
-/// measuring, after a few rounds on every thread.
+/// measuring, after a few rounds on every thread, then a run of [`FAIRNESS_ROUNDS`] prints the
+/// waits.
 fn bench_blocking<S>(g: &mut Group<'_>, name: &str, source: S, check: impl FnOnce())
 where
     S: Source<Vec<u8>> + Clone + Send,
 {
     let rounds = |iters: u64| {
-        let start = Barrier::new(THREADS);
-        thread::scope(|scope| {
-            let workers: Vec<_> = (0..THREADS)
-                .map(|i| {
-                    let (mut source, start) = (source.clone(), &start);
-                    scope.spawn(move || {
-                        start.wait();
-                        let t0 = Instant::now();
-                        (0..share(iters, THREADS, i)).for_each(|_| round(&mut source));
-                        t0.elapsed()
-                    })
-                })
-                .collect();
-            let times = workers.into_iter().map(|w| w.join().unwrap());
-            times.max().unwrap()
-        })
+        let times = on_threads(&source, iters, |share, source| {
+            let t0 = Instant::now();
+            (0..share).for_each(|_| {
+                held_round(source);
+            });
+            t0.elapsed()
+        });
+        times.into_iter().max().unwrap()
     };
     rounds(CHECK_ROUNDS);
     let mut checked = source.clone();
@@ -304,24 +400,35 @@ where
         scope.spawn(move || assert_returns_cleared(&mut checked));
     });
     check();
+    let waits = on_threads(&source, FAIRNESS_ROUNDS, |share, source| {
+        (0..share).map(|_| held_round(source)).collect::<Vec<_>>()
+    });
+    print_waits(name, waits.into_iter().flatten().collect());
     g.bench_function(name, |b| b.iter_custom(rounds));
 }
 
 fn bounded_blocking(g: &mut Group<'_>) {
-    let pool = Pool::builder(new_buf)
-        .max_live(BLOCKING_MAX_LIVE)
-        .build()
-        .unwrap();
-    bench_blocking(
-        g,
-        "hotpool_blocking",
-        || pool.get(),
-        || {
-            let stats = pool.stats();
-            assert!(stats.created as usize <= BLOCKING_MAX_LIVE, "{stats}");
-            assert_eq!(stats.in_use, 0, "{stats}");
-        },
-    );
+    for (name, fair_after) in [
+        ("hotpool_blocking", hotpool::builder::DEFAULT_FAIR_AFTER),
+        ("hotpool_blocking_strict", Duration::ZERO),
+    ] {
+        let pool = Pool::builder(new_buf)
+            .max_live(BLOCKING_MAX_LIVE)
+            .fair_after(fair_after)
+            .build()
+            .unwrap();
+        bench_blocking(
+            g,
+            name,
+            || pool.get(),
+            || {
+                let stats = pool.stats();
+                assert!(stats.created as usize <= BLOCKING_MAX_LIVE, "{stats}");
+                assert_eq!(stats.in_use, 0, "{stats}");
+                assert!(stats.waits > 0, "no thread waited: {stats}");
+            },
+        );
+    }
 
     let pool = CondvarPool::new(BLOCKING_MAX_LIVE);
     bench_blocking(g, "mutex_condvar", &pool, || {

@@ -12,12 +12,12 @@
 //! and polled waits.
 
 use std::task::{Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::error::Timeout;
-use crate::pool::limiter::{
-    block_until_served, poll_served, wake_all, Handoff, Limiter, Places, Waiter, Wake,
-};
+use crate::pool::limiter::Limiter;
+use crate::pool::places::Places;
+use crate::pool::waiter::{block_until_served, poll_served, Handoff, Waiter, Wake, Wakes};
 use crate::sync::{current_thread, Arc, Mutex};
 
 /// Why a request got no bytes at once.
@@ -38,7 +38,8 @@ pub(crate) struct Budget {
 impl Budget {
     pub(crate) fn new(max_bytes: usize) -> Self {
         Self {
-            limiter: Limiter::new(max_bytes),
+            // Strict order: bytes that free go to the waiters in turn (nothing idle serves them).
+            limiter: Limiter::new(max_bytes, Duration::ZERO),
             places: Mutex::new(Places::default()),
         }
     }
@@ -88,7 +89,8 @@ impl Budget {
             Ok(()) => return Ok(()),
             Err(waiter) => waiter,
         };
-        block_until_served(&waiter, deadline, || self.cancel_locked(&waiter)).map(|_| ())
+        // Never notified (only a pool's idle objects notify), so there is nothing to retry.
+        block_until_served(&waiter, deadline, || None, || self.cancel_locked(&waiter)).map(|_| ())
     }
 
     /// One poll of a task that takes `need` bytes: ready once they are its, queued in `waiter`
@@ -100,7 +102,7 @@ impl Budget {
         waker: &Waker,
     ) -> Poll<()> {
         if let Some(queued) = waiter {
-            let served = poll_served(queued, waker);
+            let served = poll_served(queued, waker, || None);
             if served.is_ready() {
                 *waiter = None;
             }
@@ -125,9 +127,10 @@ impl Budget {
 
     /// Gives `n` bytes back; the waiters they make room for are served.
     pub(crate) fn release(&self, n: usize) {
-        let mut wakes = Vec::new();
-        self.limiter.free(&mut self.places.lock(), n, &mut wakes);
-        wake_all(wakes);
+        let mut wakes = Wakes::default();
+        self.limiter
+            .free(&mut self.places.lock(), n, false, &mut wakes);
+        wakes.wake_all();
     }
 
     /// Takes `need` bytes if free and nobody waits first; otherwise queues a waiter (woken by
@@ -154,11 +157,11 @@ impl Budget {
     /// Ends `waiter`'s wait under the lock: what it was handed meanwhile, if anything. Wakes
     /// the waiters it let through, and drops its own waker, after unlocking.
     fn cancel_locked(&self, waiter: &Arc<Waiter<()>>) -> Option<Handoff<()>> {
-        let mut wakes = Vec::new();
+        let mut wakes = Wakes::default();
         let cancelled = self
             .limiter
-            .cancel(&mut self.places.lock(), waiter, &mut wakes);
-        wake_all(wakes);
+            .cancel(&mut self.places.lock(), waiter, false, &mut wakes);
+        wakes.wake_all();
         drop(cancelled.stale);
         cancelled.handoff
     }

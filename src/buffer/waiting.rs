@@ -10,7 +10,7 @@ use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::{refused, AtBudget, Boxed, Buffer, BufferPool, Classes, OwnedBuffer};
-use crate::pool::limiter::Waiter;
+use crate::pool::waiter::Waiter;
 use crate::sync::Arc;
 use crate::BufferError;
 

@@ -36,8 +36,9 @@ impl<T, F, R> Builder<Shared, T, F, R> {
     /// until an object comes back or a place frees (an object the policy refuses, a trim drops,
     /// or [`detach`](crate::Pooled::detach) takes out frees its place; then the factory makes a
     /// new one); [`get_timeout`](crate::Pool::get_timeout) waits up to a deadline and
-    /// [`get_async`](crate::Pool::get_async) without blocking a thread. Waiters are served
-    /// first come, first served, and never wait while an object is idle anywhere in the pool.
+    /// [`get_async`](crate::Pool::get_async) without blocking a thread. Waiters are served in the
+    /// order they came, with the eventual fairness of [`fair_after`](PoolBuilder::fair_after),
+    /// and an object idle anywhere in the pool always has a waiter on its way to it.
     /// [`try_get`](crate::Pool::try_get) never waits, and [`put`](crate::Pool::put) hands its
     /// value back when the pool is at the cap.
     ///
@@ -67,6 +68,42 @@ impl<T, F, R> Builder<Shared, T, F, R> {
     /// ```
     pub fn max_live(mut self, n: usize) -> Self {
         self.max_live = Some(n);
+        self
+    }
+
+    /// How long a caller waiting at the [`max_live`](PoolBuilder::max_live) cap may be overtaken
+    /// (default [`DEFAULT_FAIR_AFTER`](crate::builder::DEFAULT_FAIR_AFTER), 0.5 ms): *eventual
+    /// fairness*, as parking_lot's locks have it.
+    ///
+    /// An object that comes back while callers wait stays idle and the first waiter is woken
+    /// to take it; a caller that did not wait (typically the thread that just gave it back) may
+    /// take it first and keep working without a context switch, which is what keeps a pool at
+    /// its cap fast. A waiter that has waited `fair_after` is handed the next object that comes
+    /// back directly, so nobody waits much longer than that while objects come back. Places
+    /// that free (an object ended) always go to waiters in order, and waiters among themselves
+    /// are served in the order they came. `Duration::ZERO` gives strict first come, first
+    /// served: every object that comes back is handed to the first waiter.
+    ///
+    /// The thread caches, closed while anyone waits, also stay closed until the queue has been
+    /// empty for `fair_after` (at most 1 ms), so a pool that keeps reaching its cap does not pay
+    /// to close them every time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let strict = hotpool::Pool::builder(String::new)
+    ///     .max_live(4)
+    ///     .fair_after(Duration::ZERO)
+    ///     .build()?;
+    /// # drop(strict);
+    /// # Ok::<(), hotpool::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `build()` returns [`ConfigError::Requires`](crate::ConfigError::Requires) if
+    /// `max_live` is not set: nobody waits in an unbounded pool.
+    pub fn fair_after(mut self, bound: std::time::Duration) -> Self {
+        self.fair_after = Some(bound);
         self
     }
 

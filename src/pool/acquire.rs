@@ -11,8 +11,9 @@ use std::time::Instant;
 
 use super::depot::Depot;
 use super::inner::Inner;
-use super::limiter::{block_until_served, poll_served, wake_all, Handoff, Limiter, Waiter, Wake};
+use super::limiter::Limiter;
 use super::thread::drop_all;
+use super::waiter::{block_until_served, poll_served, Handoff, Polled, Waiter, Wake, Wakes};
 use crate::counting::Change;
 use crate::error::Timeout;
 use crate::recycle::SharedRecycler;
@@ -32,6 +33,19 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         }
     }
 
+    /// After a miss in this thread's cache: an idle object from the depot, a new one from the
+    /// factory, or in a bounded pool at its cap an object or place handed over, waiting until
+    /// `deadline` (forever if `None`). With the caches closed, the depot's idle objects are
+    /// looked at under the same lock as the queue ([`Limiter::reserve`]): one lock, not two.
+    pub(crate) fn take_slow_or_wait(&self, deadline: Option<Instant>) -> Result<Box<T>, Timeout> {
+        if !self.caches_closed() {
+            if let Some(obj) = self.take_slow() {
+                return Ok(obj);
+            }
+        }
+        self.create_or_wait(deadline)
+    }
+
     /// The first poll of an async acquisition, and every later one: ready with an object, or
     /// queued in `waiter` (to be woken through `waker`).
     pub(crate) fn poll_acquire(
@@ -40,12 +54,18 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         waker: &Waker,
     ) -> Poll<Box<T>> {
         if let Some(queued) = waiter {
-            let handoff = ready!(poll_served(queued, waker));
+            let retry = || self.retry_locked(queued, || Wake::Task(waker.clone()));
+            let handoff = ready!(poll_served(queued, waker, retry));
             *waiter = None;
             return Poll::Ready(self.take_handoff(handoff));
         }
-        if let Some(obj) = self.take_cached().or_else(|| self.take_slow()) {
+        if let Some(obj) = self.take_cached() {
             return Poll::Ready(obj);
+        }
+        if !self.caches_closed() {
+            if let Some(obj) = self.take_slow() {
+                return Poll::Ready(obj);
+            }
         }
         let Some(limiter) = &self.limiter else {
             return Poll::Ready(self.create());
@@ -54,9 +74,11 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
             Ok(handoff) => Poll::Ready(self.take_handoff(handoff)),
             // The first waiter may have been served by what it took from the thread caches
             // while it queued: ready now (its wake-up, already sent, is then spurious).
-            Err(queued) => match queued.take_served(None) {
-                Some(handoff) => Poll::Ready(self.take_handoff(handoff)),
-                None => {
+            Err(queued) => match queued.poll(None) {
+                Polled::Served(handoff) => Poll::Ready(self.take_handoff(handoff)),
+                Polled::Notified | Polled::Waiting => {
+                    // A notification now is for an object that came back after it queued: it
+                    // finds it on its next poll (the wake-up is already sent).
                     *waiter = Some(queued);
                     Poll::Pending
                 }
@@ -126,39 +148,54 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
             Ok(handoff) => return Ok(handoff),
             Err(waiter) => waiter,
         };
-        block_until_served(&waiter, deadline, || self.cancel_locked(&waiter))
+        block_until_served(
+            &waiter,
+            deadline,
+            || self.retry_locked(&waiter, || Wake::Thread(current_thread())),
+            || self.cancel_locked(&waiter),
+        )
     }
 
-    /// Under the depot lock: an idle depot object or a free place if nobody queued first;
-    /// otherwise queues a waiter (woken by `wake`, which the caller made before locking: a
-    /// `Waker`'s clone is user code). The first waiter sets the `waiting` flag and
-    /// gathers every thread cache's objects, which serve the queue at once.
+    /// A notified waiter looks for an idle object in the depot under the lock, or waits again
+    /// (woken by `wake`, made before locking: a `Waker`'s clone is user code). See
+    /// [`Limiter::retry`].
+    fn retry_locked(
+        &self,
+        waiter: &Arc<Waiter<T>>,
+        wake: impl FnOnce() -> Wake,
+    ) -> Option<Handoff<T>> {
+        let limiter = self.limiter.as_ref()?;
+        let wake = wake();
+        let mut wakes = Wakes::default();
+        let mut depot = self.depot();
+        let (places, mut idle) = depot.places_and_idle();
+        let retried = limiter.retry(places, waiter, || idle.take(), wake, &mut wakes);
+        drop(depot);
+        wakes.wake_all();
+        drop(retried.unused); // a `Waker`'s drop is user code: outside the lock
+        retried.handoff
+    }
+
+    /// Under the depot lock: an idle depot object (even if others wait: see `limiter.rs`), or a
+    /// free place if nobody queued first; otherwise queues a waiter (woken by `wake`, which the
+    /// caller made before locking: a `Waker`'s clone is user code). A waiter that finds the
+    /// caches open closes them and gathers every thread cache's objects, which serve the queue
+    /// at once.
     fn reserve_or_enqueue(
         &self,
         limiter: &Limiter,
         wake: Wake,
     ) -> Result<Handoff<T>, Arc<Waiter<T>>> {
         let mut depot = self.depot();
-        let Depot {
-            magazines,
-            counts,
-            peak,
-            places,
-            ..
-        } = &mut *depot;
-        let reserved = limiter.reserve(places, || {
-            let obj = magazines.take_one()?;
-            counts.change(Change::Reused);
-            peak.publish_own(counts);
-            Some(obj)
-        });
+        let (places, mut idle) = depot.places_and_idle();
+        let reserved = limiter.reserve(places, || idle.take().map(|(obj, _)| obj));
         if let Some(handoff) = reserved {
             drop(depot);
             drop(wake); // unused (a `Waker` is user code: dropped outside the lock)
             return Ok(handoff);
         }
         let (waiter, quiesced) = limiter.enqueue(&mut depot.places, wake);
-        let mut wakes = Vec::new();
+        let mut wakes = Wakes::default();
         let mut overflow = Vec::new();
         if let Some(quiesced) = quiesced {
             let mut haul = Vec::new();
@@ -174,7 +211,7 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
             overflow = self.stock(&mut depot, haul, &mut wakes);
         }
         drop(depot);
-        wake_all(wakes);
+        wakes.wake_all();
         // What the depot had no room for (counted already): dropped outside the lock. If a
         // `T::drop` panics, the wait ends with it and passes on whatever it was handed.
         let cancel_on_unwind = CancelOnUnwind {
@@ -189,22 +226,33 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
     /// Ends `waiter`'s wait under the depot lock (see [`Limiter::cancel`]).
     fn cancel_locked(&self, waiter: &Arc<Waiter<T>>) -> Option<Handoff<T>> {
         let limiter = self.limiter.as_ref()?;
-        let mut wakes = Vec::new();
-        let cancelled = limiter.cancel(&mut self.depot().places, waiter, &mut wakes);
-        wake_all(wakes);
+        let mut wakes = Wakes::default();
+        let mut depot = self.depot();
+        let idle = depot.magazines.idle() > 0;
+        let cancelled = limiter.cancel(&mut depot.places, waiter, idle, &mut wakes);
+        drop(depot);
+        wakes.wake_all();
         drop(cancelled.stale); // a `Waker`'s drop is user code: outside the lock
         cancelled.handoff
     }
 
-    /// Under the depot lock: hands `obj` to the first waiter, counted as the `get` it serves, and
-    /// returns how to wake it; gives `obj` back if nobody waits.
-    pub(super) fn hand_to_waiter(&self, depot: &mut Depot<T>, obj: Box<T>) -> Result<Wake, Box<T>> {
+    /// Under the depot lock, while the caches are closed: an object that came back goes to an
+    /// overdue waiter (counted as the `get` it serves), or is given back for the caller to keep
+    /// idle in the depot, where a waiter is woken to take it (see [`Limiter::on_return`]).
+    pub(super) fn return_while_closed(
+        &self,
+        depot: &mut Depot<T>,
+        obj: Box<T>,
+        wakes: &mut Wakes,
+    ) -> Option<Box<T>> {
         let Some(limiter) = &self.limiter else {
-            return Err(obj);
+            return Some(obj);
         };
-        let wake = limiter.hand_over(&mut depot.places, obj)?;
-        depot.count(Change::Reused);
-        Ok(wake)
+        let kept = limiter.on_return(&mut depot.places, obj, wakes);
+        if kept.is_none() {
+            depot.count(Change::Reused);
+        }
+        kept
     }
 
     /// Under the depot lock: idle objects entering the depot in bulk (a thief's haul, an exiting
@@ -215,14 +263,16 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         &self,
         depot: &mut Depot<T>,
         mut objects: Vec<Box<T>>,
-        wakes: &mut Vec<Wake>,
+        wakes: &mut Wakes,
     ) -> Vec<Box<T>> {
-        while let Some(obj) = objects.pop() {
-            match self.hand_to_waiter(depot, obj) {
-                Ok(wake) => wakes.push(wake),
-                Err(obj) => {
-                    objects.push(obj);
-                    break;
+        if let Some(limiter) = &self.limiter {
+            while let Some(obj) = objects.pop() {
+                match limiter.hand_over(&mut depot.places, obj, wakes) {
+                    Ok(()) => depot.count(Change::Reused),
+                    Err(obj) => {
+                        objects.push(obj);
+                        break;
+                    }
                 }
             }
         }
@@ -261,15 +311,32 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         if n == 0 {
             return;
         }
-        let mut wakes = Vec::new();
-        limiter.free(&mut self.depot().places, n, &mut wakes);
-        wake_all(wakes);
+        let mut wakes = Wakes::default();
+        let mut depot = self.depot();
+        let idle = depot.magazines.idle() > 0;
+        limiter.free(&mut depot.places, n, idle, &mut wakes);
+        drop(depot);
+        wakes.wake_all();
     }
 
-    /// Whether a bounded pool has waiters queued (see [`Limiter::waiters_queued`]).
+    /// Whether a bounded pool's thread caches are closed (see [`Limiter::caches_closed`]).
     #[inline]
-    pub(super) fn waiters_queued(&self) -> bool {
-        self.limiter.as_ref().is_some_and(Limiter::waiters_queued)
+    pub(super) fn caches_closed(&self) -> bool {
+        self.limiter.as_ref().is_some_and(Limiter::caches_closed)
+    }
+
+    /// Under the depot lock: an idle object straight from the depot, for a slow path that finds
+    /// the caches closed or has no thread tier (even if others wait: see `limiter.rs`). Reopens
+    /// the caches first if they have been closed long enough.
+    pub(super) fn take_from_depot(&self, depot: &mut Depot<T>) -> Option<Box<T>> {
+        if let Some(limiter) = &self.limiter {
+            limiter.reopen_if_due(&mut depot.places);
+        }
+        let taken = depot.magazines.take_one();
+        if taken.is_some() {
+            depot.count(Change::Reused);
+        }
+        taken
     }
 }
 

@@ -5,8 +5,8 @@
 //! runs user code: the lock only ever covers pointer moves and counter updates.
 
 use super::counts::{Counts, PeakEstimate};
-use super::limiter::Places;
 use super::magazines::Magazines;
+use super::places::Places;
 
 pub(crate) struct Depot<T> {
     /// Idle objects outside the thread caches (`magazines.rs`).
@@ -18,7 +18,7 @@ pub(crate) struct Depot<T> {
     /// Owned-guard references given back by threads, kept for the next thread that needs a batch
     /// (`refs.rs`).
     pub(crate) refs: usize,
-    /// Places and waiters of a bounded pool (`limiter.rs`); unused otherwise.
+    /// Places and waiters of a bounded pool (`places.rs`, `limiter.rs`); unused otherwise.
     pub(crate) places: Places<T>,
 }
 
@@ -43,5 +43,35 @@ impl<T> Depot<T> {
     /// Publishes the balance of the depot's own counters (see [`PeakEstimate::publish_own`]).
     pub(crate) fn publish_own_balance(&mut self) {
         self.peak.publish_own(&self.counts);
+    }
+}
+
+impl<T> Depot<T> {
+    /// The depot split for the limiter: its places, and its idle objects to take one by one.
+    pub(crate) fn places_and_idle(&mut self) -> (&mut Places<T>, IdleObjects<'_, T>) {
+        let idle = IdleObjects {
+            magazines: &mut self.magazines,
+            counts: &mut self.counts,
+            peak: &mut self.peak,
+        };
+        (&mut self.places, idle)
+    }
+}
+
+/// The depot's idle objects, borrowed beside its places (see [`Depot::places_and_idle`]).
+pub(crate) struct IdleObjects<'a, T> {
+    magazines: &'a mut Magazines<T>,
+    counts: &'a mut Counts,
+    peak: &'a mut PeakEstimate,
+}
+
+impl<T> IdleObjects<'_, T> {
+    /// Takes one idle object, counted as reused (a `get` the depot served), and whether more
+    /// are left.
+    pub(crate) fn take(&mut self) -> Option<(Box<T>, bool)> {
+        let obj = self.magazines.take_one()?;
+        self.counts.change(crate::counting::Change::Reused);
+        self.peak.publish_own(self.counts);
+        Some((obj, self.magazines.idle() > 0))
     }
 }

@@ -11,12 +11,13 @@ use std::panic::{self, AssertUnwindSafe};
 use super::cache::ThreadCache;
 use super::counts::Totals;
 use super::depot::Depot;
-use super::limiter::{wake_all, Limiter};
+use super::limiter::Limiter;
 use super::magazines::Magazine;
 use super::refs::Refs;
 use super::slots::{Shared, Slot};
 use super::thread::{drop_all, ThreadExit, ThreadHandle};
 use super::tier::{count_kept, Source, ThreadTier, TierHost};
+use super::waiter::Wakes;
 use crate::counting::Change;
 use crate::recycle::SharedRecycler;
 use crate::stats::PoolStats;
@@ -28,10 +29,8 @@ pub(crate) type Factory<T> = Box<dyn Fn() -> T + Send + Sync>;
 enum Kept<T> {
     /// The thread tier decided: kept (`Ok`) or no room anywhere (`Err`).
     Decided(Result<(), Box<T>>),
-    /// No thread tier for this thread (exiting): the depot decides.
+    /// No thread tier for this thread (exiting), or the caches closed: the depot decides.
     NoCache(Box<T>),
-    /// Handed to a waiter, and counted.
-    Handed,
 }
 
 /// Keeps a value off the cache lines of its neighbours (two lines, as for thread slots).
@@ -64,9 +63,9 @@ impl<T, R> Inner<T, R> {
         recycler: R,
         max_idle: usize,
         thread_cache: usize,
-        max_live: Option<usize>,
+        limiter: Option<Limiter>,
     ) -> Self {
-        let tier = ThreadTier::new(thread_cache, max_live.is_some());
+        let tier = ThreadTier::new(thread_cache, limiter.is_some());
         // With a thread tier, depot magazines hold one trade's worth; without one, `put_one`
         // still groups objects so the depot's stack stays short.
         let magazine_len = if tier.is_on() { tier.batch() } else { 32 };
@@ -78,7 +77,7 @@ impl<T, R> Inner<T, R> {
             recycler,
             refs: Refs::new(),
             drop_sync: ArcDropSync::default(),
-            limiter: max_live.map(Limiter::new),
+            limiter,
         }
     }
 
@@ -170,48 +169,39 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
     #[cold]
     #[inline(never)]
     pub(crate) fn take_slow(&self) -> Option<Box<T>> {
-        if self.waiters_queued() {
-            // Nothing is idle while anyone waits (see `limiter.rs`), and first come, first served:
-            // the caller queues (or, for `try_get`, gets nothing) without taking the lock here.
-            return None;
-        }
-        if self.tier.is_on() {
+        if self.tier.is_on() && !self.caches_closed() {
             let via_thread = self.with_slot(|thread, slot| {
                 let mut depot = self.depot();
-                if depot.places.has_waiters() {
-                    // First come, first served: and the queue holds no idle object anyway.
-                    return Some(None);
+                if self
+                    .limiter
+                    .as_ref()
+                    .is_some_and(Limiter::caches_closed_locked)
+                {
+                    // Closed since the check above: the depot serves instead.
+                    return Some(self.take_from_depot(&mut depot));
                 }
-                let taken = slot.with_cache_locked(thread, &mut depot, |cache, depot| {
+                slot.with_cache_locked(thread, &mut depot, |cache, depot| {
                     if !self.enable_cache(thread, cache) {
                         return None;
                     }
                     self.trade_tallies(slot.shared(), cache, depot);
                     // A bounded pool's hit path may have turned away from a cache that was
-                    // not empty (waiters were queued a moment ago).
+                    // not empty (the caches were closed a moment ago).
                     if let Some(obj) = cache.pop() {
                         return Some(Some(obj));
                     }
                     self.refs.stock_spares(slot.shared(), &mut depot.refs);
                     self.tier.refill(cache, &mut depot.magazines);
                     Some(cache.pop()) // counted by the fill word, as a hit's pop is
-                })?;
-                Some(taken)
+                })
             });
             if let Some(Some(taken)) = via_thread {
                 return taken;
             }
         }
-        // No thread tier here: take one object straight from the depot.
-        let mut depot = self.depot();
-        if depot.places.has_waiters() {
-            return None;
-        }
-        let taken = depot.magazines.take_one();
-        if taken.is_some() {
-            depot.count(Change::Reused);
-        }
-        taken
+        // Closed caches (a bounded pool that waits or waited a moment ago), or no thread tier
+        // here: take one object straight from the depot.
+        self.take_from_depot(&mut self.depot())
     }
 
     /// A new object from the factory (outside every lock: it may use the pool).
@@ -264,73 +254,76 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         ThreadTier::keep(self, obj, source)
     }
 
-    /// Hands the object to the first waiter of a bounded pool if one is queued; otherwise flushes
-    /// half of this thread's full cache to the depot to make room (enabling the cache first if
-    /// this is the thread's first return), or keeps the object in the depot directly when there
-    /// is no thread tier. Gives the object back if the depot is full too.
+    /// Keeps a returned object when this thread's cache cannot: flushes half of this thread's
+    /// full cache to the depot to make room (enabling the cache first if this is the thread's
+    /// first return); or, when a bounded pool's caches are closed or there is no thread tier,
+    /// keeps it in the depot ([`Inner::keep_in_depot`]). Gives the object back if the depot is
+    /// full too.
     #[cold]
     #[inline(never)]
     fn keep_slow(&self, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
-        let kept = if !self.tier.is_on() {
-            Kept::NoCache(obj)
-        } else {
-            self.drop_sync.touch();
-            self.tier.with_slot_or(
-                obj,
-                |thread, slot, obj| {
-                    let mut depot = self.depot();
-                    let kept = match self.hand_to_waiter(&mut depot, obj) {
-                        Ok(wake) => {
-                            // Counted in the depot, where the `get` it serves is counted and
-                            // both are published at once: counted in this slot, the return would
-                            // stay unpublished while the depot's side raises the estimate behind
-                            // `peak_in_use` on every hand-off.
-                            count_kept(&depot.counts, source);
-                            depot.publish_own_balance();
-                            drop(depot);
-                            wake.wake();
-                            Kept::Handed
-                        }
-                        Err(obj) => slot.with_cache_locked(thread, &mut depot, |cache, depot| {
-                            if !self.enable_cache(thread, cache) {
-                                return Kept::NoCache(obj);
-                            }
-                            self.trade_tallies(slot.shared(), cache, depot);
-                            self.tier.make_room(cache, &mut depot.magazines);
-                            Kept::Decided(ThreadTier::push_locked(
-                                &slot.shared().counts,
-                                cache,
-                                obj,
-                                source,
-                            ))
-                        }),
-                    };
-                    kept
-                },
-                Kept::NoCache,
-            )
-        };
+        if !self.tier.is_on() || self.caches_closed() {
+            return self.keep_in_depot(obj, source);
+        }
+        self.drop_sync.touch();
+        let kept = self.tier.with_slot_or(
+            obj,
+            |thread, slot, obj| {
+                let mut depot = self.depot();
+                if self
+                    .limiter
+                    .as_ref()
+                    .is_some_and(Limiter::caches_closed_locked)
+                {
+                    // Closed since the check above.
+                    return Kept::NoCache(obj);
+                }
+                slot.with_cache_locked(thread, &mut depot, |cache, depot| {
+                    if !self.enable_cache(thread, cache) {
+                        return Kept::NoCache(obj);
+                    }
+                    self.trade_tallies(slot.shared(), cache, depot);
+                    self.tier.make_room(cache, &mut depot.magazines);
+                    Kept::Decided(ThreadTier::push_locked(
+                        &slot.shared().counts,
+                        cache,
+                        obj,
+                        source,
+                    ))
+                })
+            },
+            Kept::NoCache,
+        );
         match kept {
             Kept::Decided(result) => result,
-            Kept::Handed => Ok(()),
-            Kept::NoCache(obj) => {
-                let mut depot = self.depot();
-                let wake = match self.hand_to_waiter(&mut depot, obj) {
-                    Ok(wake) => Some(wake),
-                    Err(obj) => {
-                        depot.magazines.put_one(obj)?;
-                        None
-                    }
-                };
-                count_kept(&depot.counts, source);
-                depot.publish_own_balance();
+            Kept::NoCache(obj) => self.keep_in_depot(obj, source),
+        }
+    }
+
+    /// Keeps a returned object in the depot, or hands it to an overdue waiter of a bounded pool
+    /// whose caches are closed (waking one to take it otherwise: [`Inner::return_while_closed`]).
+    /// Counted in the depot, where a `get` it serves is counted and both are published at once:
+    /// counted in a thread's slot, the return would stay unpublished while the depot's side
+    /// raises the estimate behind `peak_in_use` on every hand-off. Gives the object back if the
+    /// depot is full.
+    fn keep_in_depot(&self, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
+        let mut wakes = Wakes::default();
+        let mut depot = self.depot();
+        if let Some(obj) = self.return_while_closed(&mut depot, obj, &mut wakes) {
+            if let Some(limiter) = &self.limiter {
+                limiter.reopen_if_due(&mut depot.places);
+            }
+            if let Err(obj) = depot.magazines.put_one(obj) {
                 drop(depot);
-                if let Some(wake) = wake {
-                    wake.wake();
-                }
-                Ok(())
+                wakes.wake_all(); // a waiter woken for it finds nothing, and waits again
+                return Err(obj);
             }
         }
+        count_kept(&depot.counts, source);
+        depot.publish_own_balance();
+        drop(depot);
+        wakes.wake_all();
+        Ok(())
     }
 
     /// The recycle policy panicked on `obj`: counts it as discarded if it was a guard's (a `put`
@@ -441,7 +434,7 @@ impl<T, R> TierHost<T> for Inner<T, R> {
 impl<T: Send + 'static, R: SharedRecycler<T>> ThreadExit for Inner<T, R> {
     fn thread_exited(&self, thread: &ThreadHandle) {
         let slot = self.tier.slots.get(thread);
-        let mut wakes = Vec::new();
+        let mut wakes = Wakes::default();
         let mut depot = self.depot();
         let overflow = slot.with_cache_locked(thread, &mut depot, |cache, depot| {
             let objects = cache.disable();
@@ -451,7 +444,7 @@ impl<T: Send + 'static, R: SharedRecycler<T>> ThreadExit for Inner<T, R> {
             self.stock(depot, objects, &mut wakes)
         });
         drop(depot);
-        wake_all(wakes);
+        wakes.wake_all();
         // Runs inside a thread-local destructor: every object is dropped even if one panics, and
         // the first panic goes to `ThreadHandle::drop`, which stops it there.
         let dropped = self.drop_all_then_free_places(overflow);

@@ -10,12 +10,14 @@ mod lend;
 pub(crate) mod limiter;
 mod magazines;
 mod owned;
+pub(crate) mod places;
 mod refs;
 mod report;
 mod slots;
 mod tally;
 mod thread;
 mod tier;
+pub(crate) mod waiter;
 mod waiting;
 
 use std::fmt;
@@ -28,6 +30,7 @@ use crate::recycle::{Recycle, Recycler, ResetRecycler};
 use crate::stats::PoolStats;
 use crate::sync::Arc;
 use inner::Inner;
+use limiter::Limiter;
 use tier::Source;
 
 /// A pool of reusable `T` shared by threads.
@@ -166,7 +169,12 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
                 builder.recycler,
                 builder.max_idle,
                 builder.thread_cache,
-                builder.max_live,
+                builder.max_live.map(|max_live| {
+                    let fair_after = builder
+                        .fair_after
+                        .unwrap_or(crate::builder::DEFAULT_FAIR_AFTER);
+                    Limiter::new(max_live, fair_after)
+                }),
             )
         });
         inner.prefill(builder.prefill);
@@ -406,12 +414,9 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     #[cold]
     #[inline(never)]
     fn acquire_slow(&self) -> Box<T> {
-        match self.inner.take_slow() {
-            Some(obj) => obj,
-            None => match self.inner.create_or_wait(None) {
-                Ok(obj) => obj,
-                Err(_) => unreachable!("no deadline"),
-            },
+        match self.inner.take_slow_or_wait(None) {
+            Ok(obj) => obj,
+            Err(_) => unreachable!("no deadline"),
         }
     }
 }

@@ -14,7 +14,7 @@
 //! - [`Slot::with_cache`]: the owner, unannounced. Only in pools whose caches are never stolen
 //!   from (checked in debug builds): the unbounded pool's hit path.
 //! - [`Slot::with_cache_announced`]: the owner, announced through the slot's `busy` flag and
-//!   refused while `waiting` is set (a store, a [light barrier](crate::barrier) and a load on the
+//!   refused while `caches_closed` is set (a store, a [light barrier](crate::barrier) and a load on the
 //!   owner's own line): the bounded pool's hit path.
 //! - [`Slot::with_cache_locked`]: the owner, holding the depot lock (its `&mut Depot` is the
 //!   proof). Every slow path of every pool. A thief holds the same lock.
@@ -125,12 +125,12 @@ impl<T> Slot<T> {
         self.open(owner, f)
     }
 
-    /// Runs `f` on this slot's cache and `value` unless `waiting` is set (then gives `value`
+    /// Runs `f` on this slot's cache and `value` unless `caches_closed` is set (then gives `value`
     /// back): the hit path of a pool whose caches a thief may empty. Same rules for `f` as
     /// [`Slot::with_cache`].
     ///
     /// The handshake with [`ThreadSlots::steal_cached`] is Dekker's: the owner sets `busy`, then
-    /// reads `waiting`; the thief sets `waiting`, then reads `busy`. With the barriers between
+    /// reads `caches_closed`; the thief sets `caches_closed`, then reads `busy`. With the barriers between
     /// (a [light](barrier::light) one here, a [heavy](barrier::heavy) one in [`Quiesced::new`]),
     /// at least one side sees the other's store: the owner stays out, or the thief waits until
     /// `busy` clears, with a release that publishes every write `f` made to the cache.
@@ -138,16 +138,16 @@ impl<T> Slot<T> {
     pub(crate) fn with_cache_announced<V, R>(
         &self,
         owner: &ThreadHandle,
-        waiting: &AtomicBool,
+        caches_closed: &AtomicBool,
         value: V,
         f: impl FnOnce(&mut ThreadCache<'_, T>, V) -> R,
     ) -> Result<R, V> {
         // Relaxed: `light` orders it before the load below, as the thief's barrier requires.
         self.busy.store(true, Ordering::Relaxed);
         barrier::light();
-        // Acquire: a `false` stored when the last waiter left (release, under the depot lock)
+        // Acquire: a `false` stored when the caches reopened (release, under the depot lock)
         // publishes what a thief did to this cache while the flag was set.
-        let result = if waiting.load(Ordering::Acquire) {
+        let result = if caches_closed.load(Ordering::Acquire) {
             Err(value)
         } else {
             Ok(self.open(owner, |cache| f(cache, value)))
@@ -178,7 +178,7 @@ impl<T> Slot<T> {
         self.cache.with_mut(|cache| {
             // Why the `&mut` is unique: `owner` is the owning thread's handle (checked in debug
             // builds), so no other owner opens it; a thief opens it only under the depot lock
-            // (which `with_cache_locked`'s callers hold) and after `busy` cleared with `waiting`
+            // (which `with_cache_locked`'s callers hold) and after `busy` cleared with `caches_closed`
             // set (which `with_cache_announced`'s callers respect), and never in a table that
             // uses `with_cache` (checked in debug builds); `for_each` never exposes the cache;
             // `f` runs no user code and opens no cache, so no borrow nests here.
@@ -391,7 +391,7 @@ impl<T> ThreadSlots<T> {
             self.stealable,
             "stealing from a table that opens caches unannounced"
         );
-        debug_assert!(quiesced.still_waiting());
+        debug_assert!(quiesced.still_closed());
         for slot in self.slots() {
             let mut round = 0;
             // Acquire: pairs with the release that cleared it, publishing the owner's writes.
@@ -401,8 +401,8 @@ impl<T> ThreadSlots<T> {
             slot.cache.with_mut(|cache| {
                 // Why the `&mut` is unique: the table is stealable, so its owner opens the cache
                 // only announced or under the depot lock. The lock is ours (`depot`); an
-                // announced open that starts now sees `waiting` and stays out (`quiesced`); one
-                // that saw `waiting` clear has ended, as `busy` is clear.
+                // announced open that starts now sees `caches_closed` and stays out (`quiesced`); one
+                // that saw `caches_closed` clear has ended, as `busy` is clear.
                 // SAFETY: the pointer is from a live cell of a published slot; unique, as above.
                 let store = unsafe { &mut *cache };
                 // SAFETY: the fill word is the slot's own, and the cache is open only here.

@@ -252,7 +252,7 @@ impl<T> ThreadTier<T> {
                 Ok(slot.with_cache(thread, |cache| f(cache, value)))
             }
             (Door::Limiter, Some(limiter)) => {
-                slot.with_cache_announced(thread, &limiter.waiting, value, f)
+                slot.with_cache_announced(thread, &limiter.caches_closed, value, f)
             }
         }
     }

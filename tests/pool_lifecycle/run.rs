@@ -113,7 +113,11 @@ pub(crate) fn build(settings: &Settings, makers: &Arc<Makers>) -> P {
         .max_idle(settings.max_idle)
         .prefill(settings.prefill);
     match settings.cap {
-        Some(cap) => builder.max_live(cap).build(),
+        // The model hands every object that comes back to the first waiter: strict order.
+        Some(cap) => builder
+            .max_live(cap)
+            .fair_after(std::time::Duration::ZERO)
+            .build(),
         None => builder.build(),
     }
     .expect("valid settings")

@@ -33,6 +33,17 @@ pub fn bounded_cached(census: &Arc<Census>, thread_cache: usize, max_live: usize
         .expect("a valid configuration")
 }
 
+/// [`bounded_cached`] in strict order (`fair_after(Duration::ZERO)`): every object that comes
+/// back goes to the first waiter, and the caches reopen as soon as nobody waits.
+pub fn bounded_strict(census: &Arc<Census>, thread_cache: usize, max_live: usize) -> Pool<Counted> {
+    Pool::builder(census.factory())
+        .thread_cache(thread_cache)
+        .max_live(max_live)
+        .fair_after(std::time::Duration::ZERO)
+        .build()
+        .expect("a valid configuration")
+}
+
 /// Like [`tracked_pool`], and objects retaining more than `max_retained_bytes` are discarded.
 pub fn retaining_pool(
     tracker: &Arc<Tracker>,

@@ -1,0 +1,117 @@
+//! Waiting at a bounded pool's cap allocates nothing in steady state: waiter nodes of ended
+//! waits are reused and wake-ups are collected without a `Vec` (`pool/places.rs`,
+//! `pool/waiter.rs`). Counted with a counting global allocator.
+
+mod support;
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Barrier;
+use std::task::{Context, Poll, Waker};
+use std::thread;
+use std::time::Duration;
+
+use hotpool::Pool;
+use support::alloc::{calls_on_this_thread, measured, measured_calls, CountingAlloc};
+use support::waker::noop_waker;
+
+#[global_allocator]
+static ALLOCATOR: CountingAlloc = CountingAlloc;
+
+/// Rounds before counting: the queue and the spare nodes reach their steady-state size.
+const WARM_UP: usize = 100;
+const ROUNDS: usize = 1_000;
+
+/// One task-style wait: a future queues behind the held object, which is then given back and
+/// handed to it. Returns the new holder.
+fn hand_over_to_a_waiting_future<'p>(
+    pool: &'p Pool<Vec<u8>>,
+    held: hotpool::Pooled<'p, Vec<u8>>,
+    waker: &Waker,
+) -> hotpool::Pooled<'p, Vec<u8>> {
+    let mut cx = Context::from_waker(waker);
+    let mut future = pin!(pool.get_async());
+    assert!(future.as_mut().poll(&mut cx).is_pending(), "at the cap");
+    drop(held);
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(guard) => guard,
+        Poll::Pending => panic!("the object given back was not handed to the waiting future"),
+    }
+}
+
+#[test]
+fn an_async_wait_allocates_nothing_in_steady_state() {
+    for fair_after in [Duration::ZERO, hotpool::builder::DEFAULT_FAIR_AFTER] {
+        let pool = Pool::builder(|| Vec::<u8>::with_capacity(64))
+            .max_live(1)
+            .fair_after(fair_after)
+            .build()
+            .unwrap();
+        // Made once: its clone in the pool (a reference count) allocates nothing.
+        let waker = noop_waker();
+        let mut held = pool.get();
+        for _ in 0..WARM_UP {
+            held = hand_over_to_a_waiting_future(&pool, held, &waker);
+        }
+        let mut holder = Some(held);
+        let calls = calls_on_this_thread(|| {
+            for _ in 0..ROUNDS {
+                let held = holder.take().expect("held");
+                holder = Some(hand_over_to_a_waiting_future(&pool, held, &waker));
+            }
+        });
+        drop(holder);
+        let stats = pool.stats();
+        assert_eq!(stats.waits as usize, WARM_UP + ROUNDS, "{stats}");
+        assert_eq!(
+            calls, 0,
+            "allocator calls in {ROUNDS} waits (fair_after {fair_after:?})"
+        );
+    }
+}
+
+#[test]
+fn blocking_waits_allocate_nothing_in_steady_state() {
+    const THREADS: usize = 3;
+    // The default order only: in strict order the caches reopen whenever the queue empties,
+    // and the next wait's steal gathers their objects into a `Vec` (a few per thousand waits).
+    {
+        let fair_after = hotpool::builder::DEFAULT_FAIR_AFTER;
+        let pool = Pool::builder(|| Vec::<u8>::with_capacity(64))
+            .max_live(1)
+            .fair_after(fair_after)
+            .build()
+            .unwrap();
+        let rounds = |n| {
+            for _ in 0..n {
+                let mut obj = pool.get();
+                obj.push(1);
+                thread::yield_now(); // holding it: the others wait
+            }
+        };
+        let warmed = Barrier::new(THREADS);
+        let calls = measured_calls(|| {
+            thread::scope(|s| {
+                for _ in 0..THREADS {
+                    s.spawn(|| {
+                        rounds(WARM_UP);
+                        warmed.wait();
+                        measured(|| rounds(ROUNDS));
+                    });
+                }
+            });
+        });
+        let stats = pool.stats();
+        assert_eq!(stats.created, 1, "{stats}");
+        assert!(stats.waits > 0, "nobody waited: {stats}");
+        // Not exactly 0 with threads racing: a node is reused only once its waiter dropped its
+        // handle, so a wait that queues just then gets a new one (kept after: the nodes grow
+        // to the most waits alive at once, at most 64), and if the queue stays empty for
+        // `fair_after` (a stalled machine) the caches reopen and the next wait steals into a
+        // `Vec`. One allocation per wait would be thousands.
+        assert!(
+            calls <= 16,
+            "{calls} allocator calls in waits (fair_after {fair_after:?}): {stats}"
+        );
+    }
+}
