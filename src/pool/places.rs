@@ -16,8 +16,9 @@ pub(crate) struct Places<T> {
     /// Places taken: objects alive, in use or idle (bytes in use, for a budget).
     live: usize,
     queue: VecDeque<Arc<Waiter<T>>>,
-    /// Nodes of waits that ended, reused by new ones once their waiter dropped its handle.
-    spare: Vec<Arc<Waiter<T>>>,
+    /// Nodes of waits that ended, oldest first, reused by new ones once their waiter dropped
+    /// its handle.
+    spare: VecDeque<Arc<Waiter<T>>>,
     /// Whether a queued waiter is notified (woken to look for an idle object itself): at most
     /// one is, so a burst of returns wakes one waiter, not one each.
     notified: bool,
@@ -32,7 +33,7 @@ impl<T> Default for Places<T> {
         Self {
             live: 0,
             queue: VecDeque::new(),
-            spare: Vec::new(),
+            spare: VecDeque::new(),
             notified: false,
             emptied_at: None,
             waits: 0,
@@ -84,20 +85,14 @@ impl<T> Places<T> {
         fair_at: Option<Option<Instant>>,
     ) -> Arc<Waiter<T>> {
         let waiter = Waiter::new(need, fair_at, wake);
-        // A spare node is free once its waiter dropped its handle: `get_mut` proves it, with the
-        // acquire that orders the waiter's last use before the reuse.
-        let node = match self
-            .spare
-            .iter_mut()
-            .position(|node| Arc::get_mut(node).is_some())
-        {
-            Some(i) => {
-                let mut node = self.spare.swap_remove(i);
-                match Arc::get_mut(&mut node) {
-                    Some(free) => *free = waiter,
-                    None => unreachable!("checked unique under the lock"),
-                }
-                node
+        // The oldest spare node is the one most likely free: its waiter had the longest to take
+        // what it was handed and drop its handle. Only that one is looked at (the others were
+        // last touched by other threads: a scan would miss the cache on each); `get_mut` proves
+        // it free, with the acquire that orders the waiter's last use before the reuse.
+        let node = match self.spare.front_mut().and_then(Arc::get_mut) {
+            Some(free) => {
+                *free = waiter;
+                self.spare.pop_front().expect("the front node")
             }
             None => Arc::new(waiter),
         };
@@ -207,7 +202,7 @@ impl<T> Places<T> {
     /// Keeps the node of a wait that left the queue for a later wait.
     fn retire(&mut self, node: Arc<Waiter<T>>) {
         if self.spare.len() < SPARE_WAITERS {
-            self.spare.push(node);
+            self.spare.push_back(node);
         }
     }
 }
