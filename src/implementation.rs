@@ -350,7 +350,7 @@
 //! they came, and `fair_after(Duration::ZERO)` makes every waiter overdue at once, which is
 //! strict first come, first served. Tasks (`get_async`) are served in strict order whatever
 //! `fair_after` says: a notified task that finds nothing costs a poll and a wake-up per object,
-//! more than the hand-off it saves (measured in `pool/bounded/hotpool`, benches/README.md). The
+//! more than the hand-off it saves (benches/README.md, "Design notes and things tried"). The
 //! invariant that keeps waiting live: **while an object is idle in the depot and anyone waits,
 //! one waiter is notified** (every path that leaves an idle object behind with the notified
 //! waiter gone notifies the next: `retry`, `cancel`, `free`).
