@@ -100,7 +100,7 @@ impl<T, F, R> Builder<Shared, T, F, R> {
     /// ```
     ///
     /// # Errors
-    /// `build()` returns [`ConfigError::Requires`](crate::ConfigError::Requires) if
+    /// `build()` returns [`ConfigError::Requires`] if
     /// `max_live` is not set: nobody waits in an unbounded pool.
     pub fn fair_after(mut self, bound: std::time::Duration) -> Self {
         self.fair_after = Some(bound);
