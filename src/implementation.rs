@@ -190,7 +190,11 @@
 //!   the counts its writer made before; that is what lets `stats()` read them in cause-before-
 //!   effect order. No read-modify-write: on x86-64 the store is a plain `mov`. Levels that go
 //!   down as well as up (`sync::OwnedGauge`: an arena's retained bytes, peak, idle count) are
-//!   relaxed stores and loads: each is read on its own, and no other value depends on it.
+//!   relaxed stores and loads: each is read on its own, and no other value depends on it. A
+//!   thread's idle arena count and their retained bytes are each the sum of two levels, the hot
+//!   slot's and the idle stack's below it (`arena/thread.rs`): another thread may see one move before
+//!   the other, and so count an arena that changes place twice or not at all for that instant,
+//!   as it could already see the count and the bytes disagree. The owner's own `stats()` is exact.
 //! - **Fill word** (`pool/cache.rs`): the owner (or whoever holds the cache shut) stores it with
 //!   release and reads its own word relaxed; `stats()` reads it with acquire, so what the writer
 //!   counted before a hit is seen with it. The fold's `folded_pushes` and a trade's `moved` are

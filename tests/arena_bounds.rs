@@ -55,6 +55,48 @@ fn warm_arenas_per_thread_are_bounded() {
     assert_eq!(stats.arenas_created, 4);
 }
 
+/// The idle arenas are one stack, newest on top, however deep the scopes nest (the thread keeps
+/// its top apart from the rest), and the cap and the statistics count all of it.
+#[test]
+fn idle_arenas_are_reused_newest_first_and_counted_whole() {
+    arena::configure(ArenaConfig {
+        max_idle_arenas: 2,
+        ..ArenaConfig::default()
+    })
+    .unwrap();
+    // An arena's address and the chunk capacity it keeps (one chunk: all of it).
+    let used = |s: &arena::Scope<'_>| {
+        s.alloc(0u8);
+        (s.bump() as *const _ as usize, s.bump().allocated_bytes())
+    };
+    let (_, b, c) =
+        arena::scope(|a| arena::scope(|b| arena::scope(|c| (used(a), used(b), used(c)))));
+    // `c` ended first, then `b`; `a` found two arenas idle and was freed.
+    let stats = arena::stats();
+    assert_eq!((stats.arenas_created, stats.dropped_surplus), (3, 1));
+    assert_eq!((stats.idle_arenas, stats.retained_bytes), (2, b.1 + c.1));
+    let (x, y) = arena::scope(|x| arena::scope(|y| (used(x), used(y))));
+    assert_eq!((x.0, y.0), (b.0, c.0), "newest first");
+    assert_eq!(arena::scope(|z| used(z)).0, b.0);
+    // Shrunk while `b` is out: `c` stays, and `b` comes back to a full stack.
+    let s = arena::enter();
+    assert_eq!(used(&s).0, b.0);
+    arena::configure(ArenaConfig {
+        max_idle_arenas: 1,
+        ..ArenaConfig::default()
+    })
+    .unwrap();
+    assert_eq!(
+        (arena::stats().idle_arenas, arena::stats().retained_bytes),
+        (1, c.1)
+    );
+    drop(s);
+    let stats = arena::stats();
+    assert_eq!((stats.idle_arenas, stats.dropped_surplus), (1, 2));
+    assert_eq!(arena::scope(|z| used(z)).0, c.0);
+    assert_eq!(arena::stats().arenas_created, 3);
+}
+
 #[test]
 fn the_allocation_limit_makes_try_alloc_fail_and_alloc_panic() {
     arena::configure(ArenaConfig {

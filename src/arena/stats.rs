@@ -158,12 +158,31 @@ pub(super) struct ThreadCounters {
     pub(super) arenas_created: OwnedCounter,
     pub(super) dropped_oversized: OwnedCounter,
     pub(super) dropped_surplus: OwnedCounter,
-    pub(super) retained_bytes: OwnedGauge,
-    pub(super) idle_arenas: OwnedGauge,
+    /// Chunk capacity of the idle arenas below the hot slot (see `thread.rs`).
+    pub(super) below_bytes: OwnedGauge,
+    /// Idle arenas below the hot slot.
+    pub(super) below_arenas: OwnedGauge,
+    /// The hot slot: 0 while it holds no idle arena, else 1 + its arena's chunk capacity. One
+    /// gauge, so that a scope's entry and exit each store once.
+    hot_slot: OwnedGauge,
 }
 
 impl ThreadCounters {
+    /// The hot slot holds an idle arena of `capacity` bytes.
+    #[inline(always)]
+    pub(super) fn hot_slot_holds(&self, capacity: usize) {
+        // No overflow: a capacity is at most `isize::MAX`.
+        self.hot_slot.set(capacity + 1);
+    }
+
+    /// The hot slot holds no idle arena (a scope took it, or none is idle).
+    #[inline(always)]
+    pub(super) fn hot_slot_empty(&self) {
+        self.hot_slot.set(0);
+    }
+
     pub(super) fn snapshot(&self) -> ArenaStats {
+        let hot_slot = self.hot_slot.get();
         ArenaStats {
             scopes_entered: self.scopes_entered.get() as u64,
             bytes_used_at_scope_end: self.bytes_used_at_scope_end.get() as u64,
@@ -171,8 +190,8 @@ impl ThreadCounters {
             arenas_created: self.arenas_created.get() as u64,
             dropped_oversized: self.dropped_oversized.get() as u64,
             dropped_surplus: self.dropped_surplus.get() as u64,
-            retained_bytes: self.retained_bytes.get(),
-            idle_arenas: self.idle_arenas.get(),
+            retained_bytes: self.below_bytes.get() + hot_slot.saturating_sub(1),
+            idle_arenas: self.below_arenas.get() + usize::from(hot_slot != 0),
             live_threads: 1,
         }
     }

@@ -3,6 +3,14 @@
 //! The state is a `thread_local!` touched once on scope entry and once on exit, never per
 //! allocation (a scope owns its bump while it lives), and never by another thread. Other
 //! threads only read the published counters (see `stats`).
+//!
+//! The idle arenas form a stack (LIFO keeps the most recently used memory in cache) whose top
+//! sits in a `Cell` of its own, the hot slot, outside the `RefCell` that holds the rest. A scope
+//! that does not nest takes the hot slot and puts its arena back there: no borrow flag, no
+//! `Vec` length, no byte sum, each of which was a store that the next scope had to load back
+//! (store-to-load forwarding on the critical path; figures in `benches/README.md`). The rest of
+//! the stack is borrowed only by nested scopes, by an arena returned over a full hot slot, and
+//! by `configure`.
 
 use std::cell::{Cell, RefCell};
 use std::mem;
@@ -15,14 +23,26 @@ use crate::error::ConfigError;
 use crate::sync::{global, thread_local, Arc, Mutex};
 
 struct ThreadArenas {
-    /// Reset bumps ready for the next scope; the last one is the most recently used (LIFO keeps
-    /// its memory in cache). Boxed: a scope takes and returns a pointer, not a 24-byte struct.
-    #[allow(clippy::vec_box)]
-    idle: Vec<Box<Bump>>,
-    /// Sum of the chunk capacity of `idle`.
-    idle_bytes: usize,
-    config: ArenaConfig,
+    /// The top of the idle stack: the most recently returned idle arena, or `None` while a
+    /// scope has it (or no arena is idle). Boxed: a scope takes and returns a pointer, not a
+    /// 24-byte struct.
+    hot: Cell<Option<Box<Bump>>>,
+    /// The idle arenas below `hot`.
+    below: RefCell<IdleStack>,
+    /// `below`'s length, read without borrowing it (the `max_idle_arenas` check at scope end).
+    below_len: Cell<usize>,
+    /// A copy read at scope end without a borrow; replaced only by `configure`.
+    config: Cell<ArenaConfig>,
     counters: Arc<ThreadCounters>,
+}
+
+/// Idle arenas under the hot slot; the last one is the most recently used.
+#[derive(Default)]
+struct IdleStack {
+    #[allow(clippy::vec_box)] // the boxes are the idle arenas themselves
+    arenas: Vec<Box<Bump>>,
+    /// Sum of the chunk capacity of `arenas`.
+    bytes: usize,
 }
 
 global! {
@@ -32,7 +52,7 @@ global! {
 }
 
 thread_local! {
-    static ARENAS: RefCell<ThreadArenas> = RefCell::new(ThreadArenas::new());
+    static ARENAS: ThreadArenas = ThreadArenas::new();
     /// Whether this thread has made its [`ARENAS`] (set by [`ThreadArenas::new`]), so that
     /// reading its settings or statistics does not make them: a thread that never used an arena
     /// stays out of [`global_stats`](super::global_stats) and the memory report. No destructor,
@@ -47,7 +67,7 @@ fn read_existing<R>(read: impl FnOnce(&ThreadArenas) -> R) -> Option<R> {
     if !HAS_ARENAS.try_with(Cell::get).unwrap_or(false) {
         return None;
     }
-    ARENAS.try_with(|arenas| read(&arenas.borrow())).ok()
+    ARENAS.try_with(read).ok()
 }
 
 impl ThreadArenas {
@@ -57,20 +77,37 @@ impl ThreadArenas {
         let _ = HAS_ARENAS.try_with(|has| has.set(true));
         let config = default_config();
         Self {
-            idle: Vec::with_capacity(config.max_idle_arenas),
-            idle_bytes: 0,
-            config,
+            hot: Cell::new(None),
+            below: RefCell::new(IdleStack {
+                arenas: Vec::with_capacity(config.max_idle_arenas),
+                bytes: 0,
+            }),
+            below_len: Cell::new(0),
+            config: Cell::new(config),
             counters: stats::register(),
         }
     }
 
     #[inline]
-    fn take(&mut self) -> Box<Bump> {
+    fn take(&self) -> Box<Bump> {
         self.counters.scopes_entered.add(1);
-        match self.idle.pop() {
+        match self.hot.take() {
             Some(bump) => {
-                self.idle_bytes -= bump.allocated_bytes();
-                self.publish_levels();
+                self.counters.hot_slot_empty();
+                bump
+            }
+            None => self.take_below(),
+        }
+    }
+
+    /// A nested scope's arena (the hot slot is in use, or nothing is idle).
+    #[inline(never)]
+    fn take_below(&self) -> Box<Bump> {
+        let mut below = self.below.borrow_mut();
+        match below.arenas.pop() {
+            Some(bump) => {
+                below.bytes -= bump.allocated_bytes();
+                self.publish_below(&below);
                 bump
             }
             None => self.create(),
@@ -79,46 +116,77 @@ impl ThreadArenas {
 
     #[cold]
     #[inline(never)]
-    fn create(&mut self) -> Box<Bump> {
+    fn create(&self) -> Box<Bump> {
         self.counters.arenas_created.add(1);
         let bump = Box::new(Bump::new());
-        bump.set_allocation_limit(self.config.allocation_limit);
+        bump.set_allocation_limit(self.config.get().allocation_limit);
         bump
     }
 
-    /// Keeps a reset bump warm if the settings allow; otherwise hands it back to be freed.
+    /// Keeps a reset bump holding `capacity` bytes warm if the settings allow; otherwise hands
+    /// it back to be freed.
     #[inline]
-    fn put(&mut self, bump: Box<Bump>, used: usize) -> Option<Box<Bump>> {
+    fn put(&self, bump: Box<Bump>, capacity: usize, used: usize) -> Option<Box<Bump>> {
         let c = &self.counters;
-        c.bytes_used_at_scope_end.add(used);
-        if used > c.peak_scope_bytes.get() {
-            c.peak_scope_bytes.set(used);
+        if used != 0 {
+            // Skipped by an empty scope: adding 0 would still be a load and a store.
+            c.bytes_used_at_scope_end.add(used);
+            if used > c.peak_scope_bytes.get() {
+                c.peak_scope_bytes.set(used);
+            }
         }
-        let capacity = bump.allocated_bytes();
-        if !self.config.may_retain(capacity) {
+        let config = self.config.get();
+        if !config.may_retain(capacity) {
             c.dropped_oversized.add(1);
             return Some(bump);
         }
-        if self.idle.len() >= self.config.max_idle_arenas {
+        // With the hot slot free, the idle arenas would be `below_len + 1`.
+        if self.below_len.get() >= config.max_idle_arenas {
             c.dropped_surplus.add(1);
             return Some(bump);
         }
         // The settings may have changed while the scope was alive.
-        bump.set_allocation_limit(self.config.allocation_limit);
-        self.idle_bytes += capacity;
-        self.idle.push(bump);
-        self.publish_levels();
+        bump.set_allocation_limit(config.allocation_limit);
+        match self.hot.replace(Some(bump)) {
+            None => {
+                c.hot_slot_holds(capacity);
+                None
+            }
+            Some(previous) => self.put_over_hot(previous, capacity),
+        }
+    }
+
+    /// A scope ended while the hot slot held `previous` (the scope was entered over a nested
+    /// one that ended first, or took its arena from below): the returned arena, now in the hot
+    /// slot with `capacity` bytes, stays on top and `previous` moves below, if both fit.
+    #[cold]
+    #[inline(never)]
+    fn put_over_hot(&self, previous: Box<Bump>, capacity: usize) -> Option<Box<Bump>> {
+        if self.below_len.get() + 1 >= self.config.get().max_idle_arenas {
+            // No room for both: the returned arena is the surplus, `previous` stays on top.
+            self.counters.dropped_surplus.add(1);
+            return self.hot.replace(Some(previous));
+        }
+        self.counters.hot_slot_holds(capacity);
+        let mut below = self.below.borrow_mut();
+        below.bytes += previous.allocated_bytes();
+        below.arenas.push(previous);
+        self.publish_below(&below);
         None
     }
 
     /// Applies `config` to the idle arenas too; returns the old settings and the arenas it no
     /// longer allows.
     #[allow(clippy::vec_box)] // the boxes are the idle arenas themselves
-    fn reconfigure(&mut self, config: ArenaConfig) -> (ArenaConfig, Vec<Box<Bump>>) {
-        let old = mem::replace(&mut self.config, config);
+    fn reconfigure(&self, config: ArenaConfig) -> (ArenaConfig, Vec<Box<Bump>>) {
+        let old = self.config.replace(config);
+        let mut below = self.below.borrow_mut();
+        // The whole idle stack, bottom to top.
+        let mut idle = mem::take(&mut below.arenas);
+        idle.extend(self.hot.take());
         let mut kept = Vec::with_capacity(config.max_idle_arenas);
         let mut freed = Vec::new();
-        for bump in mem::take(&mut self.idle) {
+        for bump in idle {
             if kept.len() < config.max_idle_arenas && config.may_retain(bump.allocated_bytes()) {
                 bump.set_allocation_limit(config.allocation_limit);
                 kept.push(bump);
@@ -126,25 +194,33 @@ impl ThreadArenas {
                 freed.push(bump);
             }
         }
-        self.idle = kept;
-        self.idle_bytes = self.idle.iter().map(|bump| bump.allocated_bytes()).sum();
-        self.publish_levels();
+        match kept.pop() {
+            Some(top) => {
+                self.counters.hot_slot_holds(top.allocated_bytes());
+                self.hot.set(Some(top));
+            }
+            None => self.counters.hot_slot_empty(),
+        }
+        below.bytes = kept.iter().map(|bump| bump.allocated_bytes()).sum();
+        below.arenas = kept;
+        self.publish_below(&below);
         (old, freed)
     }
 
-    #[inline]
-    fn publish_levels(&self) {
-        self.counters.retained_bytes.set(self.idle_bytes);
-        self.counters.idle_arenas.set(self.idle.len());
+    fn publish_below(&self, below: &IdleStack) {
+        self.below_len.set(below.arenas.len());
+        self.counters.below_bytes.set(below.bytes);
+        self.counters.below_arenas.set(below.arenas.len());
     }
 }
 
 impl Drop for ThreadArenas {
     /// The thread is exiting: free its arenas and fold its counters into the global total.
     fn drop(&mut self) {
-        self.idle.clear();
-        self.idle_bytes = 0;
-        self.publish_levels();
+        drop(self.hot.take());
+        self.counters.hot_slot_empty();
+        drop(mem::take(self.below.get_mut()));
+        self.publish_below(&IdleStack::default());
         stats::retire(&self.counters);
     }
 }
@@ -154,7 +230,7 @@ impl Drop for ThreadArenas {
 #[inline]
 pub(super) fn acquire() -> Box<Bump> {
     ARENAS
-        .try_with(|arenas| arenas.borrow_mut().take())
+        .try_with(ThreadArenas::take)
         .unwrap_or_else(|_| Box::new(Bump::new()))
 }
 
@@ -166,12 +242,17 @@ pub(super) fn release(mut bump: Box<Bump>) -> bool {
     // A reset bump has one chunk, all of it free: its free capacity is all it has. Equal only
     // then, so an empty scope (a common one, and the floor of every scope) skips measuring and
     // rewinding.
-    let untouched = bump.chunk_capacity() == bump.allocated_bytes();
-    let used = if untouched { 0 } else { rewind(&mut bump) };
+    let capacity = bump.allocated_bytes();
+    let untouched = bump.chunk_capacity() == capacity;
+    let (used, capacity) = if untouched {
+        (0, capacity)
+    } else {
+        rewind(&mut bump)
+    };
     debug_assert!(!untouched || bump.iter_allocated_chunks().all(<[_]>::is_empty));
-    match ARENAS.try_with(|arenas| arenas.borrow_mut().put(bump, used)) {
+    match ARENAS.try_with(|arenas| arenas.put(bump, capacity, used)) {
         Ok(None) => true,
-        // Freed outside the borrow.
+        // Freed outside the thread's state.
         Ok(Some(surplus)) => {
             free(surplus);
             true
@@ -181,13 +262,14 @@ pub(super) fn release(mut bump: Box<Bump>) -> bool {
     }
 }
 
-/// Measures what a scope left in `bump` and rewinds it; returns the bytes measured. Out of line:
-/// its loops over chunks would make every scope end save and restore registers for them.
+/// Measures what a scope left in `bump` and rewinds it; returns the bytes measured and the
+/// capacity it keeps. Out of line: its loops over chunks would make every scope end save and
+/// restore registers for them.
 #[inline(never)]
-fn rewind(bump: &mut Bump) -> usize {
+fn rewind(bump: &mut Bump) -> (usize, usize) {
     let used = bump.iter_allocated_chunks().map(<[_]>::len).sum();
     bump.reset();
-    used
+    (used, bump.allocated_bytes())
 }
 
 /// Frees a bump the thread does not keep (over a limit, or a surplus).
@@ -200,7 +282,7 @@ fn free(bump: Box<Bump>) {
 pub(super) fn configure(config: ArenaConfig) -> Result<ArenaConfig, ConfigError> {
     config.validate()?;
     let (old, freed) = ARENAS
-        .try_with(|arenas| arenas.borrow_mut().reconfigure(config))
+        .try_with(|arenas| arenas.reconfigure(config))
         .map_err(|_| ConfigError::ThreadExiting)?;
     drop(freed);
     Ok(old)
@@ -208,7 +290,7 @@ pub(super) fn configure(config: ArenaConfig) -> Result<ArenaConfig, ConfigError>
 
 /// This thread's settings; without arena state, the default it would start with.
 pub(super) fn config() -> ArenaConfig {
-    read_existing(|arenas| arenas.config).unwrap_or_else(default_config)
+    read_existing(|arenas| arenas.config.get()).unwrap_or_else(default_config)
 }
 
 /// Replaces the settings threads start with; threads that already have arena state keep theirs.
