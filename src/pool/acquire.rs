@@ -6,6 +6,7 @@
 //! counts.
 
 use std::mem;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::task::{ready, Poll, Waker};
 use std::time::Instant;
 
@@ -89,12 +90,18 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
     /// Ends a wait that will not take what it was handed (a dropped future): leaves the queue,
     /// or passes the object or place on to the next waiter.
     pub(crate) fn cancel_wait(&self, waiter: &Arc<Waiter<T>>) {
-        let handoff = self.cancel_locked(waiter);
+        if let Some(handoff) = self.cancel_locked(waiter) {
+            self.pass_on(handoff);
+        }
+    }
+
+    /// Passes on what a waiter was handed and will not use: the object comes back as a guard's
+    /// return would, the place frees.
+    fn pass_on(&self, handoff: Handoff<T>) {
         match handoff {
             // Counted as a `get` it served when handed over; now as a guard's return.
-            Some(Handoff::Object(obj)) => self.give_back(obj),
-            Some(Handoff::Place) => self.free_places(1),
-            None => {}
+            Handoff::Object(obj) => self.give_back(obj),
+            Handoff::Place => self.free_places(1),
         }
     }
 
@@ -171,8 +178,16 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         let (places, mut idle) = depot.places_and_idle();
         let retried = limiter.retry(places, waiter, || idle.take(), wake, &mut wakes);
         drop(depot);
-        wakes.wake_all();
+        // A `Waker` that panics (the next waiter's, notified of another idle object) must not
+        // take the object this waiter found with it: it is passed on, then the panic resumed.
+        let woken = catch_unwind(AssertUnwindSafe(|| wakes.wake_all()));
         drop(retried.unused); // a `Waker`'s drop is user code: outside the lock
+        if let Err(panic) = woken {
+            if let Some(handoff) = retried.handoff {
+                self.pass_on(handoff);
+            }
+            resume_unwind(panic);
+        }
         retried.handoff
     }
 
@@ -211,14 +226,18 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
             overflow = self.stock(&mut depot, haul, &mut wakes);
         }
         drop(depot);
-        wakes.wake_all();
-        // What the depot had no room for (counted already): dropped outside the lock. If a
-        // `T::drop` panics, the wait ends with it and passes on whatever it was handed.
+        // If a `Waker` panics (this task's own, served by the haul) or a `T::drop` does (what
+        // the depot had no room for, counted already, dropped outside the lock), the wait ends
+        // with it and passes on whatever it was handed; the places of the overflow still free.
         let cancel_on_unwind = CancelOnUnwind {
             inner: self,
             waiter: &waiter,
         };
+        let woken = catch_unwind(AssertUnwindSafe(|| wakes.wake_all()));
         self.drop_then_free_places(overflow);
+        if let Err(panic) = woken {
+            resume_unwind(panic);
+        }
         mem::forget(cancel_on_unwind);
         Err(waiter)
     }
@@ -248,7 +267,8 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         let Some(limiter) = &self.limiter else {
             return Some(obj);
         };
-        let kept = limiter.on_return(&mut depot.places, obj, wakes);
+        let idle = depot.magazines.idle() > 0;
+        let kept = limiter.on_return(&mut depot.places, obj, idle, wakes);
         if kept.is_none() {
             depot.count(Change::Reused);
         }
@@ -266,8 +286,9 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         wakes: &mut Wakes,
     ) -> Vec<Box<T>> {
         if let Some(limiter) = &self.limiter {
+            let idle = depot.magazines.idle() > 0;
             while let Some(obj) = objects.pop() {
-                match limiter.hand_over(&mut depot.places, obj, wakes) {
+                match limiter.hand_over(&mut depot.places, obj, idle, wakes) {
                     Ok(()) => depot.count(Change::Reused),
                     Err(obj) => {
                         objects.push(obj);

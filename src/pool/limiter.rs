@@ -126,12 +126,14 @@ impl Limiter {
 
     /// An object came back while the caches are closed. An overdue first waiter is handed it
     /// (`None`); otherwise the caller keeps it idle in the depot (`Some`), and the first waiter
-    /// is woken to come and take it, unless one is on its way already. The caller counts a
-    /// hand-over as the `get` it serves.
+    /// is woken to come and take it, unless one is on its way already. `idle`: whether the owner
+    /// has idle objects already (see [`Limiter::hand_over`]). The caller counts a hand-over as
+    /// the `get` it serves.
     pub(crate) fn on_return<T>(
         &self,
         places: &mut Places<T>,
         obj: Box<T>,
+        idle: bool,
         wakes: &mut Wakes,
     ) -> Option<Box<T>> {
         let Some(first) = places.first() else {
@@ -141,17 +143,20 @@ impl Limiter {
             places.notify_first(wakes);
             return Some(obj);
         }
-        self.hand_over(places, obj, wakes).err()
+        self.hand_over(places, obj, idle, wakes).err()
     }
 
     /// Hands `obj` to the first waiter, whatever its wait, and pushes how to wake it; gives
     /// `obj` back if nobody waits. For objects entering the depot in bulk (a thief's haul, an
-    /// exiting thread's cache): nobody is overtaken there. The caller counts it as the `get` it
-    /// serves.
+    /// exiting thread's cache): nobody is overtaken there. `idle`: whether the owner has idle
+    /// objects; if the waiter served was the notified one (notified of one of them), the notice
+    /// passes on to the next, who would otherwise sleep with an object idle. The caller counts
+    /// it as the `get` it serves.
     pub(crate) fn hand_over<T>(
         &self,
         places: &mut Places<T>,
         obj: Box<T>,
+        idle: bool,
         wakes: &mut Wakes,
     ) -> Result<(), Box<T>> {
         places
@@ -160,6 +165,9 @@ impl Limiter {
                 Handoff::Object(obj) => obj,
                 Handoff::Place => unreachable!("served an object"),
             })?;
+        if idle {
+            places.notify_first(wakes);
+        }
         self.settle(places);
         Ok(())
     }
@@ -441,7 +449,7 @@ mod tests {
         let (first, _) = limiter.enqueue(&mut places, task());
         let (second, _) = limiter.enqueue(&mut places, task());
         let mut wakes = Wakes::default();
-        let kept = limiter.on_return(&mut places, Box::new(7), &mut wakes);
+        let kept = limiter.on_return(&mut places, Box::new(7), false, &mut wakes);
         assert_eq!(
             kept.as_deref(),
             Some(&7),
@@ -449,7 +457,7 @@ mod tests {
         );
         assert_eq!(wakes.len(), 1, "the first waiter is woken to take it");
         assert!(matches!(first.poll(None), Polled::Notified));
-        let kept = limiter.on_return(&mut places, Box::new(8), &mut wakes);
+        let kept = limiter.on_return(&mut places, Box::new(8), true, &mut wakes);
         assert!(kept.is_some());
         assert_eq!(wakes.len(), 1, "one waiter on its way is enough");
         assert!(matches!(second.poll(None), Polled::Waiting));
@@ -482,10 +490,31 @@ mod tests {
         std::thread::sleep(Duration::from_millis(1));
         let mut wakes = Wakes::default();
         assert!(limiter
-            .on_return(&mut places, Box::new(7), &mut wakes)
+            .on_return(&mut places, Box::new(7), false, &mut wakes)
             .is_none());
         assert!(matches!(waiter.poll(None), Polled::Served(Handoff::Object(obj)) if *obj == 7));
         assert!(!places.has_waiters());
+    }
+
+    #[test]
+    fn a_notified_waiter_handed_an_object_passes_its_notice_on() {
+        // Both overdue; the first was notified of an object still idle, then is handed another:
+        // the second is notified in its stead (else it sleeps with an object idle).
+        let limiter = Limiter::new(1, Duration::from_nanos(1));
+        let mut places = Places::<u8>::default();
+        assert!(limiter.try_take(&mut places, 1));
+        let (first, _) = limiter.enqueue(&mut places, task());
+        let (second, _) = limiter.enqueue(&mut places, task());
+        std::thread::sleep(Duration::from_millis(1));
+        let mut wakes = Wakes::default();
+        places.notify_first(&mut wakes);
+        assert!(matches!(first.poll(None), Polled::Notified));
+        assert!(limiter
+            .on_return(&mut places, Box::new(7), true, &mut wakes)
+            .is_none());
+        assert!(matches!(first.poll(None), Polled::Served(Handoff::Object(obj)) if *obj == 7));
+        assert!(matches!(second.poll(None), Polled::Notified));
+        assert_eq!(wakes.len(), 2);
     }
 
     #[test]
@@ -497,7 +526,7 @@ mod tests {
         let first = std::sync::Arc::as_ptr(&waiter);
         let mut wakes = Wakes::default();
         assert!(limiter
-            .on_return(&mut places, Box::new(1), &mut wakes)
+            .on_return(&mut places, Box::new(1), false, &mut wakes)
             .is_none());
         assert!(matches!(waiter.poll(None), Polled::Served(_)));
         drop(waiter);
