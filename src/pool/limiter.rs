@@ -533,4 +533,35 @@ mod tests {
         let (again, _) = limiter.enqueue(&mut places, task());
         assert_eq!(std::sync::Arc::as_ptr(&again), first);
     }
+
+    #[test]
+    fn a_node_still_held_does_not_keep_later_waits_from_reusing_the_others() {
+        let limiter = strict(1);
+        let mut places = Places::<u8>::default();
+        assert!(limiter.try_take(&mut places, 1));
+        let (held, _) = limiter.enqueue(&mut places, task());
+        let (freed, _) = limiter.enqueue(&mut places, task());
+        let freed_node = std::sync::Arc::as_ptr(&freed);
+        let mut wakes = Wakes::default();
+        for obj in [1, 2] {
+            assert!(limiter
+                .on_return(&mut places, Box::new(obj), false, &mut wakes)
+                .is_none());
+        }
+        assert!(matches!(freed.poll(None), Polled::Served(_)));
+        drop(freed); // `held`'s node, the oldest spare, stays held
+        let (first, _) = limiter.enqueue(&mut places, task());
+        assert_ne!(
+            std::sync::Arc::as_ptr(&first),
+            freed_node,
+            "a new node, the oldest was held"
+        );
+        let (second, _) = limiter.enqueue(&mut places, task());
+        assert_eq!(
+            std::sync::Arc::as_ptr(&second),
+            freed_node,
+            "the held node went last, and the free one behind it is reused"
+        );
+        drop(held);
+    }
 }

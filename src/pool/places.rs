@@ -94,7 +94,12 @@ impl<T> Places<T> {
                 *free = waiter;
                 self.spare.pop_front().expect("the front node")
             }
-            None => Arc::new(waiter),
+            None => {
+                // Still held (a served future kept and not polled again, say): it goes last, so
+                // that one handle held for long does not make every later wait allocate.
+                self.spare.rotate_left(usize::from(!self.spare.is_empty()));
+                Arc::new(waiter)
+            }
         };
         self.queue.push_back(Arc::clone(&node));
         self.waits += 1;
