@@ -46,36 +46,45 @@ const SUMMARY: [Summarized; 7] = [
         group: "pool/single",
         what: "get, write 64 B, drop a 4 KiB buffer",
         hotpool: &["hotpool_local", "hotpool"],
+        peers: &[],
     },
     Summarized {
         group: "pool/threads/4",
         what: "the same, 4 threads on one pool (per op)",
         hotpool: &["hotpool"],
+        peers: &[],
     },
     Summarized {
         group: "pool/single_large",
         what: "a 1 KiB struct",
         hotpool: &["hotpool"],
+        peers: &[],
     },
     Summarized {
         group: "pool/cross_thread",
         what: "producer → consumer, batches of 256",
         hotpool: &["hotpool", "hotpool_borrowed"],
+        peers: &[],
     },
     Summarized {
         group: "pool/bounded",
-        what: "`max_live` pools: 64 tokio tasks over 8 objects, 4 threads over 2 (per acquisition)",
+        what: "at the `max_live` cap: 64 tokio tasks over 8 objects (`hotpool`), 4 threads over \
+               2 (`hotpool_blocking`, `mutex_condvar`), per acquisition",
         hotpool: &["hotpool", "hotpool_blocking"],
+        // At the cap, like for like: the async peers, then the blocking one.
+        peers: &["semaphore_pool", "deadpool_unmanaged", "mutex_condvar"],
     },
     Summarized {
         group: "buffers/mixed",
         what: "`BufferPool`, sizes 256 B to 1 MiB",
         hotpool: &["hotpool"],
+        peers: &[],
     },
     Summarized {
         group: "arena/alloc_small",
         what: "1,000 small values per scope",
         hotpool: &["hotpool"],
+        peers: &[],
     },
 ];
 

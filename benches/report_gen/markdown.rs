@@ -82,6 +82,10 @@ pub struct Summarized {
     pub group: &'static str,
     pub what: &'static str,
     pub hotpool: &'static [&'static str],
+    /// The alternatives to show, in this order; empty: the group's three fastest that a user
+    /// would pick instead (for groups whose cases measure different situations, such as
+    /// `pool/bounded`'s at and below the cap, where only like-for-like peers compare).
+    pub peers: &'static [&'static str],
 }
 
 /// Cases that are floors or parts of the setup, not something a user would pick instead.
@@ -121,12 +125,20 @@ pub fn summary(p: &Provenance, groups: &[(&str, Vec<&Case>)], spec: &[Summarized
             .filter_map(|name| cases.iter().find(|c| c.name == *name))
             .map(|c| figure(c))
             .collect();
-        let theirs: Vec<_> = cases
-            .iter()
-            .filter(|c| !c.name.starts_with("hotpool") && !NOT_ALTERNATIVES.contains(&&*c.name))
-            .take(3)
-            .map(|c| figure(c))
-            .collect();
+        let theirs: Vec<_> = if s.peers.is_empty() {
+            cases
+                .iter()
+                .filter(|c| !c.name.starts_with("hotpool") && !NOT_ALTERNATIVES.contains(&&*c.name))
+                .take(3)
+                .map(|c| figure(c))
+                .collect()
+        } else {
+            s.peers
+                .iter()
+                .filter_map(|name| cases.iter().find(|c| c.name == *name))
+                .map(|c| figure(c))
+                .collect()
+        };
         if ours.is_empty() && theirs.is_empty() {
             continue; // a partial run: none of the cases this row names
         }
