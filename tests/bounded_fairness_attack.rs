@@ -10,55 +10,17 @@ mod support;
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Wake, Waker};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use hotpool::Pool;
 use support::pool::bounded_cached;
 use support::tasks::{join_all, HUNG};
+use support::waker::Polled;
 use support::{Census, Counted};
 use tokio::task::JoinSet;
-
-/// A waker that counts its wakes.
-#[derive(Default)]
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-/// A future polled by hand, and the waker its polls use.
-struct Polled<F> {
-    future: Pin<Box<F>>,
-    wakes: Arc<CountingWaker>,
-}
-
-impl<F: Future> Polled<F> {
-    fn new(future: F) -> Self {
-        Polled {
-            future: Box::pin(future),
-            wakes: Arc::default(),
-        }
-    }
-
-    fn poll(&mut self) -> Poll<F::Output> {
-        let waker = Waker::from(Arc::clone(&self.wakes));
-        self.future.as_mut().poll(&mut Context::from_waker(&waker))
-    }
-
-    fn wakes(&self) -> usize {
-        self.wakes.0.load(Ordering::SeqCst)
-    }
-}
 
 /// Waits (yielding) until `done` holds, failing the test after [`HUNG`].
 #[track_caller]

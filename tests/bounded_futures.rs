@@ -6,59 +6,11 @@
 mod support;
 
 use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
 
 use hotpool::{GetFuture, GetOwnedFuture, OwnedPooled, Pool, Pooled};
 use support::pool::bounded;
+use support::waker::Polled;
 use support::{Census, Counted};
-
-/// A waker that counts its wakes.
-#[derive(Default)]
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-/// A future under test and the waker its polls use.
-struct Polled<F> {
-    future: Pin<Box<F>>,
-    wakes: Arc<CountingWaker>,
-}
-
-impl<F: Future> Polled<F> {
-    fn new(future: F) -> Self {
-        Polled {
-            future: Box::pin(future),
-            wakes: Arc::default(),
-        }
-    }
-
-    fn poll(&mut self) -> Poll<F::Output> {
-        let waker = Waker::from(Arc::clone(&self.wakes));
-        self.future.as_mut().poll(&mut Context::from_waker(&waker))
-    }
-
-    fn wakes(&self) -> usize {
-        self.wakes.0.load(Ordering::SeqCst)
-    }
-
-    /// Polls once more, which must be ready.
-    fn ready(mut self) -> F::Output {
-        match self.poll() {
-            Poll::Ready(out) => out,
-            Poll::Pending => panic!("still pending"),
-        }
-    }
-}
 
 #[test]
 fn the_futures_are_send_and_the_owned_one_is_static() {

@@ -15,17 +15,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hotpool::{BufferError, BufferPool};
+use support::pool::budgeted;
 use support::waker::noop_waker;
 
 const BUDGET: usize = 16 * 1024;
-
-fn budgeted(bytes: usize) -> BufferPool {
-    BufferPool::builder()
-        .max_size(4096)
-        .max_live_bytes(bytes)
-        .build()
-        .unwrap()
-}
 
 /// Bytes the holders say they hold, and the most they ever held at once.
 #[derive(Default)]

@@ -19,6 +19,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use hotpool::{BufferError, BufferPool, Pool};
+use support::pool::budgeted;
 use support::waker::noop_waker;
 
 /// The largest allocation the allocator serves.
@@ -29,14 +30,6 @@ static ALLOCATOR: support::alloc::Refusing = support::alloc::Refusing;
 
 /// A request the budget admits but the allocator refuses: above the largest class and `LIMIT`.
 const REFUSED: usize = 2 * LIMIT;
-
-fn budgeted(bytes: usize) -> BufferPool {
-    BufferPool::builder()
-        .max_size(4096)
-        .max_live_bytes(bytes)
-        .build()
-        .unwrap()
-}
 
 fn assert_all_free(pool: &BufferPool, budget: usize) {
     let stats = pool.stats();

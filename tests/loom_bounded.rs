@@ -15,24 +15,12 @@ use std::pin::pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hotpool::{Pool, Recycler};
+use hotpool::Pool;
 use loom::thread;
-use support::eventually;
+use support::loom_bounded::{finish, spawn_get};
 use support::pool::{bounded_cached, bounded_strict};
 use support::waker::noop_waker;
 use support::{Census, Counted};
-
-/// The cap held all along; after the pool drops, every object is gone.
-fn finish<R: Recycler<Counted> + Send + Sync + 'static>(
-    pool: Pool<Counted, R>,
-    census: &Census,
-    max_live: usize,
-) {
-    assert!(census.most() <= max_live, "cap exceeded");
-    assert_eq!(pool.stats().in_use, 0);
-    drop(pool);
-    eventually(|| census.alive() == 0);
-}
 
 #[test]
 fn return_racing_waiter_registration_loses_no_wakeup() {
@@ -144,10 +132,7 @@ fn thread_exits_with_waiters() {
     loom::model(|| {
         let census = Census::new();
         let pool = bounded_cached(&census, 2, 1);
-        let exiting = {
-            let pool = pool.clone();
-            thread::spawn(move || drop(pool.get()))
-        };
+        let exiting = spawn_get(&pool);
         drop(pool.get());
         exiting.join().unwrap();
         finish(pool, &census, 1);

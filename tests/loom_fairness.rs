@@ -13,18 +13,9 @@
 mod support;
 
 use loom::thread;
-use support::eventually;
+use support::loom_bounded::{finish, spawn_get};
 use support::pool::bounded_cached;
-use support::{Census, Counted};
-
-/// The cap of one object held all along, every guard back; after the pool drops, every object
-/// is gone.
-fn finish(pool: hotpool::Pool<Counted>, census: &Census) {
-    assert!(census.most() <= 1, "cap exceeded");
-    assert_eq!(pool.stats().in_use, 0);
-    drop(pool);
-    eventually(|| census.alive() == 0);
-}
+use support::Census;
 
 #[test]
 fn notified_waiter_racing_a_caller_that_did_not_wait() {
@@ -34,14 +25,11 @@ fn notified_waiter_racing_a_caller_that_did_not_wait() {
         let census = Census::new();
         let pool = bounded_cached(&census, 2, 1);
         let held = pool.get();
-        let waiter = {
-            let pool = pool.clone();
-            thread::spawn(move || drop(pool.get()))
-        };
+        let waiter = spawn_get(&pool);
         drop(held);
         drop(pool.get()); // overtakes the waiter or waits behind it
         waiter.join().unwrap();
-        finish(pool, &census);
+        finish(pool, &census, 1);
     });
 }
 
@@ -59,14 +47,11 @@ fn notified_waiter_that_times_out_passes_the_notice_on() {
                 let _ = pool.get_timeout(std::time::Duration::from_secs(1));
             })
         };
-        let patient = {
-            let pool = pool.clone();
-            thread::spawn(move || drop(pool.get()))
-        };
+        let patient = spawn_get(&pool);
         drop(held);
         timed.join().unwrap();
         patient.join().unwrap(); // a notice lost with the timed waiter deadlocks here
-        finish(pool, &census);
+        finish(pool, &census, 1);
     });
 }
 
@@ -78,16 +63,13 @@ fn return_while_caches_stay_closed_with_nobody_waiting() {
         let census = Census::new();
         let pool = bounded_cached(&census, 2, 1);
         let held = pool.get();
-        let waiter = {
-            let pool = pool.clone();
-            thread::spawn(move || drop(pool.get()))
-        };
+        let waiter = spawn_get(&pool);
         drop(held);
         waiter.join().unwrap();
         assert!(
             pool.try_get().is_some(),
             "the object is idle where every thread finds it"
         );
-        finish(pool, &census);
+        finish(pool, &census, 1);
     });
 }

@@ -18,10 +18,10 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use hotpool::{OwnedPooled, Pool};
 use loom::thread;
-use support::eventually;
+use support::loom_bounded::{finish, spawn_get};
 use support::pool::{bounded_cached, bounded_strict};
 use support::waker::noop_waker;
-use support::{Census, Counted};
+use support::Census;
 
 /// Wakes a loom thread parked in [`block_on`].
 struct Unpark(thread::Thread);
@@ -45,14 +45,6 @@ fn block_on<F: Future>(mut future: Pin<&mut F>) -> F::Output {
     }
 }
 
-/// The cap held all along and every guard back; after the pool drops, every object is gone.
-fn finish(pool: Pool<Counted>, census: &Census, max_live: usize) {
-    assert!(census.most() <= max_live, "cap exceeded");
-    assert_eq!(pool.stats().in_use, 0);
-    drop(pool);
-    eventually(|| census.alive() == 0);
-}
-
 #[test]
 fn notified_waiter_handed_another_object_passes_the_notice_on() {
     // A thread waiter (never overdue here) may be first: both objects come back, it is notified
@@ -64,10 +56,7 @@ fn notified_waiter_handed_another_object_passes_the_notice_on() {
         let pool = bounded_cached(&census, 1, 2);
         let a = pool.get_owned();
         let b = pool.get_owned();
-        let thread_waiter = {
-            let pool = pool.clone();
-            thread::spawn(move || drop(pool.get()))
-        };
+        let thread_waiter = spawn_get(&pool);
         let waker = noop_waker();
         let mut cx = Context::from_waker(&waker);
         let mut t1 = Box::pin(pool.get_owned_async());
@@ -109,12 +98,7 @@ fn place_freed_while_the_first_waiter_is_notified() {
         let a = pool.get_owned();
         let mut b = pool.get_owned();
         b.data.reserve(64); // refused when it comes back
-        let waiters: Vec<_> = (0..2)
-            .map(|_| {
-                let pool = pool.clone();
-                thread::spawn(move || drop(pool.get()))
-            })
-            .collect();
+        let waiters: Vec<_> = (0..2).map(|_| spawn_get(&pool)).collect();
         drop(a);
         drop(b);
         for waiter in waiters {
@@ -135,10 +119,7 @@ fn put_and_try_get_while_a_waiter_is_notified() {
         let pool = bounded_cached(&census, 1, 2);
         let a = pool.get_owned();
         let b = pool.get_owned();
-        let waiter = {
-            let pool = pool.clone();
-            thread::spawn(move || drop(pool.get()))
-        };
+        let waiter = spawn_get(&pool);
         drop(a);
         drop(OwnedPooled::detach(b));
         let refused = pool.put(census.make()).err();
@@ -167,10 +148,7 @@ fn full_depot_while_a_waiter_is_notified() {
             .expect("a valid configuration");
         let a = pool.get_owned();
         let b = pool.get_owned();
-        let waiter = {
-            let pool = pool.clone();
-            thread::spawn(move || drop(pool.get()))
-        };
+        let waiter = spawn_get(&pool);
         drop(a);
         drop(b);
         drop(pool.get());
@@ -187,10 +165,7 @@ fn trim_while_a_waiter_is_notified() {
         let census = Census::new();
         let pool = bounded_cached(&census, 1, 1);
         let held = pool.get_owned();
-        let waiter = {
-            let pool = pool.clone();
-            thread::spawn(move || drop(pool.get()))
-        };
+        let waiter = spawn_get(&pool);
         drop(held);
         pool.trim();
         waiter.join().unwrap();
@@ -207,10 +182,7 @@ fn notified_task_cancelled_passes_the_notice_on() {
         let census = Census::new();
         let pool = bounded_cached(&census, 1, 1);
         let held = pool.get_owned();
-        let waiter = {
-            let pool = pool.clone();
-            thread::spawn(move || drop(pool.get()))
-        };
+        let waiter = spawn_get(&pool);
         let waker = noop_waker();
         let mut cx = Context::from_waker(&waker);
         {
@@ -231,14 +203,8 @@ fn strict_hand_off_racing_a_thread_exit() {
     loom::model(|| {
         let census = Census::new();
         let pool = bounded_strict(&census, 1, 1);
-        let cacher = {
-            let pool = pool.clone();
-            thread::spawn(move || drop(pool.get()))
-        };
-        let waiter = {
-            let pool = pool.clone();
-            thread::spawn(move || drop(pool.get()))
-        };
+        let cacher = spawn_get(&pool);
+        let waiter = spawn_get(&pool);
         cacher.join().unwrap();
         waiter.join().unwrap();
         drop(pool.get());

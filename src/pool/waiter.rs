@@ -191,7 +191,7 @@ impl<T> Waiter<T> {
     }
 
     /// Under the owner's lock: a notified waiter that found nothing idle waits again, in its
-    /// place, to be woken by `wake`. `false` if it was not notified (served meanwhile: the
+    /// place, to be woken by `wake`. `Err(wake)` if it was not notified (served meanwhile: the
     /// caller then takes the handoff, and drops `wake` after unlocking).
     pub(crate) fn requeue(&self, wake: Wake) -> Result<(), Wake> {
         let mut state = self.state.lock();

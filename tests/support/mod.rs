@@ -17,8 +17,10 @@
 //! - [`alloc`]: a counting global allocator (each `*_alloc` binary installs it);
 //! - [`arena`]: a thread's arena with an allocation limit;
 //! - [`child`]: runs a test's scenario in a child process (for what would abort the process);
-//! - [`waker`]: a waker for futures polled by hand;
+//! - [`waker`]: wakers for futures polled by hand, and [`waker::Polled`], such a future with a
+//!   waker that counts its wakes;
 //! - [`tasks`]: joining tokio tasks with a bound on how long they may take;
+//! - `loom_bounded` (loom builds only): the steps the bounded-pool loom models share;
 //! - here: [`Retains`] (a [`Recycle`] type whose `retained_bytes` is whatever the test sets),
 //!   [`assert_stats!`] (every field of a pool's stats in one line), [`expect_panic`],
 //!   [`rounds`], [`quiet_panics`], and for the loom models `eventually`.
@@ -39,6 +41,8 @@ pub mod alloc;
 pub mod arena;
 pub mod census;
 pub mod child;
+#[cfg(hotpool_loom)]
+pub mod loom_bounded;
 pub mod model;
 #[cfg(not(hotpool_loom))]
 pub mod ops;

@@ -184,3 +184,12 @@ pub fn quiet_expected_panics() {
         }));
     });
 }
+
+/// A `BufferPool` with classes up to 4 KiB and an in-flight budget of `bytes`.
+pub fn budgeted(bytes: usize) -> hotpool::BufferPool {
+    hotpool::BufferPool::builder()
+        .max_size(4096)
+        .max_live_bytes(bytes)
+        .build()
+        .expect("a valid configuration")
+}

@@ -1,7 +1,10 @@
-//! A waker for futures polled by hand.
+//! Wakers for futures polled by hand, and such a future with a waker that counts its wakes.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Wake, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 
 struct Noop;
 
@@ -13,4 +16,50 @@ impl Wake for Noop {
 /// supports older ones).
 pub fn noop_waker() -> Waker {
     Arc::new(Noop).into()
+}
+
+/// A waker that counts its wakes.
+#[derive(Default)]
+pub struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A future polled by hand, and the waker its polls use.
+pub struct Polled<F> {
+    future: Pin<Box<F>>,
+    wakes: Arc<CountingWaker>,
+}
+
+impl<F: Future> Polled<F> {
+    pub fn new(future: F) -> Self {
+        Polled {
+            future: Box::pin(future),
+            wakes: Arc::default(),
+        }
+    }
+
+    pub fn poll(&mut self) -> Poll<F::Output> {
+        let waker = Waker::from(Arc::clone(&self.wakes));
+        self.future.as_mut().poll(&mut Context::from_waker(&waker))
+    }
+
+    /// How many times the future's waker was woken.
+    pub fn wakes(&self) -> usize {
+        self.wakes.0.load(Ordering::SeqCst)
+    }
+
+    /// Polls once more, which must be ready.
+    pub fn ready(mut self) -> F::Output {
+        match self.poll() {
+            Poll::Ready(out) => out,
+            Poll::Pending => panic!("still pending"),
+        }
+    }
 }
