@@ -6,12 +6,12 @@ mod support;
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::Barrier;
+use std::sync::{mpsc, Barrier};
 use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::Duration;
 
-use hotpool::Pool;
+use hotpool::{OwnedPooled, Pool};
 use support::alloc::{calls_on_this_thread, measured, measured_calls, CountingAlloc};
 use support::waker::noop_waker;
 
@@ -120,4 +120,53 @@ fn blocking_waits_allocate_nothing_in_steady_state() {
             "{calls} allocator calls in waits (fair_after {fair_after:?}): {stats}"
         );
     }
+}
+
+#[test]
+fn async_waits_served_on_another_thread_allocate_nothing_in_steady_state() {
+    // Each thread keeps the nodes of the waits it served (`pool/spare_nodes.rs`); here one
+    // thread only waits and another only serves, so the waiting thread keeps none of its own and
+    // must find the serving thread's surplus in the pool's shared list.
+    let pool = Pool::builder(|| Vec::<u8>::with_capacity(64))
+        .max_live(1)
+        .fair_after(Duration::ZERO)
+        .build()
+        .unwrap();
+    // Room for one guard in flight: a send allocates nothing.
+    let (to_server, received) = mpsc::sync_channel::<OwnedPooled<Vec<u8>>>(1);
+    thread::scope(|s| {
+        // The server gives back every guard it receives, which serves the waiting future.
+        s.spawn(move || received.into_iter().for_each(drop));
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut held = Some(pool.get_owned());
+        let mut wait = || {
+            let mut future = pin!(pool.get_owned_async());
+            assert!(future.as_mut().poll(&mut cx).is_pending(), "at the cap");
+            let guard = held.take().expect("held between waits");
+            to_server
+                .send(guard)
+                .expect("the server runs until the channel closes");
+            held = Some(loop {
+                match future.as_mut().poll(&mut cx) {
+                    Poll::Ready(guard) => break guard,
+                    Poll::Pending => thread::yield_now(),
+                }
+            });
+        };
+        for _ in 0..WARM_UP {
+            wait();
+        }
+        // Under miri each round is a few hundred thread switches: fewer of them show the same.
+        let rounds = if cfg!(miri) { 100 } else { ROUNDS };
+        let calls = calls_on_this_thread(|| (0..rounds).for_each(|_| wait()));
+        assert_eq!(
+            calls, 0,
+            "allocator calls on the waiting thread in {rounds} waits"
+        );
+        drop(held);
+        drop(to_server);
+    });
+    let rounds = if cfg!(miri) { 100 } else { ROUNDS };
+    assert_eq!(pool.stats().waits as usize, WARM_UP + rounds);
 }

@@ -68,6 +68,23 @@ fn hit_path_racing_a_thief_on(make: fn(&std::sync::Arc<Census>, usize, usize) ->
 }
 
 #[test]
+fn node_reused_by_the_serving_thread_racing_its_waiter() {
+    // The thread that serves a waiter keeps the waiter's node (`pool/spare_nodes.rs`), and its
+    // own next wait reuses it once free, while the waiter may still be taking what it was handed
+    // or may not have queued yet. Nothing may be lost, nobody may sleep, the cap holds.
+    loom::model(|| {
+        let census = Census::new();
+        let pool = bounded_strict(&census, 1, 1);
+        let held = pool.get();
+        let waiter = spawn_get(&pool);
+        drop(held); // serves the waiter if it queued; its node stays with this thread
+        drop(pool.get()); // this thread's wait reuses that node if the waiter dropped its handle
+        waiter.join().unwrap();
+        finish(pool, &census, 1);
+    });
+}
+
+#[test]
 fn future_cancelled_while_being_handed_an_object() {
     loom::model(|| {
         let census = Census::new();

@@ -71,20 +71,22 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         let Some(limiter) = &self.limiter else {
             return Poll::Ready(self.create());
         };
-        match self.reserve_or_enqueue(limiter, Wake::Task(waker.clone())) {
-            Ok(handoff) => Poll::Ready(self.take_handoff(handoff)),
-            // The first waiter may have been served by what it took from the thread caches
-            // while it queued: ready now (its wake-up, already sent, is then spurious).
-            Err(queued) => match queued.poll(None) {
-                Polled::Served(handoff) => Poll::Ready(self.take_handoff(handoff)),
-                Polled::Notified | Polled::Waiting => {
-                    // A notification now is for an object that came back after it queued: it
-                    // finds it on its next poll (the wake-up is already sent).
-                    *waiter = Some(queued);
-                    Poll::Pending
-                }
-            },
+        let queued = match self.reserve_or_enqueue(limiter, Wake::Task(waker.clone())) {
+            Ok(handoff) => return Poll::Ready(self.take_handoff(handoff)),
+            Err(queued) => queued,
+        };
+        // A waiter that gathered the thread caches' objects may have been served by them: ready
+        // now (its wake-up, already sent, is then spurious). Otherwise it is not looked at
+        // again: whatever reaches it from now on (an object, a notification) comes with a
+        // wake-up, and reading its state here would cost every wait a lock on a node that the
+        // thread serving it may hold.
+        if queued.stole {
+            if let Polled::Served(handoff) = queued.waiter.poll(None) {
+                return Poll::Ready(self.take_handoff(handoff));
+            }
         }
+        *waiter = Some(queued.waiter);
+        Poll::Pending
     }
 
     /// Ends a wait that will not take what it was handed (a dropped future): leaves the queue,
@@ -153,7 +155,7 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
     ) -> Result<Handoff<T>, Timeout> {
         let waiter = match self.reserve_or_enqueue(limiter, Wake::Thread(current_thread())) {
             Ok(handoff) => return Ok(handoff),
-            Err(waiter) => waiter,
+            Err(queued) => queued.waiter,
         };
         block_until_served(
             &waiter,
@@ -196,11 +198,7 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
     /// caller made before locking: a `Waker`'s clone is user code). A waiter that finds the
     /// caches open closes them and gathers every thread cache's objects, which serve the queue
     /// at once.
-    fn reserve_or_enqueue(
-        &self,
-        limiter: &Limiter,
-        wake: Wake,
-    ) -> Result<Handoff<T>, Arc<Waiter<T>>> {
+    fn reserve_or_enqueue(&self, limiter: &Limiter, wake: Wake) -> Result<Handoff<T>, Queued<T>> {
         let mut depot = self.depot();
         let (places, mut idle) = depot.places_and_idle();
         let reserved = limiter.reserve(places, || idle.take().map(|(obj, _)| obj));
@@ -212,6 +210,7 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         let (waiter, quiesced) = limiter.enqueue(&mut depot.places, wake);
         let mut wakes = Wakes::default();
         let mut overflow = Vec::new();
+        let stole = quiesced.is_some();
         if let Some(quiesced) = quiesced {
             let mut haul = Vec::new();
             self.tier
@@ -239,7 +238,7 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
             resume_unwind(panic);
         }
         mem::forget(cancel_on_unwind);
-        Err(waiter)
+        Err(Queued { waiter, stole })
     }
 
     /// Ends `waiter`'s wait under the depot lock (see [`Limiter::cancel`]).
@@ -359,6 +358,13 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         }
         taken
     }
+}
+
+/// A caller that had to queue ([`Inner::reserve_or_enqueue`]).
+struct Queued<T> {
+    waiter: Arc<Waiter<T>>,
+    /// Whether it closed the caches and gathered their objects, which may have served it.
+    stole: bool,
 }
 
 /// Frees a place whose object was not made or was lost to a panic (factory, `T::drop`).

@@ -8,7 +8,13 @@ use super::counts::{Counts, PeakEstimate};
 use super::magazines::Magazines;
 use super::places::Places;
 
+/// `#[repr(C)]` with `places` first: at a bounded pool's cap every get and return takes the lock
+/// and reads the queue, so both share the lock's cache line (see the implementation notes,
+/// "Where the nodes are kept").
+#[repr(C)]
 pub(crate) struct Depot<T> {
+    /// Places and waiters of a bounded pool (`places.rs`, `limiter.rs`); unused otherwise.
+    pub(crate) places: Places<T>,
     /// Idle objects outside the thread caches (`magazines.rs`).
     pub(crate) magazines: Magazines<T>,
     /// Counters of operations that went through the depot (not a thread cache).
@@ -18,8 +24,6 @@ pub(crate) struct Depot<T> {
     /// Owned-guard references given back by threads, kept for the next thread that needs a batch
     /// (`refs.rs`).
     pub(crate) refs: usize,
-    /// Places and waiters of a bounded pool (`places.rs`, `limiter.rs`); unused otherwise.
-    pub(crate) places: Places<T>,
 }
 
 impl<T> Depot<T> {

@@ -76,7 +76,7 @@ impl Limiter {
     /// What a caller gets at once: an idle object (`take_idle`, the depot's), even if others
     /// wait (see the module docs), or else a free place if nobody queued before it. `None`: it
     /// must queue.
-    pub(crate) fn reserve<T>(
+    pub(crate) fn reserve<T: 'static>(
         &self,
         places: &mut Places<T>,
         take_idle: impl FnOnce() -> Option<Box<T>>,
@@ -89,14 +89,14 @@ impl Limiter {
 
     /// Takes `need` places if they are free and nobody queued before the caller: a `put`'s one
     /// place, or a buffer's bytes.
-    pub(crate) fn try_take<T>(&self, places: &mut Places<T>, need: usize) -> bool {
+    pub(crate) fn try_take<T: 'static>(&self, places: &mut Places<T>, need: usize) -> bool {
         places.try_take(self.max_live, need)
     }
 
     /// Queues a waiter for one object or place, last. If the caches are open, it closes them and
     /// returns the [`Quiesced`] proof with which the caller gathers every cache's objects (they
     /// serve the queue at once); while they stay closed, later waiters need no steal.
-    pub(crate) fn enqueue<T>(
+    pub(crate) fn enqueue<T: 'static>(
         &self,
         places: &mut Places<T>,
         wake: Wake,
@@ -114,7 +114,7 @@ impl Limiter {
 
     /// Queues a waiter for `need` places, last, where nothing idle can serve it (a budget: it
     /// waits for places only, in order, so nobody closes caches or steals).
-    pub(crate) fn enqueue_for_places<T>(
+    pub(crate) fn enqueue_for_places<T: 'static>(
         &self,
         places: &mut Places<T>,
         wake: Wake,
@@ -129,7 +129,7 @@ impl Limiter {
     /// is woken to come and take it, unless one is on its way already. `idle`: whether the owner
     /// has idle objects already (see [`Limiter::hand_over`]). The caller counts a hand-over as
     /// the `get` it serves.
-    pub(crate) fn on_return<T>(
+    pub(crate) fn on_return<T: 'static>(
         &self,
         places: &mut Places<T>,
         obj: Box<T>,
@@ -152,7 +152,7 @@ impl Limiter {
     /// objects; if the waiter served was the notified one (notified of one of them), the notice
     /// passes on to the next, who would otherwise sleep with an object idle. The caller counts
     /// it as the `get` it serves.
-    pub(crate) fn hand_over<T>(
+    pub(crate) fn hand_over<T: 'static>(
         &self,
         places: &mut Places<T>,
         obj: Box<T>,
@@ -175,7 +175,7 @@ impl Limiter {
     /// A notified `waiter` looks for an idle object (`take_idle`: the depot's, and whether more
     /// are left): it leaves the queue with one, or waits again in its place to be woken by
     /// `wake`. If it was served meanwhile, that is what it gets.
-    pub(crate) fn retry<T>(
+    pub(crate) fn retry<T: 'static>(
         &self,
         places: &mut Places<T>,
         waiter: &Arc<Waiter<T>>,
@@ -216,7 +216,13 @@ impl Limiter {
     /// Frees `n` places (objects that ended, bytes given back): the waiters they make room for
     /// are served in order. `idle`: whether the owner has idle objects (if the waiter it served
     /// was the notified one, the next is notified).
-    pub(crate) fn free<T>(&self, places: &mut Places<T>, n: usize, idle: bool, wakes: &mut Wakes) {
+    pub(crate) fn free<T: 'static>(
+        &self,
+        places: &mut Places<T>,
+        n: usize,
+        idle: bool,
+        wakes: &mut Wakes,
+    ) {
         if n > 0 {
             places.free(n);
             places.serve_fitting(self.max_live, wakes);
@@ -230,7 +236,7 @@ impl Limiter {
     /// Ends `waiter`'s wait: takes it out of the queue if it is still there (waiters it held
     /// back may be served, and if it was the notified one, the next is notified when `idle`), or
     /// takes what it was handed, for the caller to use or pass on (see [`Cancelled`]).
-    pub(crate) fn cancel<T>(
+    pub(crate) fn cancel<T: 'static>(
         &self,
         places: &mut Places<T>,
         waiter: &Arc<Waiter<T>>,
@@ -265,7 +271,7 @@ impl Limiter {
     /// most [`REOPEN_AFTER_MAX`]). Called by the slow paths that run while they are closed: a
     /// pool that waits again soon keeps them closed and needs no steal (no heavy barrier), and
     /// one that left its cap behind gets its hit path back.
-    pub(crate) fn reopen_if_due<T>(&self, places: &mut Places<T>) {
+    pub(crate) fn reopen_if_due<T: 'static>(&self, places: &mut Places<T>) {
         let (Some(fair_after), Some(emptied_at)) = (self.fair_after, places.emptied_at) else {
             return;
         };
@@ -280,7 +286,7 @@ impl Limiter {
     }
 
     /// Whether `waiter` is overdue: the next object that comes back is its.
-    fn overdue<T>(&self, waiter: &Waiter<T>) -> bool {
+    fn overdue<T: 'static>(&self, waiter: &Waiter<T>) -> bool {
         match waiter.fair_at {
             None => true,
             Some(fair_at) => fair_at.is_some_and(|fair_at| now() >= fair_at),
@@ -289,7 +295,7 @@ impl Limiter {
 
     /// Once the queue is empty: reopens the caches at once in strict order, or starts the hold
     /// of [`Limiter::reopen_if_due`].
-    fn settle<T>(&self, places: &mut Places<T>) {
+    fn settle<T: 'static>(&self, places: &mut Places<T>) {
         if places.has_waiters() || !self.caches_closed_locked() {
             return;
         }
@@ -304,7 +310,7 @@ impl Limiter {
     /// must see what a thief did to that cache while the flag was set (the thief held the depot
     /// lock, as does this store). A hit path that still sees `true` only takes the slow path
     /// once more.
-    fn reopen<T>(&self, places: &Places<T>) {
+    fn reopen<T: 'static>(&self, places: &Places<T>) {
         debug_assert!(!places.has_waiters());
         self.caches_closed.store(false, Ordering::Release);
     }
@@ -365,7 +371,7 @@ mod tests {
         Wake::Thread(crate::sync::current_thread())
     }
 
-    fn served<T>(waiter: &Waiter<T>) -> bool {
+    fn served<T: 'static>(waiter: &Waiter<T>) -> bool {
         matches!(waiter.poll(None), Polled::Served(Handoff::Place))
     }
 

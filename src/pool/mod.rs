@@ -14,6 +14,7 @@ pub(crate) mod places;
 mod refs;
 mod report;
 mod slots;
+mod spare_nodes;
 mod tally;
 mod thread;
 mod tier;

@@ -5,20 +5,22 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use super::spare_nodes;
 use super::waiter::{Closed, Handoff, Waiter, Wake, Wakes};
 use crate::sync::Arc;
 
-/// Waiter nodes kept for reuse: more than the waits that end between two new ones in steady
+/// Waiter nodes kept for reuse by all threads, beside each thread's own
+/// (`spare_nodes::PER_THREAD`): more than the waits that end between two new ones in steady
 /// state, so a wait allocates nothing, and few enough to be no memory worth trimming.
 const SPARE_WAITERS: usize = 64;
 
+/// `#[repr(C)]`: the fields every wait and hand-off touches first, next to the owner's lock
+/// (see `Depot`), the shared spare nodes last.
+#[repr(C)]
 pub(crate) struct Places<T> {
+    queue: VecDeque<Arc<Waiter<T>>>,
     /// Places taken: objects alive, in use or idle (bytes in use, for a budget).
     live: usize,
-    queue: VecDeque<Arc<Waiter<T>>>,
-    /// Nodes of waits that ended, oldest first, reused by new ones once their waiter dropped
-    /// its handle.
-    spare: VecDeque<Arc<Waiter<T>>>,
     /// Whether a queued waiter is notified (woken to look for an idle object itself): at most
     /// one is, so a burst of returns wakes one waiter, not one each.
     notified: bool,
@@ -26,6 +28,9 @@ pub(crate) struct Places<T> {
     pub(crate) emptied_at: Option<Instant>,
     /// Acquisitions that had to queue, ever.
     waits: u64,
+    /// Nodes of waits that ended, oldest first, reused by new ones once their waiter dropped
+    /// its handle: those that a thread had no room for (`spare_nodes.rs`).
+    spare: VecDeque<Arc<Waiter<T>>>,
 }
 
 impl<T> Default for Places<T> {
@@ -41,7 +46,7 @@ impl<T> Default for Places<T> {
     }
 }
 
-impl<T> Places<T> {
+impl<T: 'static> Places<T> {
     /// Whether anyone is queued.
     pub(crate) fn has_waiters(&self) -> bool {
         !self.queue.is_empty()
@@ -85,21 +90,28 @@ impl<T> Places<T> {
         fair_at: Option<Option<Instant>>,
     ) -> Arc<Waiter<T>> {
         let waiter = Waiter::new(need, fair_at, wake);
-        // The oldest spare node is the one most likely free: its waiter had the longest to take
-        // what it was handed and drop its handle. Only that one is looked at (the others were
-        // last touched by other threads: a scan would miss the cache on each); `get_mut` proves
-        // it free, with the acquire that orders the waiter's last use before the reuse.
-        let node = match self.spare.front_mut().and_then(Arc::get_mut) {
-            Some(free) => {
-                *free = waiter;
-                self.spare.pop_front().expect("the front node")
+        // This thread's own spare nodes first (`spare_nodes.rs`), then the shared ones. In each
+        // list only the oldest is looked at, the one most likely free (its waiter had the longest
+        // to take what it was handed and drop its handle); `get_mut` proves it free, with the
+        // acquire that orders the waiter's last use before the reuse.
+        let node = match spare_nodes::take_free() {
+            Some(mut free) => {
+                *Arc::get_mut(&mut free).expect("proved free, and not shared since") = waiter;
+                free
             }
-            None => {
-                // Still held (a served future kept and not polled again, say): it goes last, so
-                // that one handle held for long does not make every later wait allocate.
-                self.spare.rotate_left(usize::from(!self.spare.is_empty()));
-                Arc::new(waiter)
-            }
+            None => match self.spare.front_mut().and_then(Arc::get_mut) {
+                Some(free) => {
+                    *free = waiter;
+                    self.spare.pop_front().expect("the front node")
+                }
+                None => {
+                    // Still held (a served future kept and not polled again, say): it goes
+                    // last, so that one handle held for long does not make every later wait
+                    // allocate.
+                    self.spare.rotate_left(usize::from(!self.spare.is_empty()));
+                    Arc::new(waiter)
+                }
+            },
         };
         self.queue.push_back(Arc::clone(&node));
         self.waits += 1;
@@ -204,10 +216,13 @@ impl<T> Places<T> {
         }
     }
 
-    /// Keeps the node of a wait that left the queue for a later wait.
+    /// Keeps the node of a wait that left the queue for a later wait: this thread's if it has
+    /// room, the shared list's otherwise.
     fn retire(&mut self, node: Arc<Waiter<T>>) {
-        if self.spare.len() < SPARE_WAITERS {
-            self.spare.push_back(node);
+        if let Err(node) = spare_nodes::keep(node) {
+            if self.spare.len() < SPARE_WAITERS {
+                self.spare.push_back(node);
+            }
         }
     }
 }

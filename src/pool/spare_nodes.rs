@@ -1,0 +1,86 @@
+//! Waiter nodes of ended waits, kept by the thread that retired them for its next waits.
+//!
+//! A node retires when its waiter leaves the queue (served, or cancelled), under the owner's lock,
+//! on the thread that served it; the waiter, woken by that thread, usually runs there next (an
+//! executor runs a task it was woken from where it was woken) and drops its handle there. So a
+//! node kept by that thread is in its cache when the thread's next wait reuses it, and the proof
+//! that nobody holds it any more (`Arc::get_mut`, an atomic read-modify-write of the node) costs
+//! no cache miss. With one list shared by all threads (the owner's, `places.rs`), that proof
+//! missed the cache on every wait, under the lock, since the node was last touched by another
+//! thread: measured on the bench of 64 tokio tasks over 8 objects, about 100 ns of an 840 ns
+//! acquisition.
+//!
+//! Each thread keeps at most [`PER_THREAD`] nodes of each node type; the owner's shared list
+//! takes what does not fit, and serves a thread whose list is empty, so threads that only
+//! return objects while others only wait still reuse every node. The lists are freed when their
+//! thread exits. Nothing here takes a lock or runs user code: a kept node's waiter ended, so
+//! dropping one drops no object and no `Waker`, except the node of a future that was leaked
+//! while it still held what it was handed.
+
+use std::any::{Any, TypeId};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+use super::waiter::Waiter;
+use crate::sync::{thread_local, Arc};
+
+/// The most nodes of one type a thread keeps: more than the waits that end between two new ones
+/// on one thread in steady state, few enough to be no memory worth trimming.
+pub(super) const PER_THREAD: usize = 64;
+
+thread_local! {
+    /// This thread's spare nodes, one list per node type (a `VecDeque<Arc<Waiter<T>>>` each,
+    /// oldest first). A thread waits in few pools' types, so a scan finds its list at once.
+    #[allow(clippy::missing_const_for_thread_local)] // loom's `thread_local!` has no `const` form
+    static SPARE: RefCell<Vec<(TypeId, Box<dyn Any>)>> = RefCell::new(Vec::new());
+}
+
+/// Runs `f` on this thread's list of spare `Waiter<T>` nodes; `None` while the thread-local is
+/// being destroyed (the caller then uses the shared list).
+fn with_list<T: 'static, R>(f: impl FnOnce(&mut VecDeque<Arc<Waiter<T>>>) -> R) -> Option<R> {
+    SPARE
+        .try_with(|lists| {
+            let mut lists = lists.borrow_mut();
+            let id = TypeId::of::<Waiter<T>>();
+            let i = match lists.iter().position(|(of, _)| *of == id) {
+                Some(i) => i,
+                None => {
+                    lists.push((id, Box::new(VecDeque::<Arc<Waiter<T>>>::new())));
+                    lists.len() - 1
+                }
+            };
+            let list = lists[i]
+                .1
+                .downcast_mut::<VecDeque<Arc<Waiter<T>>>>()
+                .expect("the list of its type id");
+            f(list)
+        })
+        .ok()
+}
+
+/// A node of this thread's that nobody holds any more, ready to be overwritten; `None` if the
+/// oldest is still held (a served future kept and not polled again, say: it goes last, so that
+/// one handle held for long does not keep the others from reuse) or the list is empty.
+pub(super) fn take_free<T: 'static>() -> Option<Arc<Waiter<T>>> {
+    with_list::<T, _>(|list| {
+        let mut oldest = list.pop_front()?;
+        if Arc::get_mut(&mut oldest).is_some() {
+            return Some(oldest);
+        }
+        list.push_back(oldest);
+        None
+    })
+    .flatten()
+}
+
+/// Keeps the node of a wait that left the queue, if this thread has room for it; gives it back
+/// otherwise (for the shared list).
+pub(super) fn keep<T: 'static>(node: Arc<Waiter<T>>) -> Result<(), Arc<Waiter<T>>> {
+    let mut node = Some(node);
+    with_list::<T, _>(|list| {
+        if list.len() < PER_THREAD {
+            list.push_back(node.take().expect("taken once"));
+        }
+    });
+    node.map_or(Ok(()), Err)
+}
