@@ -23,6 +23,8 @@
 //!   [`MAX_LIVE`] permits in front of an unbounded `hotpool::Pool` (a permit first, then `get`).
 //! - `runtime_only`: the floor, no pool and no waiting: the same tasks write to a buffer each
 //!   owns and yield. What the runtime's scheduling costs per round, which every case pays too.
+//! - `wake_ring_floor`: the floor of a wait at the cap, no pool: tokens go round the tasks, each
+//!   waiting for one from another task ([`wake_ring_floor`]).
 //!
 //! The `_below_cap` cases run the same four with tasks that give the object back before they
 //! yield, and yield once per [`BURST`] rounds: at most [`WORKERS`] objects are out, nobody waits,
@@ -49,7 +51,9 @@
 //! letting a returning taker go first is on the page next to the throughput.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -271,6 +275,84 @@ fn bounded_async(g: &mut Group<'_>) {
         run_tasks(rt, CHECK_ROUNDS, &task);
     };
     bench_tasks(g, "runtime_only", task, check);
+
+    wake_ring_floor(g);
+}
+
+/// One task's slot in [`wake_ring_floor`]: whether it holds a token, and how to wake it.
+#[derive(Default)]
+struct RingSlot {
+    token: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl RingSlot {
+    /// Ready once this slot holds a token (taking it); otherwise stores the task's waker.
+    fn poll_token(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.token.swap(false, Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        *self.waker.lock().unwrap() = Some(cx.waker().clone());
+        // A token given while the waker was stored was given with no waker to wake: look again.
+        if self.token.swap(false, Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+
+    fn give_token(&self) {
+        self.token.store(true, Ordering::Release);
+        if let Some(waker) = self.waker.lock().unwrap().take() {
+            waker.wake();
+        }
+    }
+}
+
+/// `wake_ring_floor`: the floor of an acquisition at the cap that waits, whatever the pool.
+/// [`MAX_LIVE`] tokens go round [`TASKS`] tasks: each task waits for a token, writes to a buffer
+/// of its own and yields holding it, as the pooled cases do, then gives it to the task
+/// [`MAX_LIVE`] places on, which has been waiting for it. So every acquisition waits for one
+/// wake-up from another task, and nothing is shared but the two tasks' slots: no queue, no lock
+/// that the workers contend for. What a pool adds at the cap is the rest.
+fn wake_ring_floor(g: &mut Group<'_>) {
+    let run = |rt: &Runtime, total: u64| -> Duration {
+        // Every task runs the same number of rounds (the most any share has), so that every
+        // token it waits for comes; the time is scaled to `total` acquisitions.
+        let rounds = total.div_ceil(TASKS as u64);
+        let slots: Arc<Vec<RingSlot>> = Arc::new((0..TASKS).map(|_| RingSlot::default()).collect());
+        for slot in &slots[..MAX_LIVE] {
+            slot.token.store(true, Ordering::Relaxed);
+        }
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|i| {
+                let slots = Arc::clone(&slots);
+                rt.spawn(async move {
+                    let mut buf = new_buf();
+                    for _ in 0..rounds {
+                        std::future::poll_fn(|cx| slots[i].poll_token(cx)).await;
+                        work(&mut buf);
+                        buf.clear();
+                        tokio::task::yield_now().await;
+                        slots[(i + MAX_LIVE) % TASKS].give_token();
+                    }
+                })
+            })
+            .collect();
+        rt.block_on(async {
+            for t in tasks {
+                t.await.expect("a task panicked");
+            }
+        });
+        start
+            .elapsed()
+            .mul_f64(total as f64 / (rounds * TASKS as u64) as f64)
+    };
+    isolated(g, "wake_ring_floor", move |server: Server| {
+        let rt = runtime();
+        run(&rt, CHECK_ROUNDS);
+        server.serve(|iters| run(&rt, iters));
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
