@@ -84,3 +84,43 @@ pub(super) fn keep<T: 'static>(node: Arc<Waiter<T>>) -> Result<(), Arc<Waiter<T>
     });
     node.map_or(Ok(()), Err)
 }
+
+#[cfg(all(test, not(hotpool_loom)))]
+mod tests {
+    use super::{keep, take_free, PER_THREAD};
+    use crate::pool::waiter::{Waiter, Wake};
+    use crate::sync::{current_thread, Arc};
+
+    fn node<T>() -> Arc<Waiter<T>> {
+        Arc::new(Waiter::new(1, None, Wake::Thread(current_thread())))
+    }
+
+    #[test]
+    fn a_thread_keeps_at_most_its_share_and_gives_the_rest_back() {
+        for _ in 0..PER_THREAD {
+            assert!(keep(node::<u8>()).is_ok());
+        }
+        assert!(keep(node::<u8>()).is_err(), "the list is full");
+        // Another node type has a list of its own.
+        assert!(keep(node::<u16>()).is_ok());
+    }
+
+    #[test]
+    fn only_a_node_nobody_holds_is_taken_and_a_held_one_goes_last() {
+        let held = node::<u8>();
+        let free = node::<u8>();
+        let free_ptr = Arc::as_ptr(&free);
+        assert!(keep(Arc::clone(&held)).is_ok());
+        assert!(keep(free).is_ok());
+        assert!(take_free::<u8>().is_none(), "the oldest is still held");
+        let taken = take_free::<u8>().expect("the free one, now first");
+        assert_eq!(Arc::as_ptr(&taken), free_ptr);
+        assert!(take_free::<u8>().is_none(), "only the held one is left");
+        drop(held);
+        assert!(take_free::<u8>().is_some(), "free once its holder let go");
+        assert!(
+            take_free::<u16>().is_none(),
+            "nodes of one type never serve another"
+        );
+    }
+}
