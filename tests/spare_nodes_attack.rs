@@ -528,3 +528,95 @@ fn threads_exiting_with_cached_objects_while_others_wait_lose_no_place() {
     drop(guards);
     assert!(census.most() <= 2, "{} alive at once", census.most());
 }
+
+/// Blocking waits on tokio's blocking threads, which exit a millisecond after they go idle (so
+/// their spare lists are freed while nodes they kept are held by tasks and threads elsewhere),
+/// mixed with async waits and cancellations on the workers.
+#[test]
+fn blocking_threads_that_exit_mid_traffic_lose_no_place_and_hold_the_cap() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(4)
+        .thread_keep_alive(Duration::from_millis(1))
+        .enable_time()
+        .build()
+        .unwrap();
+    let census = Census::new();
+    let pool = bounded(&census, 2);
+    runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for t in 0..24usize {
+            let pool = pool.clone();
+            let census = Arc::clone(&census);
+            tasks.spawn(async move {
+                for i in 0..60usize {
+                    match (t + i) % 4 {
+                        0 => {
+                            let pool = pool.clone();
+                            let census = Arc::clone(&census);
+                            tokio::task::spawn_blocking(move || {
+                                let guard = pool
+                                    .get_owned_timeout(Duration::from_secs(30))
+                                    .expect("a blocking waiter was never served");
+                                assert!(census.alive() <= 2, "over the cap");
+                                drop(guard);
+                            })
+                            .await
+                            .expect("the blocking wait panicked");
+                            if i % 8 == 0 {
+                                // Let the blocking threads go idle and exit.
+                                tokio::time::sleep(Duration::from_millis(3)).await;
+                            }
+                        }
+                        1 => {
+                            let _ = tokio::time::timeout(
+                                Duration::from_micros(20),
+                                pool.get_owned_async(),
+                            )
+                            .await;
+                        }
+                        _ => {
+                            let guard = pool.get_owned_async().await;
+                            assert!(census.alive() <= 2, "over the cap");
+                            tokio::task::yield_now().await;
+                            drop(guard);
+                        }
+                    }
+                }
+            });
+        }
+        support::tasks::join_all(tasks, "a wait never completed (lost wake-up or place)").await;
+    });
+    drop(runtime);
+    assert!(census.most() <= 2, "{} alive at once", census.most());
+    let guards: Vec<_> = (0..2)
+        .map(|i| {
+            pool.get_owned_timeout(Duration::from_secs(5))
+                .unwrap_or_else(|_| panic!("place {i} lost"))
+        })
+        .collect();
+    drop(guards);
+    drop(pool);
+    assert_eq!(census.alive(), 0);
+}
+
+/// A future leaked while queued, then served: its node (in the queue, then in the serving
+/// thread's list) keeps what it was handed; the pool still drops cleanly with it outstanding.
+#[test]
+fn a_future_leaked_while_queued_then_served_leaks_one_object_and_the_pool_drops_cleanly() {
+    let census = Census::new();
+    let pool = bounded(&census, 1);
+    let held = pool.get_owned();
+    let mut leaked = Polled::new(pool.get_async());
+    assert!(leaked.poll().is_pending());
+    std::mem::forget(leaked);
+    // Served on another thread, which exits with the node in its list.
+    thread::spawn(move || drop(held)).join().unwrap();
+    assert!(
+        pool.get_timeout(Duration::from_millis(5)).is_err(),
+        "the leaked waiter holds the one object"
+    );
+    drop(pool);
+    assert_eq!(census.alive(), 1, "exactly the leaked object is left");
+    assert_eq!(census.made(), 1);
+}
