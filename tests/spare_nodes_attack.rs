@@ -212,7 +212,16 @@ thread_local! {
 
 fn exit_user_scenario(spare_list_first: bool) {
     let census = Census::new();
-    let pool = Arc::new(bounded(&census, 2));
+    // Strict order: a return serves the first waiter at once, on the returning thread, which
+    // retires its node there (with `fair_after` it would notify it, and the node would retire
+    // on the waiter's own thread).
+    let pool = Arc::new(
+        Pool::builder(census.factory())
+            .max_live(2)
+            .fair_after(Duration::ZERO)
+            .build()
+            .unwrap(),
+    );
     let (done_tx, done_rx) = mpsc::channel();
     let (ready_tx, ready_rx) = mpsc::channel();
     let (go_tx, go_rx) = mpsc::channel::<()>();
