@@ -368,9 +368,9 @@
 //! proves it), and wake-ups are collected inline (`Wakes`): a wait allocates nothing in steady
 //! state (`tests/bounded_waits_allocate_nothing.rs`).
 //!
-//! **Where the nodes are kept.** By the thread that served them, first (`pool/spare_nodes.rs`,
-//! up to 64 per thread and node type), and in the owner's shared list (`Places::spare`, up to
-//! 64) when that thread has no room. A served task is run next where it was woken, so its node
+//! **Where the nodes are kept.** By the thread that took them out of the queue, first
+//! (`pool/spare_nodes.rs`, up to 64 per thread and node type, freed when the thread exits), and
+//! in the owner's shared list (`Places::spare`, up to 64) when that thread has no room. A served task is run next where it was woken, so its node
 //! ends its life in that thread's cache, and the thread's next wait proves it free without a
 //! cache miss. With the shared list alone, that proof missed the cache on every wait, under the
 //! depot lock, which the other core then spun on: at the cap the depot lock is the whole cost

@@ -1,21 +1,28 @@
 //! Waiter nodes of ended waits, kept by the thread that retired them for its next waits.
 //!
-//! A node retires when its waiter leaves the queue (served, or cancelled), under the owner's lock,
-//! on the thread that served it; the waiter, woken by that thread, usually runs there next (an
-//! executor runs a task it was woken from where it was woken) and drops its handle there. So a
-//! node kept by that thread is in its cache when the thread's next wait reuses it, and the proof
-//! that nobody holds it any more (`Arc::get_mut`, an atomic read-modify-write of the node) costs
-//! no cache miss. With one list shared by all threads (the owner's, `places.rs`), that proof
-//! missed the cache on every wait, under the lock, since the node was last touched by another
-//! thread: measured on the bench of 64 tokio tasks over 8 objects, about 100 ns of an 840 ns
-//! acquisition.
+//! A node retires when its waiter leaves the queue, under the owner's lock, on the thread that
+//! takes it out: the thread whose return or freed place served it (strict order, an overdue
+//! waiter, a task), or the waiter's own thread when it cancelled or, notified, took an idle
+//! object itself. A served waiter, woken by the thread that served it, usually runs there next
+//! (an executor runs a task it was woken from where it was woken) and drops its handle there. So
+//! a node kept by that thread is in its cache when the thread's next wait reuses it, and the
+//! proof that nobody holds it any more (`Arc::get_mut`, an atomic read-modify-write of the node)
+//! costs no cache miss. With one list shared by all threads (the owner's, `places.rs`), that
+//! proof missed the cache on every wait, under the lock, since the node was last touched by
+//! another thread: measured on the bench of 64 tokio tasks over 8 objects, about 100 ns of an
+//! 840 ns acquisition.
 //!
 //! Each thread keeps at most [`PER_THREAD`] nodes of each node type; the owner's shared list
 //! takes what does not fit, and serves a thread whose list is empty, so threads that only
-//! return objects while others only wait still reuse every node. The lists are freed when their
-//! thread exits. Nothing here takes a lock or runs user code: a kept node's waiter ended, so
-//! dropping one drops no object and no `Waker`, except the node of a future that was leaked
-//! while it still held what it was handed.
+//! return objects while others only wait still reuse every node. Nothing here takes a lock or
+//! runs user code: a kept node's waiter has ended (it is `Served` or `Closed`, never holding a
+//! `Waker`), and a waiter that still holds its handle keeps the node alive past any list, so
+//! dropping a list drops no object and no `Waker`.
+//!
+//! **Memory.** The lists are never trimmed: each thread that retired a node keeps up to
+//! [`PER_THREAD`] per node type (a node is about a hundred bytes: some 6 KiB per thread and
+//! type at most), also for the types of pools dropped since, until the thread exits, when they
+//! are freed. `trim` does not reach them.
 
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
@@ -93,6 +100,13 @@ mod tests {
 
     fn node<T>() -> Arc<Waiter<T>> {
         Arc::new(Waiter::new(1, None, Wake::Thread(current_thread())))
+    }
+
+    #[test]
+    fn a_node_is_about_a_hundred_bytes_as_the_memory_note_says() {
+        // The `Arc`'s two counts and the waiter, whatever the object type (it holds a `Box`).
+        let node = 2 * std::mem::size_of::<usize>() + std::mem::size_of::<Waiter<[u8; 4096]>>();
+        assert!((64..=128).contains(&node), "{node} bytes");
     }
 
     #[test]
