@@ -20,6 +20,10 @@ use support::pool::budgeted;
 use support::waker::Polled;
 use support::{Census, Counted};
 
+/// Rounds of the longer tests under miri, which runs them thousands of times slower: enough for
+/// every interleaving they set up to happen a few times.
+const ROUNDS_UNDER_MIRI: Option<usize> = if cfg!(miri) { Some(20) } else { None };
+
 fn bounded(census: &Arc<Census>, cap: usize) -> Pool<Counted> {
     Pool::builder(census.factory())
         .max_live(cap)
@@ -79,6 +83,10 @@ fn a_served_future_dropped_after_its_serving_thread_exited_passes_its_object_on(
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "leaks an object on purpose, which miri reports as a leak"
+)]
 fn a_leaked_served_future_leaks_only_its_object_and_later_waits_still_work() {
     let census = Census::new();
     let pool = bounded(&census, 2);
@@ -92,7 +100,7 @@ fn a_leaked_served_future_leaks_only_its_object_and_later_waits_still_work() {
     // One place is lost with the leaked object; the other still cycles through waits, on this
     // thread and others, reusing (or not) nodes around the leaked one.
     drop(other);
-    for round in 0..300 {
+    for round in 0..ROUNDS_UNDER_MIRI.unwrap_or(300) {
         let held = pool.get_owned();
         let mut waiting = Polled::new(pool.get_async());
         assert!(waiting.poll().is_pending(), "round {round}: at the cap");
@@ -324,7 +332,7 @@ fn several_node_types_on_one_thread_with_waits_and_serves_interleaved() {
                 Arc::clone(&buffers),
             );
             thread::spawn(move || {
-                for i in 0..400 {
+                for i in 0..ROUNDS_UNDER_MIRI.unwrap_or(400) {
                     let c = counted
                         .get_timeout(Duration::from_secs(30))
                         .expect("counted");
@@ -355,6 +363,10 @@ fn several_node_types_on_one_thread_with_waits_and_serves_interleaved() {
 /// A tiny executor on several threads: tasks over a small cap, each woken through a waker that
 /// re-queues it; cancellation at random points. Every acquisition must complete.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of waits across threads: hours under miri; no unsafe code of its own"
+)]
 fn tokio_tasks_over_a_small_cap_with_cancels_and_timeouts_all_complete_under_the_cap() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
@@ -425,6 +437,10 @@ fn tokio_tasks_over_a_small_cap_with_cancels_and_timeouts_all_complete_under_the
 /// another, before it returns `Pending`, must still be woken. Checked with a waker that records
 /// whether a wake-up came after the first `Pending`.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of waits across threads: hours under miri; no unsafe code of its own"
+)]
 fn a_future_served_while_it_queues_is_woken() {
     let census = Census::new();
     let pool = Arc::new(bounded(&census, 1));
@@ -506,7 +522,7 @@ fn threads_exiting_with_cached_objects_while_others_wait_lose_no_place() {
             })
         })
         .collect();
-    for round in 0..300 {
+    for round in 0..ROUNDS_UNDER_MIRI.unwrap_or(300) {
         let pool = Arc::clone(&pool);
         thread::spawn(move || {
             // Into this thread's cache (if open), left there at exit; a wait on the way makes
@@ -542,6 +558,10 @@ fn threads_exiting_with_cached_objects_while_others_wait_lose_no_place() {
 /// their spare lists are freed while nodes they kept are held by tasks and threads elsewhere),
 /// mixed with async waits and cancellations on the workers.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of waits across threads: hours under miri; no unsafe code of its own"
+)]
 fn blocking_threads_that_exit_mid_traffic_lose_no_place_and_hold_the_cap() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -612,6 +632,10 @@ fn blocking_threads_that_exit_mid_traffic_lose_no_place_and_hold_the_cap() {
 /// A future leaked while queued, then served: its node (in the queue, then in the serving
 /// thread's list) keeps what it was handed; the pool still drops cleanly with it outstanding.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "leaks an object on purpose, which miri reports as a leak"
+)]
 fn a_future_leaked_while_queued_then_served_leaks_one_object_and_the_pool_drops_cleanly() {
     let census = Census::new();
     let pool = bounded(&census, 1);
