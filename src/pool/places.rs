@@ -94,12 +94,9 @@ impl<T: 'static> Places<T> {
         // list only the oldest is looked at, the one most likely free (its waiter had the longest
         // to take what it was handed and drop its handle); `get_mut` proves it free, with the
         // acquire that orders the waiter's last use before the reuse.
-        let node = match spare_nodes::take_free() {
-            Some(mut free) => {
-                *Arc::get_mut(&mut free).expect("proved free, and not shared since") = waiter;
-                free
-            }
-            None => match self.spare.front_mut().and_then(Arc::get_mut) {
+        let node = match spare_nodes::reuse(waiter) {
+            Ok(node) => node,
+            Err(waiter) => match self.spare.front_mut().and_then(Arc::get_mut) {
                 Some(free) => {
                     *free = waiter;
                     self.spare.pop_front().expect("the front node")

@@ -65,19 +65,25 @@ fn with_list<T: 'static, R>(f: impl FnOnce(&mut VecDeque<Arc<Waiter<T>>>) -> R) 
         .ok()
 }
 
-/// A node of this thread's that nobody holds any more, ready to be overwritten; `None` if the
+/// Puts `waiter` in a node of this thread's that nobody holds any more; gives it back if the
 /// oldest is still held (a served future kept and not polled again, say: it goes last, so that
-/// one handle held for long does not keep the others from reuse) or the list is empty.
-pub(super) fn take_free<T: 'static>() -> Option<Arc<Waiter<T>>> {
-    with_list::<T, _>(|list| {
+/// one handle held for long does not keep the others from reuse) or the list is empty. One
+/// `Arc::get_mut` both proves the node free and writes it.
+pub(super) fn reuse<T: 'static>(waiter: Waiter<T>) -> Result<Arc<Waiter<T>>, Waiter<T>> {
+    let mut waiter = Some(waiter);
+    let reused = with_list::<T, _>(|list| {
         let mut oldest = list.pop_front()?;
-        if Arc::get_mut(&mut oldest).is_some() {
-            return Some(oldest);
+        match Arc::get_mut(&mut oldest) {
+            Some(free) => *free = waiter.take().expect("written once"),
+            None => {
+                list.push_back(oldest);
+                return None;
+            }
         }
-        list.push_back(oldest);
-        None
+        Some(oldest)
     })
-    .flatten()
+    .flatten();
+    reused.ok_or_else(|| waiter.take().expect("not written"))
 }
 
 /// Keeps the node of a wait that left the queue, if this thread has room for it; gives it back
@@ -94,12 +100,21 @@ pub(super) fn keep<T: 'static>(node: Arc<Waiter<T>>) -> Result<(), Arc<Waiter<T>
 
 #[cfg(all(test, not(hotpool_loom)))]
 mod tests {
-    use super::{keep, take_free, PER_THREAD};
+    use super::{keep, reuse, PER_THREAD};
     use crate::pool::waiter::{Waiter, Wake};
     use crate::sync::{current_thread, Arc};
 
+    fn waiter<T>() -> Waiter<T> {
+        Waiter::new(1, None, Wake::Thread(current_thread()))
+    }
+
     fn node<T>() -> Arc<Waiter<T>> {
-        Arc::new(Waiter::new(1, None, Wake::Thread(current_thread())))
+        Arc::new(waiter())
+    }
+
+    /// A node of this thread's reused for a new waiter, if one is free.
+    fn take_free<T: 'static>() -> Option<Arc<Waiter<T>>> {
+        reuse(waiter()).ok()
     }
 
     #[test]
