@@ -126,10 +126,17 @@ fn blocking_waits_allocate_nothing_in_steady_state() {
 fn async_waits_served_on_another_thread_allocate_nothing_in_steady_state() {
     // Each thread keeps the nodes of the waits it served (`pool/spare_nodes.rs`); here one
     // thread only waits and another only serves, so the waiting thread keeps none of its own and
-    // must find the serving thread's surplus in the pool's shared list.
+    // must find the serving thread's surplus in a shared list: the pool's in strict order, the
+    // waiting thread's lane's otherwise (`pool/lanes.rs`).
+    for fair_after in [Duration::ZERO, hotpool::builder::DEFAULT_FAIR_AFTER] {
+        waits_served_on_another_thread(fair_after);
+    }
+}
+
+fn waits_served_on_another_thread(fair_after: Duration) {
     let pool = Pool::builder(|| Vec::<u8>::with_capacity(64))
         .max_live(1)
-        .fair_after(Duration::ZERO)
+        .fair_after(fair_after)
         .build()
         .unwrap();
     // Room for one guard in flight: a send allocates nothing.
@@ -162,7 +169,7 @@ fn async_waits_served_on_another_thread_allocate_nothing_in_steady_state() {
         let calls = calls_on_this_thread(|| (0..rounds).for_each(|_| wait()));
         assert_eq!(
             calls, 0,
-            "allocator calls on the waiting thread in {rounds} waits"
+            "allocator calls on the waiting thread in {rounds} waits (fair_after {fair_after:?})"
         );
         drop(held);
         drop(to_server);

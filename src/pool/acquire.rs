@@ -14,7 +14,10 @@ use super::depot::Depot;
 use super::inner::Inner;
 use super::limiter::Limiter;
 use super::thread::drop_all;
-use super::waiter::{block_until_served, poll_served, Handoff, Polled, Waiter, Wake, Wakes};
+use super::tier::Source;
+use super::waiter::{
+    block_until_served, poll_served, Closed, Handoff, Polled, Waiter, Wake, Wakes,
+};
 use crate::counting::Change;
 use crate::error::Timeout;
 use crate::recycle::SharedRecycler;
@@ -71,6 +74,24 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         let Some(limiter) = &self.limiter else {
             return Poll::Ready(self.create());
         };
+        if let Some(lanes) = &self.lanes {
+            // At the cap with nothing in the depot: queue in this thread's lane without the
+            // depot lock (`lanes.rs`), unless the depot may serve after all.
+            if self.caches_closed() && !lanes.depot_may_serve() {
+                self.drop_sync.touch();
+                let (node, depot_may_serve) =
+                    lanes.enqueue(lanes.mine(), Wake::Task(waker.clone()));
+                if !depot_may_serve {
+                    *waiter = Some(node);
+                    return Poll::Pending;
+                }
+                match lanes.withdraw(&node, true) {
+                    Closed::LeftQueue(stale) => drop(stale), // a `Waker`: after unlocking
+                    Closed::Served(handoff) => return Poll::Ready(self.take_handoff(handoff)),
+                    Closed::Already => unreachable!("only its caller closes a waiter"),
+                }
+            }
+        }
         let queued = match self.reserve_or_enqueue(limiter, Wake::Task(waker.clone())) {
             Ok(handoff) => return Poll::Ready(self.take_handoff(handoff)),
             Err(queued) => queued,
@@ -92,7 +113,18 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
     /// Ends a wait that will not take what it was handed (a dropped future): leaves the queue,
     /// or passes the object or place on to the next waiter.
     pub(crate) fn cancel_wait(&self, waiter: &Arc<Waiter<T>>) {
-        if let Some(handoff) = self.cancel_locked(waiter) {
+        let handoff = match (&self.lanes, waiter.lane) {
+            (Some(lanes), Some(_)) => match lanes.withdraw(waiter, false) {
+                Closed::LeftQueue(stale) => {
+                    drop(stale); // a `Waker`: after unlocking
+                    None
+                }
+                Closed::Served(handoff) => Some(handoff),
+                Closed::Already => None,
+            },
+            _ => self.cancel_locked(waiter),
+        };
+        if let Some(handoff) = handoff {
             self.pass_on(handoff);
         }
     }
@@ -179,6 +211,7 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         let mut depot = self.depot();
         let (places, mut idle) = depot.places_and_idle();
         let retried = limiter.retry(places, waiter, || idle.take(), wake, &mut wakes);
+        self.offer_to_lanes(&mut depot, &mut wakes);
         drop(depot);
         // A `Waker` that panics (the next waiter's, notified of another idle object) must not
         // take the object this waiter found with it: it is passed on, then the panic resumed.
@@ -207,7 +240,26 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
             drop(wake); // unused (a `Waker` is user code: dropped outside the lock)
             return Ok(handoff);
         }
-        let (waiter, quiesced) = limiter.enqueue(&mut depot.places, wake);
+        let (waiter, quiesced) = match (&wake, &self.lanes) {
+            // A task waits in its lane (`lanes.rs`); with the caches closed the depot has nothing
+            // for it (`reserve` found neither an idle object nor a free place), which lets later
+            // tasks queue without this lock. Open caches close first, and their objects serve it.
+            (Wake::Task(_), Some(lanes)) if !depot.places.has_waiters() => {
+                let (waiter, _) = lanes.enqueue(lanes.mine(), wake);
+                let quiesced = limiter.close_caches();
+                if quiesced.is_none() {
+                    lanes.depot_cannot_serve();
+                }
+                (waiter, quiesced)
+            }
+            _ => {
+                if let Some(lanes) = &self.lanes {
+                    // Tasks that come later queue behind this waiter, in the depot's queue.
+                    lanes.depot_can_serve();
+                }
+                limiter.enqueue(&mut depot.places, wake)
+            }
+        };
         let mut wakes = Wakes::default();
         let mut overflow = Vec::new();
         let stole = quiesced.is_some();
@@ -248,6 +300,7 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         let mut depot = self.depot();
         let idle = depot.magazines.idle() > 0;
         let cancelled = limiter.cancel(&mut depot.places, waiter, idle, &mut wakes);
+        self.offer_to_lanes(&mut depot, &mut wakes);
         drop(depot);
         wakes.wake_all();
         drop(cancelled.stale); // a `Waker`'s drop is user code: outside the lock
@@ -298,7 +351,76 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         }
         let overflow = depot.magazines.adopt(objects);
         depot.counts.change(Change::IdleDropped(overflow.len()));
+        self.offer_to_lanes(depot, wakes);
         overflow
+    }
+
+    /// A return while the caches are closed: hands `obj` to the first task of this thread's lane
+    /// (`lanes.rs`) without the depot lock, and wakes it; gives `obj` back if the depot must
+    /// take it (no lane, an empty one, or the end of its streak).
+    pub(super) fn serve_own_lane(&self, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
+        let Some(lanes) = &self.lanes else {
+            return Err(obj);
+        };
+        self.drop_sync.touch();
+        lanes.serve_own(obj, source)?.wake();
+        Ok(())
+    }
+
+    /// Under the depot lock, after anything that may let the depot serve a caller (an object
+    /// kept idle, places freed, objects stocked): serves the tasks queued in lanes with what the
+    /// depot has, in turn, then lets tasks queue without the lock again if nothing is left
+    /// (see `lanes.rs`). Each object handed over is counted as the `get` it serves.
+    pub(super) fn offer_to_lanes(&self, depot: &mut Depot<T>, wakes: &mut Wakes) {
+        let (Some(lanes), Some(limiter)) = (&self.lanes, &self.limiter) else {
+            return;
+        };
+        // The flag first: it also keeps tasks from queueing in lanes while threads wait in the
+        // depot's queue, whose rules serve them first (`limiter.rs`).
+        if !lanes.depot_can_serve() || depot.places.has_waiters() {
+            return;
+        }
+        while lanes.any_queued() {
+            let handoff = match depot.magazines.take_one() {
+                Some(obj) => Handoff::Object(obj),
+                None if limiter.try_take(&mut depot.places, 1) => Handoff::Place,
+                None => break,
+            };
+            let object = matches!(handoff, Handoff::Object(_));
+            match lanes.serve_next(handoff, wakes) {
+                Ok(()) if object => depot.count(Change::Reused),
+                Ok(()) => {}
+                // Every lane emptied meanwhile (its tasks withdrew): back where it came from.
+                Err(Handoff::Object(obj)) => {
+                    if depot.magazines.put_one(obj).is_err() {
+                        unreachable!("room for the object just taken");
+                    }
+                    break;
+                }
+                Err(Handoff::Place) => {
+                    depot.places.free(1);
+                    break;
+                }
+            }
+        }
+        let nothing_left = depot.magazines.idle() == 0
+            && depot.places.live() >= limiter.max_live
+            && limiter.caches_closed_locked();
+        if nothing_left {
+            lanes.depot_cannot_serve();
+        }
+    }
+
+    /// Reopens the caches if they have been closed long enough and no task waits in a lane
+    /// (see [`Limiter::reopen_if_due`]).
+    pub(super) fn reopen_if_due(&self, depot: &mut Depot<T>) {
+        if let Some(limiter) = &self.limiter {
+            limiter.reopen_if_due(&mut depot.places, || {
+                self.lanes.as_ref().map_or(true, |lanes| {
+                    !lanes.any_queued() && !lanes.depot_can_serve()
+                })
+            });
+        }
     }
 
     /// Drops objects the pool gave up (already counted), each exactly once even if some
@@ -335,6 +457,7 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         let mut depot = self.depot();
         let idle = depot.magazines.idle() > 0;
         limiter.free(&mut depot.places, n, idle, &mut wakes);
+        self.offer_to_lanes(&mut depot, &mut wakes);
         drop(depot);
         wakes.wake_all();
     }
@@ -349,9 +472,7 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
     /// the caches closed or has no thread tier (even if others wait: see `limiter.rs`). Reopens
     /// the caches first if they have been closed long enough.
     pub(super) fn take_from_depot(&self, depot: &mut Depot<T>) -> Option<Box<T>> {
-        if let Some(limiter) = &self.limiter {
-            limiter.reopen_if_due(&mut depot.places);
-        }
+        self.reopen_if_due(depot);
         let taken = depot.magazines.take_one();
         if taken.is_some() {
             depot.count(Change::Reused);

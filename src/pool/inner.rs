@@ -11,6 +11,7 @@ use std::panic::{self, AssertUnwindSafe};
 use super::cache::ThreadCache;
 use super::counts::Totals;
 use super::depot::Depot;
+use super::lanes::Lanes;
 use super::limiter::Limiter;
 use super::magazines::Magazine;
 use super::refs::Refs;
@@ -54,6 +55,9 @@ pub(crate) struct Inner<T, R> {
     pub(crate) drop_sync: ArcDropSync,
     /// The cap of a pool built with `max_live` (see `limiter.rs`).
     pub(super) limiter: Option<Limiter>,
+    /// Where tasks wait at that cap, one queue per thread (`lanes.rs`); `None` in an unbounded
+    /// pool and in a strict one (`fair_after` zero).
+    pub(super) lanes: Option<Lanes<T>>,
 }
 
 impl<T, R> Inner<T, R> {
@@ -69,6 +73,10 @@ impl<T, R> Inner<T, R> {
         // With a thread tier, depot magazines hold one trade's worth; without one, `put_one`
         // still groups objects so the depot's stack stays short.
         let magazine_len = if tier.is_on() { tier.batch() } else { 32 };
+        let lanes = limiter
+            .as_ref()
+            .filter(|limiter| !limiter.is_strict())
+            .map(|_| Lanes::new());
         Self {
             me,
             tier,
@@ -78,6 +86,7 @@ impl<T, R> Inner<T, R> {
             refs: Refs::new(),
             drop_sync: ArcDropSync::default(),
             limiter,
+            lanes,
         }
     }
 
@@ -263,6 +272,10 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
     #[inline(never)]
     fn keep_slow(&self, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
         if !self.tier.is_on() || self.caches_closed() {
+            let obj = match self.serve_own_lane(obj, source) {
+                Ok(()) => return Ok(()),
+                Err(obj) => obj,
+            };
             return self.keep_in_depot(obj, source);
         }
         self.drop_sync.touch();
@@ -310,14 +323,13 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         let mut wakes = Wakes::default();
         let mut depot = self.depot();
         if let Some(obj) = self.return_while_closed(&mut depot, obj, &mut wakes) {
-            if let Some(limiter) = &self.limiter {
-                limiter.reopen_if_due(&mut depot.places);
-            }
+            self.reopen_if_due(&mut depot);
             if let Err(obj) = depot.magazines.put_one(obj) {
                 drop(depot);
                 wakes.wake_all(); // a waiter woken for it finds nothing, and waits again
                 return Err(obj);
             }
+            self.offer_to_lanes(&mut depot, &mut wakes);
         }
         count_kept(&depot.counts, source);
         depot.publish_own_balance();
@@ -394,6 +406,11 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         self.tier
             .slots
             .for_each(|shared| totals.add(&shared.counts, Some(&shared.fill)));
+        // Hand-offs in lanes (a return and the `get` it served), and the tasks that waited there.
+        let lane_waits = self
+            .lanes
+            .as_ref()
+            .map_or(0, |lanes| lanes.add_totals(&mut totals));
         if let Some(limiter) = &self.limiter {
             totals.cap_live(limiter.max_live);
         }
@@ -404,7 +421,7 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
             Some(limiter) => depot.peak.peak().min(limiter.max_live),
             None => depot.peak.peak(),
         };
-        totals.into_stats(peak, depot.places.waits())
+        totals.into_stats(peak, depot.places.waits() + lane_waits)
     }
 
     /// Objects idle in the shared depot (not counting thread caches).

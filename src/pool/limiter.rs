@@ -108,8 +108,20 @@ impl Limiter {
             _ => None,
         };
         let waiter = places.enqueue(wake, 1, fair_at);
-        let quiesced = (!self.caches_closed_locked()).then(|| Quiesced::new(&self.caches_closed));
-        (waiter, quiesced)
+        (waiter, self.close_caches())
+    }
+
+    /// Closes the caches for a caller that queued, if they are open: the [`Quiesced`] proof with
+    /// which it gathers every cache's objects (they serve the queue at once). While they stay
+    /// closed, later waiters need no steal.
+    pub(crate) fn close_caches(&self) -> Option<Quiesced<'_>> {
+        (!self.caches_closed_locked()).then(|| Quiesced::new(&self.caches_closed))
+    }
+
+    /// Whether every waiter is served in strict order (`fair_after` zero): then tasks wait in
+    /// the owner's queue, not in lanes (`lanes.rs`).
+    pub(crate) fn is_strict(&self) -> bool {
+        self.fair_after.is_none()
     }
 
     /// Queues a waiter for `need` places, last, where nothing idle can serve it (a budget: it
@@ -271,17 +283,31 @@ impl Limiter {
     /// most [`REOPEN_AFTER_MAX`]). Called by the slow paths that run while they are closed: a
     /// pool that waits again soon keeps them closed and needs no steal (no heavy barrier), and
     /// one that left its cap behind gets its hit path back.
-    pub(crate) fn reopen_if_due<T: 'static>(&self, places: &mut Places<T>) {
-        let (Some(fair_after), Some(emptied_at)) = (self.fair_after, places.emptied_at) else {
+    /// `lanes_empty` is asked last, only if they would reopen: `false` keeps them closed (a task
+    /// is queued in a lane, `lanes.rs`).
+    pub(crate) fn reopen_if_due<T: 'static>(
+        &self,
+        places: &mut Places<T>,
+        lanes_empty: impl FnOnce() -> bool,
+    ) {
+        let Some(fair_after) = self.fair_after else {
             return;
         };
         if places.has_waiters() || !self.caches_closed_locked() {
             return;
         }
+        let now = now();
+        // Tasks waiting in lanes never enter the queue, so nothing else starts the hold for them.
+        let emptied_at = *places.emptied_at.get_or_insert(now);
         let hold = fair_after.min(REOPEN_AFTER_MAX);
-        if now().saturating_duration_since(emptied_at) >= hold {
-            places.emptied_at = None;
-            self.reopen(places);
+        if now.saturating_duration_since(emptied_at) >= hold {
+            if lanes_empty() {
+                places.emptied_at = None;
+                self.reopen(places);
+            } else {
+                // Tasks wait: the hold starts again.
+                places.emptied_at = Some(now);
+            }
         }
     }
 

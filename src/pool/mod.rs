@@ -6,6 +6,7 @@ mod counts;
 mod depot;
 mod guard;
 mod inner;
+mod lanes;
 mod lend;
 pub(crate) mod limiter;
 mod magazines;

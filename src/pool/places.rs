@@ -9,11 +9,6 @@ use super::spare_nodes;
 use super::waiter::{Closed, Handoff, Waiter, Wake, Wakes};
 use crate::sync::Arc;
 
-/// Waiter nodes kept for reuse by all threads, beside each thread's own
-/// (`spare_nodes::PER_THREAD`): more than the waits that end between two new ones in steady
-/// state, so a wait allocates nothing, and few enough to be no memory worth trimming.
-const SPARE_WAITERS: usize = 64;
-
 /// `#[repr(C)]`: the fields every wait and hand-off touches first, next to the owner's lock
 /// (see `Depot`), the shared spare nodes last.
 #[repr(C)]
@@ -90,25 +85,10 @@ impl<T: 'static> Places<T> {
         fair_at: Option<Option<Instant>>,
     ) -> Arc<Waiter<T>> {
         let waiter = Waiter::new(need, fair_at, wake);
-        // This thread's own spare nodes first (`spare_nodes.rs`), then the shared ones. In each
-        // list only the oldest is looked at, the one most likely free (its waiter had the longest
-        // to take what it was handed and drop its handle); `get_mut` proves it free, with the
-        // acquire that orders the waiter's last use before the reuse.
+        // This thread's own spare nodes first (`spare_nodes.rs`), then the shared ones.
         let node = match spare_nodes::reuse(waiter) {
             Ok(node) => node,
-            Err(waiter) => match self.spare.front_mut().and_then(Arc::get_mut) {
-                Some(free) => {
-                    *free = waiter;
-                    self.spare.pop_front().expect("the front node")
-                }
-                None => {
-                    // Still held (a served future kept and not polled again, say): it goes
-                    // last, so that one handle held for long does not make every later wait
-                    // allocate.
-                    self.spare.rotate_left(usize::from(!self.spare.is_empty()));
-                    Arc::new(waiter)
-                }
-            },
+            Err(waiter) => spare_nodes::reuse_shared(&mut self.spare, waiter),
         };
         self.queue.push_back(Arc::clone(&node));
         self.waits += 1;
@@ -213,13 +193,8 @@ impl<T: 'static> Places<T> {
         }
     }
 
-    /// Keeps the node of a wait that left the queue for a later wait: this thread's if it has
-    /// room, the shared list's otherwise.
+    /// Keeps the node of a wait that left the queue for a later wait.
     fn retire(&mut self, node: Arc<Waiter<T>>) {
-        if let Err(node) = spare_nodes::keep(node) {
-            if self.spare.len() < SPARE_WAITERS {
-                self.spare.push_back(node);
-            }
-        }
+        spare_nodes::retire(&mut self.spare, node);
     }
 }

@@ -98,6 +98,43 @@ pub(super) fn keep<T: 'static>(node: Arc<Waiter<T>>) -> Result<(), Arc<Waiter<T>
     node.map_or(Ok(()), Err)
 }
 
+/// Puts `waiter` in the oldest node of a shared list (an owner's, for threads whose own list has
+/// none) if nobody holds it any more, or in a new node: the oldest is the one most likely free
+/// (its waiter had the longest to take what it was handed and drop its handle); if it is still
+/// held (a served future kept and not polled again, say) it goes last, so that one handle held
+/// for long does not make every later wait allocate. `get_mut` proves it free, with the acquire
+/// that orders the waiter's last use before the reuse.
+pub(super) fn reuse_shared<T>(
+    shared: &mut VecDeque<Arc<Waiter<T>>>,
+    waiter: Waiter<T>,
+) -> Arc<Waiter<T>> {
+    match shared.front_mut().and_then(Arc::get_mut) {
+        Some(free) => {
+            *free = waiter;
+            shared.pop_front().expect("the front node")
+        }
+        None => {
+            shared.rotate_left(usize::from(!shared.is_empty()));
+            Arc::new(waiter)
+        }
+    }
+}
+
+/// Keeps the node of a wait that left its queue for a later wait: this thread's if it has room,
+/// `shared` (an owner's list, at most [`SHARED`] nodes) otherwise.
+pub(super) fn retire<T: 'static>(shared: &mut VecDeque<Arc<Waiter<T>>>, node: Arc<Waiter<T>>) {
+    if let Err(node) = keep(node) {
+        if shared.len() < SHARED {
+            shared.push_back(node);
+        }
+    }
+}
+
+/// Waiter nodes an owner keeps for all threads, beside each thread's own ([`PER_THREAD`]): more
+/// than the waits that end between two new ones in steady state, so a wait allocates nothing,
+/// and few enough to be no memory worth trimming.
+const SHARED: usize = 64;
+
 #[cfg(all(test, not(hotpool_loom)))]
 mod tests {
     use super::{keep, reuse, PER_THREAD};

@@ -110,6 +110,8 @@ pub(crate) struct Waiter<T> {
     /// From when on it is overdue: the next object that comes back is handed to it, not left to
     /// whoever asks first. `None`: at once (strict order); `Some(None)`: never.
     pub(crate) fair_at: Option<Option<Instant>>,
+    /// The lane it is queued in (a task at a pool's cap, `lanes.rs`); `None`: the owner's queue.
+    pub(crate) lane: Option<usize>,
     state: Mutex<State<T>>,
 }
 
@@ -118,7 +120,16 @@ impl<T> Waiter<T> {
         Self {
             need,
             fair_at,
+            lane: None,
             state: Mutex::new(State::Queued(wake)),
+        }
+    }
+
+    /// The same waiter, to be queued in `lane` (`lanes.rs`) instead of the owner's queue.
+    pub(crate) fn in_lane(self, lane: usize) -> Self {
+        Self {
+            lane: Some(lane),
+            ..self
         }
     }
 
