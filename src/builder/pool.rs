@@ -75,14 +75,23 @@ impl<T, F, R> Builder<Shared, T, F, R> {
     /// (default [`DEFAULT_FAIR_AFTER`](crate::builder::DEFAULT_FAIR_AFTER), 0.5 ms): *eventual
     /// fairness*, as parking_lot's locks have it.
     ///
-    /// An object that comes back while callers wait stays idle and the first waiter is woken
-    /// to take it; a caller that did not wait (typically the thread that just gave it back) may
-    /// take it first and keep working without a context switch, which is what keeps a pool at
-    /// its cap fast. A waiter that has waited `fair_after` is handed the next object that comes
-    /// back directly, so nobody waits much longer than that while objects come back. Places
-    /// that free (an object ended) always go to waiters in order, and waiters among themselves
-    /// are served in the order they came. `Duration::ZERO` gives strict first come, first
-    /// served: every object that comes back is handed to the first waiter.
+    /// Threads (`get`, `get_timeout`): an object that comes back while they wait stays idle and
+    /// the first waiter is woken to take it; a caller that did not wait (typically the thread
+    /// that just gave it back) may take it first and keep working without a context switch,
+    /// which is what keeps a pool at its cap fast. A waiter that has waited `fair_after` is
+    /// handed the next object that comes back directly, so nobody waits much longer than that
+    /// while objects come back. Places that free (an object ended) always go to waiters in
+    /// order, and waiters among themselves are served in the order they came.
+    ///
+    /// Tasks (`get_async`, `get_owned_async`) are handed every object they get, and wait in the
+    /// *lane* of the thread that polls them (one queue per thread, so that a return serves a task
+    /// of its own thread without the pool's lock): first come, first served within a lane; a
+    /// return serves its own thread's lane at most 8 times in a row and the lanes take turns
+    /// otherwise, so a task first in its lane is served within 72 returns. A task that comes while
+    /// a thread waits queues behind it.
+    ///
+    /// `Duration::ZERO` gives strict first come, first served across all threads and tasks:
+    /// every object that comes back is handed to the first waiter.
     ///
     /// The thread caches, closed while anyone waits, also stay closed until the queue has been
     /// empty for `fair_after` (at most 1 ms), so a pool that keeps reaching its cap does not pay

@@ -15,7 +15,9 @@
 //! than `fair_after` is *overdue*: the next object that comes back is handed to it directly, so
 //! no waiter waits much longer than that while objects come back. Places that free (an object
 //! ended) are always handed to waiters in order. With `fair_after` zero every waiter is overdue
-//! at once: strict first come, first served, every object handed over.
+//! at once: strict first come, first served, every object handed over. Tasks are never
+//! notified: in strict order they wait in this queue, overdue at once; otherwise in per-thread
+//! lanes, beside it (`lanes.rs`), served after this queue's waiters.
 //!
 //! How waiters are served, the steal and its handshake with the hit path:
 //! [the implementation notes](crate::implementation#bounded-pools).
@@ -101,8 +103,8 @@ impl Limiter {
         places: &mut Places<T>,
         wake: Wake,
     ) -> (Arc<Waiter<T>>, Option<Quiesced<'_>>) {
-        // A task is served in strict order (see the module docs); so is every waiter of a strict
-        // limiter. A bound too far to represent is never reached.
+        // A task here is served in strict order (see the module docs); so is every waiter of a
+        // strict limiter. A bound too far to represent is never reached.
         let fair_at = match (&wake, self.fair_after) {
             (Wake::Thread(_), Some(after)) => Some(now().checked_add(after)),
             _ => None,

@@ -12,9 +12,10 @@
 //! another thread: measured on the bench of 64 tokio tasks over 8 objects, about 100 ns of an
 //! 840 ns acquisition.
 //!
-//! Each thread keeps at most [`PER_THREAD`] nodes of each node type; the owner's shared list
-//! takes what does not fit, and serves a thread whose list is empty, so threads that only
-//! return objects while others only wait still reuse every node. Nothing here takes a lock or
+//! Each thread keeps at most [`PER_THREAD`] nodes of each node type; a shared list takes what
+//! does not fit ([`retire`]: the owner's queue's, or the lane's the wait ended in, `lanes.rs`),
+//! and serves a thread whose list is empty ([`reuse_shared`]), so threads that only return
+//! objects while others only wait still reuse every node. Nothing here takes a lock or
 //! runs user code: a kept node's waiter has ended (it is `Served` or `Closed`, never holding a
 //! `Waker`), and a waiter that still holds its handle keeps the node alive past any list, so
 //! dropping a list drops no object and no `Waker`.

@@ -73,10 +73,12 @@ impl<T: Send + 'static, R: Recycler<T> + Send + Sync + 'static> Pool<T, R> {
     /// returned future waits without blocking the thread. It works with any executor (it only
     /// uses the task's [`Waker`](std::task::Waker)), is `Send` when `T` is, and is cancel-safe:
     /// a future dropped after it was handed an object passes it on to the next waiter, and no
-    /// place is lost. Waiters, blocking or async, share one queue and the rules of
-    /// [`fair_after`](crate::builder::PoolBuilder::fair_after): served in the order they came,
-    /// and a caller that did not wait may take an object that came back before a waiter that
-    /// has waited less than `fair_after`.
+    /// place is lost. The order in which waiting tasks are served is
+    /// [`fair_after`](crate::builder::PoolBuilder::fair_after)'s: by default first come, first
+    /// served among the tasks polled on one thread, with every thread's tasks served within a
+    /// bounded number of returns; with `fair_after(Duration::ZERO)`, first come, first served
+    /// among all waiters, blocking or async. A caller that did not wait may take an object that
+    /// came back idle before any waiter.
     ///
     /// ```
     /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
