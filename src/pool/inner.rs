@@ -322,7 +322,10 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
     fn keep_in_depot(&self, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
         let mut wakes = Wakes::default();
         let mut depot = self.depot();
-        if let Some(obj) = self.return_while_closed(&mut depot, obj, &mut wakes) {
+        // A return the lanes take (their turn, see `Lanes::lanes_turn`) is not kept.
+        let obj = self.lanes_turn(&mut depot, obj, &mut wakes).err();
+        if let Some(obj) = obj.and_then(|obj| self.return_while_closed(&mut depot, obj, &mut wakes))
+        {
             self.reopen_if_due(&mut depot);
             if let Err(obj) = depot.magazines.put_one(obj) {
                 drop(depot);
