@@ -736,3 +736,93 @@ fn lane_hand_offs_are_counted_exactly() {
     drop(obj);
     every_place_is_back(&pool, &census, 1);
 }
+
+/// A depot waiter served by a return while another object is idle must not leave a lane task
+/// asleep beside that object ("nobody waits beside an idle object", `lanes.rs`).
+///
+/// Set-up, with threads never overdue and tasks overdue at once: a task L in a lane, a thread T
+/// blocked in `get` first in the depot's queue, a task W behind it there (tasks queue behind a
+/// waiting thread). Two of the three held objects come back at once: T is notified of the first
+/// and takes it, the second stays idle and T's notice passes to W (not yet polled). The third
+/// comes back: W is overdue, so it is handed that one, and the queue is empty with an object
+/// idle, while L still sleeps in its lane. The race that sets this up (T must look only after
+/// both returns) is retried until it happens.
+///
+/// Found by this attack: on f7f0a5a, L slept there until the test gave up (every run), as it
+/// would until some object came back: `keep_in_depot` offered to the lanes only when it kept the
+/// object, not when it handed it to the depot queue's last waiter.
+#[test]
+fn a_lane_task_does_not_sleep_beside_an_object_idle_after_a_depot_hand_off() {
+    const TRIES: usize = 200;
+    for _ in 0..TRIES {
+        let census = Census::new();
+        let pool = Pool::builder(census.factory())
+            .thread_cache(1)
+            .max_live(3)
+            .fair_after(Duration::from_secs(3600))
+            .build()
+            .expect("a valid configuration");
+        let mut held: Vec<_> = (0..3).map(|_| pool.get()).collect();
+        let pool = &pool;
+        let set_up = thread::scope(|s| {
+            let mut lane_task = s
+                .spawn(move || {
+                    let mut hand = Hand::new(pool);
+                    assert!(hand.poll().is_pending(), "every object is held");
+                    hand
+                })
+                .join()
+                .unwrap();
+            let (took_tx, took_rx) = mpsc::channel();
+            let (release_tx, release_rx) = mpsc::channel::<()>();
+            let blocked = s.spawn(move || {
+                let obj = pool.get();
+                took_tx.send(()).unwrap();
+                // An error: the test failed, and dropped the sender as it unwound.
+                let _ = release_rx.recv();
+                drop(obj);
+            });
+            wait_until("the thread queues", || pool.stats().waits >= 2);
+            let mut behind = Hand::new(pool);
+            assert!(behind.poll().is_pending(), "queued behind the thread");
+            let third = held.pop().unwrap();
+            drop(held.drain(..));
+            took_rx
+                .recv_timeout(AT_REST)
+                .expect("the thread never served");
+            let set_up = behind.woken() && pool.stats().idle == 1 && !lane_task.woken();
+            let mut in_hand = Vec::new();
+            if set_up {
+                drop(third);
+                let Poll::Ready(obj) = behind.poll() else {
+                    panic!("the overdue task was not handed the third object");
+                };
+                in_hand.push(obj);
+                let start = Instant::now();
+                while !lane_task.woken() {
+                    assert!(
+                        start.elapsed() < AT_REST,
+                        "a lane task sleeps beside an idle object: {:?}",
+                        pool.stats()
+                    );
+                    thread::yield_now();
+                }
+                let Poll::Ready(obj) = lane_task.poll() else {
+                    panic!("woken but not served");
+                };
+                in_hand.push(obj);
+            } else {
+                drop((third, behind, lane_task));
+            }
+            release_tx.send(()).unwrap();
+            blocked.join().unwrap();
+            drop(in_hand);
+            set_up
+        });
+        every_place_is_back(pool, &census, 3);
+        if set_up {
+            return;
+        }
+    }
+    panic!("the set-up never happened in {TRIES} tries");
+}
