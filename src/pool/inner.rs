@@ -332,8 +332,12 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
                 wakes.wake_all(); // a waiter woken for it finds nothing, and waits again
                 return Err(obj);
             }
-            self.offer_to_lanes(&mut depot, &mut wakes);
         }
+        // Kept idle, or handed to a depot waiter: that may have been the queue's last one, which
+        // leaves objects it was notified of idle for the lanes (`offer_to_lanes` serves lanes only
+        // while nobody waits in the depot's queue; nothing else would serve them until the next
+        // return or freed place).
+        self.offer_to_lanes(&mut depot, &mut wakes);
         count_kept(&depot.counts, source);
         depot.publish_own_balance();
         drop(depot);
