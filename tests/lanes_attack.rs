@@ -213,7 +213,7 @@ impl<F: Future> Future for PollOnce<'_, F> {
 /// Tokio tasks on two workers over few objects: waits cut short by timeouts, futures polled once
 /// and dropped, objects held across `yield_now`, a recycle policy that refuses every fifth object
 /// (its place frees while tasks wait in lanes), and two blocking threads in the depot's queue
-/// beside them. At the end every place is back, the cap held, and the stats are at rest.
+/// beside them (some of their waits cut short too, and now and then a `trim`). At the end every place is back, the cap held, and the stats are at rest.
 #[test]
 fn tokio_tasks_cancelling_beside_blocked_threads_lose_nothing() {
     tokio_tasks_cancelling(2);
@@ -285,15 +285,30 @@ fn tokio_tasks_cancelling(thread_cache: usize) {
                 }
             });
         }
-        for _ in 0..2 {
+        for b in 0..2u64 {
             let pool = Arc::clone(&pool);
             let gets = Arc::clone(&gets);
             tasks.spawn_blocking(move || {
+                let mut rng = (b + 99).wrapping_mul(0x9E37_79B9_7F4A_7C15);
                 for _ in 0..ROUNDS * 4 {
+                    let r = next(&mut rng);
                     gets.fetch_add(1, SeqCst);
-                    let obj = pool.get_timeout(HUNG).expect("an object lost");
-                    thread::yield_now();
-                    drop(obj);
+                    // Some waits cut short (the thread leaves the depot's queue), some idle
+                    // objects trimmed (their places free while tasks wait in lanes).
+                    let wait = match r % 4 {
+                        0 => Duration::from_micros(r % 200),
+                        _ => HUNG,
+                    };
+                    match pool.get_timeout(wait) {
+                        Ok(obj) => {
+                            thread::yield_now();
+                            drop(obj);
+                        }
+                        Err(_) => assert!(wait < HUNG, "an object lost"),
+                    }
+                    if (r >> 8) % 16 == 0 {
+                        pool.trim();
+                    }
                 }
             });
         }
@@ -366,7 +381,7 @@ impl Hand {
 
 /// Twelve threads (more than the 8 lanes) over three objects: each future is polled first on one
 /// thread (so it waits in that thread's lane), then passed from thread to thread, polled only
-/// when its waker was woken, and one in four dropped on a third thread while it waits. Every
+/// when its waker was woken, and one in sixteen dropped on a third thread while it waits. Every
 /// future is either served or cancelled, none stays pending without a wake-up (the drain fails
 /// after a bound), every place is back and the cap held.
 #[test]
@@ -391,10 +406,12 @@ fn futures_moved(thread_cache: usize) {
     let cancelled = AtomicUsize::new(0);
     let creating = AtomicUsize::new(THREADS);
     let pended = AtomicUsize::new(0);
+    let progress = AtomicUsize::new(0);
     thread::scope(|s| {
         for t in 0..THREADS {
-            let (pool, bag, served, cancelled, creating, pended) =
-                (&pool, &bag, &served, &cancelled, &creating, &pended);
+            let (pool, bag, served, cancelled, creating, pended, progress) = (
+                &pool, &bag, &served, &cancelled, &creating, &pended, &progress,
+            );
             s.spawn(move || {
                 let mut rng = (t as u64 + 7).wrapping_mul(0x2545_F491_4F6C_DD1D);
                 let hold = |obj: OwnedPooled<Counted>, r: u64| {
@@ -405,7 +422,9 @@ fn futures_moved(thread_cache: usize) {
                     drop(obj);
                 };
                 let mut made = 0;
-                let mut last_progress = Instant::now();
+                // Any thread's progress (a future created, served or cancelled), as last seen here,
+                // and when: a stall of every thread fails the test.
+                let mut seen = (progress.load(SeqCst), Instant::now());
                 loop {
                     let r = next(&mut rng);
                     if made < PER_THREAD && r % 2 == 0 {
@@ -421,13 +440,20 @@ fn futures_moved(thread_cache: usize) {
                                 bag.lock().unwrap().push(hand);
                             }
                         }
-                        last_progress = Instant::now();
+                        progress.fetch_add(1, SeqCst);
                         continue;
                     }
                     let popped = {
+                        // Half the time a woken one if any (the drain would crawl otherwise),
+                        // half the time any one (to be passed on, or cancelled).
                         let mut bag = bag.lock().unwrap();
                         let n = bag.len();
-                        (n > 0).then(|| bag.swap_remove((r >> 8) as usize % n))
+                        let woken = (r >> 40) % 2 == 0;
+                        let i = woken
+                            .then(|| bag.iter().position(Hand::woken))
+                            .flatten()
+                            .unwrap_or((r >> 8) as usize % n.max(1));
+                        (n > 0).then(|| bag.swap_remove(i))
                     };
                     let Some(mut hand) = popped else {
                         if made == PER_THREAD && creating.load(SeqCst) == 0 {
@@ -436,17 +462,25 @@ fn futures_moved(thread_cache: usize) {
                         thread::yield_now();
                         continue;
                     };
-                    if hand.hops >= 2 && (r >> 16) % 16 == 0 {
+                    // No cancels once every future is made: the drain polls only futures whose
+                    // waker was woken, so a wake-up lost earlier (a future served, never woken)
+                    // stalls it instead of being cancelled away.
+                    let draining = creating.load(SeqCst) == 0;
+                    if hand.hops >= 2 && !draining && (r >> 16) % 16 == 0 {
                         drop(hand);
                         cancelled.fetch_add(1, SeqCst);
-                        last_progress = Instant::now();
+                        progress.fetch_add(1, SeqCst);
                         continue;
                     }
                     hand.hops += 1;
                     if !hand.woken() {
                         bag.lock().unwrap().push(hand);
+                        let now = progress.load(SeqCst);
+                        if now != seen.0 {
+                            seen = (now, Instant::now());
+                        }
                         assert!(
-                            last_progress.elapsed() < AT_REST,
+                            seen.1.elapsed() < AT_REST,
                             "futures wait without a wake-up: {:?}",
                             pool.stats()
                         );
@@ -457,7 +491,7 @@ fn futures_moved(thread_cache: usize) {
                         Poll::Ready(obj) => hold(obj, r >> 24),
                         Poll::Pending => bag.lock().unwrap().push(hand),
                     }
-                    last_progress = Instant::now();
+                    progress.fetch_add(1, SeqCst);
                 }
             });
         }
