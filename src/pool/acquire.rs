@@ -367,6 +367,32 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
         Ok(())
     }
 
+    /// Under the depot lock, a return while the caches are closed and threads wait in the depot's
+    /// queue: hands `obj` to the next lane's first task if it is the lanes' turn (see
+    /// [`Lanes::lanes_turn`](super::lanes::Lanes::lanes_turn)), counted as the `get` it serves;
+    /// gives `obj` back otherwise.
+    pub(super) fn lanes_turn(
+        &self,
+        depot: &mut Depot<T>,
+        obj: Box<T>,
+        wakes: &mut Wakes,
+    ) -> Result<(), Box<T>> {
+        let Some(lanes) = &self.lanes else {
+            return Err(obj);
+        };
+        if !lanes.lanes_turn(depot.places.has_waiters()) {
+            return Err(obj);
+        }
+        match lanes.serve_next(Handoff::Object(obj), wakes) {
+            Ok(()) => {
+                depot.count(Change::Reused);
+                Ok(())
+            }
+            Err(Handoff::Object(obj)) => Err(obj),
+            Err(Handoff::Place) => unreachable!("offered an object"),
+        }
+    }
+
     /// Under the depot lock, after anything that may let the depot serve a caller (an object
     /// kept idle, places freed, objects stocked): serves the tasks queued in lanes with what the
     /// depot has, in turn, then lets tasks queue without the lock again if nothing is left

@@ -322,15 +322,22 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
     fn keep_in_depot(&self, obj: Box<T>, source: Source) -> Result<(), Box<T>> {
         let mut wakes = Wakes::default();
         let mut depot = self.depot();
-        if let Some(obj) = self.return_while_closed(&mut depot, obj, &mut wakes) {
+        // A return the lanes take (their turn, see `Lanes::lanes_turn`) is not kept.
+        let obj = self.lanes_turn(&mut depot, obj, &mut wakes).err();
+        if let Some(obj) = obj.and_then(|obj| self.return_while_closed(&mut depot, obj, &mut wakes))
+        {
             self.reopen_if_due(&mut depot);
             if let Err(obj) = depot.magazines.put_one(obj) {
                 drop(depot);
                 wakes.wake_all(); // a waiter woken for it finds nothing, and waits again
                 return Err(obj);
             }
-            self.offer_to_lanes(&mut depot, &mut wakes);
         }
+        // Kept idle, or handed to a depot waiter: that may have been the queue's last one, which
+        // leaves objects it was notified of idle for the lanes (`offer_to_lanes` serves lanes only
+        // while nobody waits in the depot's queue; nothing else would serve them until the next
+        // return or freed place).
+        self.offer_to_lanes(&mut depot, &mut wakes);
         count_kept(&depot.counts, source);
         depot.publish_own_balance();
         drop(depot);

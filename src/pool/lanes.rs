@@ -17,7 +17,10 @@
 //! robin, [`Lanes::serve_next`]), as it does a return on a thread whose lane is empty. So a task
 //! first in its lane is served within `STREAK` × lanes returns of any thread, while objects come
 //! back. A thread blocked in `get` waits in the depot's queue, where the limiter's rules apply
-//! (`limiter.rs`); the depot path serves an overdue thread first.
+//! (`limiter.rs`); the depot path serves that queue first, except that every `STREAK`-th return
+//! it takes while tasks wait in lanes goes to the lanes ([`Lanes::lanes_turn`]): threads that
+//! keep coming back to the depot's queue would otherwise keep it from ever emptying, and the
+//! lanes from ever being served.
 //!
 //! **Nobody waits beside an idle object.** A task queues in its lane without the depot lock only
 //! while [`Lanes::depot_may_serve`] is clear: it is cleared, under the depot lock, by a caller
@@ -74,6 +77,10 @@ pub(crate) struct Lanes<T> {
     depot_may_serve: AtomicBool,
     /// The lane the depot serves first next time (round robin). Used under the depot lock only.
     next: AtomicUsize,
+    /// Returns in a row that went to the depot's queue (threads blocked in `get`) while tasks
+    /// waited in lanes; at [`STREAK`] the next one serves the lanes instead
+    /// ([`Lanes::lanes_turn`]). Used under the depot lock only.
+    passed_over: AtomicUsize,
     lanes: Box<[Lane<T>]>,
 }
 
@@ -106,6 +113,7 @@ impl<T> Lanes<T> {
             // Nothing was found missing in the depot yet.
             depot_may_serve: AtomicBool::new(true),
             next: AtomicUsize::new(0),
+            passed_over: AtomicUsize::new(0),
             lanes: (0..LANES)
                 .map(|_| Lane {
                     queued: AtomicUsize::new(0),
@@ -146,6 +154,26 @@ impl<T> Lanes<T> {
         self.depot_may_serve.store(true, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         self.any_queued()
+    }
+
+    /// Under the depot lock, a return that would go to the depot's queue (`waiters`: threads wait
+    /// there) while tasks wait in lanes: whether it is the lanes' turn instead. The depot's rules
+    /// serve its own queue first, and while threads keep coming back to it that queue never
+    /// empties: without a turn, a task in a lane no return on its own thread reaches would wait
+    /// as long as they do. Every [`STREAK`]-th such return goes to the lanes, so a task first in
+    /// its lane is served within `STREAK` × lanes of them, as the module docs say.
+    pub(crate) fn lanes_turn(&self, waiters: bool) -> bool {
+        if !waiters || !self.any_queued() {
+            self.passed_over.store(0, Ordering::Relaxed);
+            return false;
+        }
+        let passed_over = self.passed_over.load(Ordering::Relaxed);
+        if passed_over >= STREAK {
+            self.passed_over.store(0, Ordering::Relaxed);
+            return true;
+        }
+        self.passed_over.store(passed_over + 1, Ordering::Relaxed);
+        false
     }
 
     /// Whether any task is queued in a lane (exact if no task queues or leaves meanwhile).
