@@ -21,6 +21,10 @@ use std::time::Duration;
 
 use hotpool::{BufferError, BufferPool};
 use loom::thread;
+// Budget models go through about 1,000 to 1,500 loom operations per execution (each buffer goes
+// through its class pool's depot, and each `stats()` reads every class): more than loom's
+// default branch limit.
+use support::loom_bounded::model_with_more_branches as model;
 
 /// Classes of 64 and 128 bytes, no thread cache, at most `budget` bytes in flight.
 fn budget_pool(budget: usize) -> BufferPool {
@@ -32,17 +36,6 @@ fn budget_pool(budget: usize) -> BufferPool {
         .max_live_bytes(budget)
         .build()
         .unwrap()
-}
-
-/// Explores `f` as `loom::model` does (LOOM_MAX_PREEMPTIONS and the other settings from the
-/// environment), allowing up to 10,000 branches per execution: one execution here takes about
-/// 1,000 to 1,500 loom operations (each buffer goes through its class pool's depot, and each
-/// `stats()` reads every class), just above loom's default of 1,000. The count is bounded (no
-/// spin-wait): 1,500 is enough today.
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.max_branches = builder.max_branches.max(10_000);
-    builder.check(f);
 }
 
 /// The order in which the wakers of a model were woken, by name.

@@ -5,7 +5,7 @@
 //! `ci/loom.sh`.
 //!
 //! loom's clock stands still (`sync::now`): with the default `fair_after` a thread waiter is never
-//! overdue, while a task always is (tasks are served in strict order). A lost wake-up shows as a
+//! overdue, and a task waits in a lane unless the pool is strict. A lost wake-up shows as a
 //! deadlock (every thread parked, `block_on` included), which loom reports; a cap exceeded shows
 //! in the objects' own census.
 #![cfg(hotpool_loom)]
@@ -18,7 +18,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use hotpool::{OwnedPooled, Pool};
 use loom::thread;
-use support::loom_bounded::{finish, spawn_get};
+use support::loom_bounded::{finish, model_with_more_branches, spawn_get};
 use support::pool::{bounded_cached, bounded_strict};
 use support::waker::noop_waker;
 use support::Census;
@@ -51,7 +51,7 @@ fn notified_waiter_handed_another_object_passes_the_notice_on() {
     // and takes one, and seeing the other idle it notifies the first task. Its own object then
     // comes back to that task, overdue: handed over, while the other object is still idle. The
     // second task must be notified of it, or `block_on` parks forever.
-    loom::model(|| {
+    model_with_more_branches(|| {
         let census = Census::new();
         let pool = bounded_cached(&census, 1, 2);
         let a = pool.get_owned();
@@ -87,7 +87,7 @@ fn place_freed_while_the_first_waiter_is_notified() {
     // One object comes back idle (a waiter is notified of it) and the other is refused on its
     // way back (it retains too much): dropped, its place frees and goes to the first waiter,
     // perhaps the notified one. The idle one must still find a taker, and the cap hold.
-    loom::model(|| {
+    model_with_more_branches(|| {
         let census = Census::new();
         let pool = Pool::builder(census.factory())
             .thread_cache(1)
@@ -114,7 +114,7 @@ fn put_and_try_get_while_a_waiter_is_notified() {
     // place frees (detach) and a `put` tries to take one: it may only if nobody queues, and the
     // pool never holds more than its cap. A `try_get` may barge for the returned object: the
     // waiter then queues again and is served when that guard comes back.
-    loom::model(|| {
+    model_with_more_branches(|| {
         let census = Census::new();
         let pool = bounded_cached(&census, 1, 2);
         let a = pool.get_owned();
@@ -138,7 +138,7 @@ fn full_depot_while_a_waiter_is_notified() {
     // Room for one idle object in the depot: the first object that comes back while a thread
     // waits stays idle (the waiter notified of it), the second is discarded and its place
     // handed to the waiter, notified or not.
-    loom::model(|| {
+    model_with_more_branches(|| {
         let census = Census::new();
         let pool = Pool::builder(census.factory())
             .thread_cache(1)
@@ -161,7 +161,7 @@ fn full_depot_while_a_waiter_is_notified() {
 fn trim_while_a_waiter_is_notified() {
     // The returned object is trimmed before the notified waiter looks: its place frees and
     // goes to the waiter.
-    loom::model(|| {
+    model_with_more_branches(|| {
         let census = Census::new();
         let pool = bounded_cached(&census, 1, 1);
         let held = pool.get_owned();
@@ -178,7 +178,7 @@ fn notified_task_cancelled_passes_the_notice_on() {
     // A thread and a task queue, in either order; the object comes back (idle, the thread
     // notified, or handed to the task, which is overdue at once) while the task's future is
     // dropped: whatever it was handed or notified of must reach the thread.
-    loom::model(|| {
+    model_with_more_branches(|| {
         let census = Census::new();
         let pool = bounded_cached(&census, 1, 1);
         let held = pool.get_owned();
@@ -200,7 +200,7 @@ fn notified_task_cancelled_passes_the_notice_on() {
 fn strict_hand_off_racing_a_thread_exit() {
     // Strict order: a thread with a cached object exits while another thread queues and steals:
     // the object reaches the waiter one way or the other.
-    loom::model(|| {
+    model_with_more_branches(|| {
         let census = Census::new();
         let pool = bounded_strict(&census, 1, 1);
         let cacher = spawn_get(&pool);
