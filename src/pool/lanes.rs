@@ -15,12 +15,13 @@
 //! bounds a task's wait instead: a lane serves its own first task at most [`STREAK`] returns in
 //! a row, and the next return goes through the depot, which serves the lanes in turn (round
 //! robin, [`Lanes::serve_next`]), as it does a return on a thread whose lane is empty. So a task
-//! first in its lane is served within `STREAK` × lanes returns of any thread, while objects come
-//! back. A thread blocked in `get` waits in the depot's queue, where the limiter's rules apply
-//! (`limiter.rs`); the depot path serves that queue first, except that every `STREAK`-th return
-//! it takes while tasks wait in lanes goes to the lanes ([`Lanes::lanes_turn`]): threads that
-//! keep coming back to the depot's queue would otherwise keep it from ever emptying, and the
-//! lanes from ever being served.
+//! first in its lane is served within (`STREAK` + 1) × lanes = 72 returns of any threads, while
+//! objects come back. A thread blocked in `get` waits in the depot's queue, where the limiter's
+//! rules apply (`limiter.rs`); the depot path serves that queue first, except that one in
+//! `STREAK` + 1 of the returns it takes while tasks wait in lanes goes to the lanes
+//! ([`Lanes::lanes_turn`]): threads that keep coming back to the depot's queue would otherwise
+//! keep it from ever emptying, and the lanes from ever being served. While threads wait, the
+//! bound is that many times longer: 9 × 72 = 648 returns.
 //!
 //! **Nobody waits beside an idle object.** A task queues in its lane without the depot lock only
 //! while [`Lanes::depot_may_serve`] is clear: it is cleared, under the depot lock, by a caller
@@ -160,8 +161,8 @@ impl<T> Lanes<T> {
     /// there) while tasks wait in lanes: whether it is the lanes' turn instead. The depot's rules
     /// serve its own queue first, and while threads keep coming back to it that queue never
     /// empties: without a turn, a task in a lane no return on its own thread reaches would wait
-    /// as long as they do. Every [`STREAK`]-th such return goes to the lanes, so a task first in
-    /// its lane is served within `STREAK` × lanes of them, as the module docs say.
+    /// as long as they do. After [`STREAK`] such returns the next goes to the lanes, so a task
+    /// first in its lane is served within (`STREAK` + 1) × lanes of them, as the module docs say.
     pub(crate) fn lanes_turn(&self, waiters: bool) -> bool {
         if !waiters || !self.any_queued() {
             self.passed_over.store(0, Ordering::Relaxed);
