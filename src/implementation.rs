@@ -394,19 +394,22 @@
 //! one core's cache, and the depot lock is not taken at all: the model ran at 220–240 ns, and
 //! `pool/bounded/hotpool` went from 680–710 to 320–330 ns.
 //!
-//! *Order.* First come, first served within a lane. A lane serves at most `STREAK` (8) returns
+//! *Order.* First come, first served within a lane. A lane serves at most `STREAK` (16) returns
 //! in a row; the next one, and every return on a thread whose lane is empty, goes through the
 //! depot, which serves the lanes in turn (round robin). So a task first in its lane is served
-//! within `(STREAK + 1) × 8` = 72 returns while objects come back, whichever threads return
+//! within `(STREAK + 1) × 8` = 136 returns while objects come back, whichever threads return
 //! them. Threads blocked in `get` wait in the depot's queue under the rules above; a task that
 //! comes while one waits there queues behind it, in that queue (the lanes' flag, below, stays
 //! set while it is not empty), and tasks already in lanes are served by their lanes' returns
 //! meanwhile. Places that free and objects kept idle go to the depot's queue first, then to the
-//! lanes, except that one in `STREAK + 1` of the returns that reach the depot while both wait
+//! lanes, except that one in 9 of the returns that reach the depot while both wait
 //! goes to the lanes (`Lanes::lanes_turn`): blocked threads that keep coming back would
 //! otherwise keep the depot's queue from ever emptying, and a task in the lane of a thread that
 //! returns nothing would wait as long as they do (the lanes attack found it: 10,003 returns).
-//! While threads wait, the bound above is nine times longer: 648 returns. `fair_after(Duration::ZERO)` has no lanes: one queue, strict for all.
+//! While threads wait, a task first in its lane is served within 72 returns that reach the
+//! depot, and at least one in 17 does: within 1,224 returns. (16 rather than 8 returns in a
+//! row: each return through the depot takes its lock, and `pool/bounded/hotpool` ran at 297–316
+//! ns per acquisition with 16 against 340–360 with 8.) `fair_after(Duration::ZERO)` has no lanes: one queue, strict for all.
 //!
 //! *Nobody waits beside an idle object.* A task queues in its lane without the depot lock only
 //! while `depot_may_serve` is clear. It is cleared under the depot lock by a caller that found

@@ -86,8 +86,8 @@ impl<T, F, R> Builder<Shared, T, F, R> {
     /// Tasks (`get_async`, `get_owned_async`) are handed every object they get, and wait in the
     /// *lane* of the thread that polls them (one queue per thread, so that a return serves a task
     /// of its own thread without the pool's lock): first come, first served within a lane; a
-    /// return serves its own thread's lane at most 8 times in a row and the lanes take turns
-    /// otherwise, so a task first in its lane is served within 72 returns (within 648 while
+    /// return serves its own thread's lane at most 16 times in a row and the lanes take turns
+    /// otherwise, so a task first in its lane is served within 136 returns (within 1,224 while
     /// threads also wait in `get`). A task that comes while a thread waits queues behind it.
     ///
     /// `Duration::ZERO` gives strict first come, first served across all threads and tasks:

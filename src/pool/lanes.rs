@@ -15,13 +15,19 @@
 //! bounds a task's wait instead: a lane serves its own first task at most [`STREAK`] returns in
 //! a row, and the next return goes through the depot, which serves the lanes in turn (round
 //! robin, [`Lanes::serve_next`]), as it does a return on a thread whose lane is empty. So a task
-//! first in its lane is served within (`STREAK` + 1) × lanes = 72 returns of any threads, while
-//! objects come back. A thread blocked in `get` waits in the depot's queue, where the limiter's
-//! rules apply (`limiter.rs`); the depot path serves that queue first, except that one in
-//! `STREAK` + 1 of the returns it takes while tasks wait in lanes goes to the lanes
+//! first in its lane is served within (`STREAK` + 1) × lanes = 136 returns of any threads,
+//! while objects come back. A thread blocked in `get` waits in the depot's queue, where the
+//! limiter's rules apply (`limiter.rs`); the depot path serves that queue first, except that one
+//! in [`TURN_AFTER`] + 1 of the returns it takes while tasks wait in lanes goes to the lanes
 //! ([`Lanes::lanes_turn`]): threads that keep coming back to the depot's queue would otherwise
-//! keep it from ever emptying, and the lanes from ever being served. While threads wait, the
-//! bound is that many times longer: 9 × 72 = 648 returns.
+//! keep it from ever emptying, and the lanes from ever being served. While threads wait, a task
+//! first in its lane is served within (`TURN_AFTER` + 1) × lanes = 72 returns that reach the
+//! depot, and at least one return in `STREAK` + 1 does: within 17 × 72 = 1,224 returns.
+//!
+//! Why 16: each return through the depot takes its lock, which both cores then contend for.
+//! `pool/bounded/hotpool` (64 tokio tasks over 8 objects) ran at 340–360 ns per acquisition
+//! with 8, 297–316 ns with 16, and no faster with 32 (one A/B run of the bench binaries, 6
+//! alternations).
 //!
 //! **Nobody waits beside an idle object.** A task queues in its lane without the depot lock only
 //! while [`Lanes::depot_may_serve`] is clear: it is cleared, under the depot lock, by a caller
@@ -57,7 +63,11 @@ const LANES: usize = 2;
 
 /// The most returns in a row a lane serves its own first task with; the next goes through the
 /// depot (see the module docs).
-pub(crate) const STREAK: usize = 8;
+pub(crate) const STREAK: usize = 16;
+
+/// The most returns in a row that reach the depot while threads wait in its queue and tasks in
+/// lanes, and go to the threads; the next goes to the lanes ([`Lanes::lanes_turn`]).
+const TURN_AFTER: usize = 8;
 
 global! {
     /// Hands each thread its lane seed, in turn.
@@ -79,7 +89,7 @@ pub(crate) struct Lanes<T> {
     /// The lane the depot serves first next time (round robin). Used under the depot lock only.
     next: AtomicUsize,
     /// Returns in a row that went to the depot's queue (threads blocked in `get`) while tasks
-    /// waited in lanes; at [`STREAK`] the next one serves the lanes instead
+    /// waited in lanes; at [`TURN_AFTER`] the next one serves the lanes instead
     /// ([`Lanes::lanes_turn`]). Used under the depot lock only.
     passed_over: AtomicUsize,
     lanes: Box<[Lane<T>]>,
@@ -161,15 +171,16 @@ impl<T> Lanes<T> {
     /// there) while tasks wait in lanes: whether it is the lanes' turn instead. The depot's rules
     /// serve its own queue first, and while threads keep coming back to it that queue never
     /// empties: without a turn, a task in a lane no return on its own thread reaches would wait
-    /// as long as they do. After [`STREAK`] such returns the next goes to the lanes, so a task
-    /// first in its lane is served within (`STREAK` + 1) × lanes of them, as the module docs say.
+    /// as long as they do. After [`TURN_AFTER`] such returns the next goes to the lanes, so a
+    /// task first in its lane is served within (`TURN_AFTER` + 1) × lanes of them, as the module
+    /// docs say.
     pub(crate) fn lanes_turn(&self, waiters: bool) -> bool {
         if !waiters || !self.any_queued() {
             self.passed_over.store(0, Ordering::Relaxed);
             return false;
         }
         let passed_over = self.passed_over.load(Ordering::Relaxed);
-        if passed_over >= STREAK {
+        if passed_over >= TURN_AFTER {
             self.passed_over.store(0, Ordering::Relaxed);
             return true;
         }
