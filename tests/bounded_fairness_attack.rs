@@ -11,14 +11,14 @@ mod support;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc};
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::task::{Context, Poll};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use hotpool::Pool;
 use support::pool::bounded_cached;
 use support::tasks::{join_all, HUNG};
-use support::waker::Polled;
+use support::waker::{bomb_waker, Polled};
 use support::{Census, Counted};
 use tokio::task::JoinSet;
 
@@ -49,20 +49,6 @@ fn fair_for_an_hour(census: &Arc<Census>, max_live: usize) -> Pool<Counted> {
         .fair_after(Duration::from_secs(3600))
         .build()
         .expect("a valid configuration")
-}
-
-/// A waker whose `wake` panics ("on purpose"); clones and drops are fine.
-fn bomb_waker() -> Waker {
-    const VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, drop_raw);
-    unsafe fn clone(_: *const ()) -> RawWaker {
-        RawWaker::new(std::ptr::null(), &VTABLE)
-    }
-    unsafe fn wake(_: *const ()) {
-        panic!("waker bomb on purpose");
-    }
-    unsafe fn drop_raw(_: *const ()) {}
-    // SAFETY: the vtable's functions ignore the data pointer, and none is ever dereferenced.
-    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
 }
 
 /// The notified waiter (a task, overdue at once) is handed an object that comes back, while the

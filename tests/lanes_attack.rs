@@ -15,14 +15,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use hotpool::{OwnedPooled, Pool, Pooled, Recycler};
 use support::pool::bounded_cached;
 use support::tasks::{join_all, HUNG};
-use support::waker::{noop_waker, Polled};
+use support::waker::{bomb_waker, noop_waker, Polled};
 use support::{Census, Counted};
 use tokio::task::JoinSet;
 use tokio::time::timeout;
@@ -511,20 +511,6 @@ fn futures_moved(thread_cache: usize) {
         pended > 0 && pended <= stats.waits && stats.waits <= (THREADS * PER_THREAD) as u64,
         "waits against the futures that waited ({pended}) and the gets: {stats:?}"
     );
-}
-
-/// A waker whose `wake` panics ("on purpose"); clones and drops are fine.
-fn bomb_waker() -> Waker {
-    const VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, drop_raw);
-    unsafe fn clone(_: *const ()) -> RawWaker {
-        RawWaker::new(std::ptr::null(), &VTABLE)
-    }
-    unsafe fn wake(_: *const ()) {
-        panic!("waker bomb on purpose");
-    }
-    unsafe fn drop_raw(_: *const ()) {}
-    // SAFETY: the vtable's functions ignore the data pointer, and none is ever dereferenced.
-    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
 }
 
 /// Polls `wait` once with `waker`.

@@ -18,7 +18,7 @@ use std::time::Duration;
 use hotpool::Pool;
 use loom::thread;
 use support::loom_bounded::{finish, spawn_get};
-use support::pool::{bounded_cached, bounded_strict};
+use support::pool::{bounded_cached, bounded_strict, refusing_every_return};
 use support::waker::noop_waker;
 use support::{Census, Counted};
 
@@ -160,12 +160,7 @@ fn thread_exits_with_waiters() {
 fn discarded_object_frees_a_place_for_a_waiter() {
     loom::model(|| {
         let census = Census::new();
-        let pool = Pool::builder(census.factory())
-            .keep_if(|_: &Counted| false) // every return is refused: its place frees
-            .max_live(1)
-            .thread_cache(1)
-            .build()
-            .unwrap();
+        let pool = refusing_every_return(&census);
         let held = pool.get_owned();
         let returner = thread::spawn(move || drop(held));
         drop(pool.get()); // a new object, made once the refused one is gone

@@ -26,7 +26,7 @@ use std::time::Duration;
 use hotpool::{Pool, Recycler};
 use loom::thread;
 use support::loom_bounded::{block_on, finish, spawn_staying};
-use support::pool::bounded_cached;
+use support::pool::{bounded_cached, refusing_every_return};
 use support::waker::{noop_waker, Polled};
 use support::{Census, Counted};
 
@@ -108,12 +108,7 @@ fn freed_place_racing_a_task_queueing_in_its_lane() {
     // queueing in its lane meanwhile; the task then makes a new object.
     loom::model(|| {
         let census = Census::new();
-        let pool = Pool::builder(census.factory())
-            .keep_if(|_: &Counted| false) // every return is refused: its place frees
-            .max_live(1)
-            .thread_cache(1)
-            .build()
-            .unwrap();
+        let pool = refusing_every_return(&census);
         let held = pool.get_owned();
         quiet_lanes(&pool);
         let returner = spawn_staying(move || drop(held));

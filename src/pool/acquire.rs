@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use super::depot::Depot;
 use super::inner::Inner;
+use super::lanes::Lanes;
 use super::limiter::Limiter;
 use super::thread::drop_all;
 use super::tier::Source;
@@ -85,10 +86,8 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
                     *waiter = Some(node);
                     return Poll::Pending;
                 }
-                match lanes.withdraw(&node, true) {
-                    Closed::LeftQueue(stale) => drop(stale), // a `Waker`: after unlocking
-                    Closed::Served(handoff) => return Poll::Ready(self.take_handoff(handoff)),
-                    Closed::Already => unreachable!("only its caller closes a waiter"),
+                if let Some(handoff) = withdraw_from_lane(lanes, &node, true) {
+                    return Poll::Ready(self.take_handoff(handoff));
                 }
             }
         }
@@ -114,14 +113,7 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
     /// or passes the object or place on to the next waiter.
     pub(crate) fn cancel_wait(&self, waiter: &Arc<Waiter<T>>) {
         let handoff = match (&self.lanes, waiter.lane) {
-            (Some(lanes), Some(_)) => match lanes.withdraw(waiter, false) {
-                Closed::LeftQueue(stale) => {
-                    drop(stale); // a `Waker`: after unlocking
-                    None
-                }
-                Closed::Served(handoff) => Some(handoff),
-                Closed::Already => None,
-            },
+            (Some(lanes), Some(_)) => withdraw_from_lane(lanes, waiter, false),
             _ => self.cancel_locked(waiter),
         };
         if let Some(handoff) = handoff {
@@ -504,6 +496,20 @@ impl<T: Send + 'static, R: SharedRecycler<T>> Inner<T, R> {
             depot.count(Change::Reused);
         }
         taken
+    }
+}
+
+/// Ends the wait of a task queued in a lane (see [`Lanes::withdraw`]): what it was handed, if it
+/// was served meanwhile. The `Waker` of a task that left its lane is dropped here, after the
+/// lane's lock (user code).
+fn withdraw_from_lane<T: 'static>(
+    lanes: &Lanes<T>,
+    node: &Arc<Waiter<T>>,
+    uncount: bool,
+) -> Option<Handoff<T>> {
+    match lanes.withdraw(node, uncount) {
+        Closed::Served(handoff) => Some(handoff),
+        Closed::LeftQueue(_) | Closed::Already => None,
     }
 }
 

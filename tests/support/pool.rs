@@ -44,6 +44,20 @@ pub fn bounded_strict(census: &Arc<Census>, thread_cache: usize, max_live: usize
         .expect("a valid configuration")
 }
 
+/// A pool of one [`Counted`] object (`max_live(1)`, a thread cache of one) that refuses every
+/// return: each object that comes back is dropped and its place frees, for the next waiter to
+/// make a new one.
+pub fn refusing_every_return(
+    census: &Arc<Census>,
+) -> Pool<Counted, impl Recycler<Counted> + Send + Sync + 'static> {
+    Pool::builder(census.factory())
+        .keep_if(|_: &Counted| false)
+        .max_live(1)
+        .thread_cache(1)
+        .build()
+        .expect("a valid configuration")
+}
+
 /// Like [`tracked_pool`], and objects retaining more than `max_retained_bytes` are discarded.
 pub fn retaining_pool(
     tracker: &Arc<Tracker>,

@@ -1,4 +1,5 @@
-//! Wakers for futures polled by hand, and such a future with a waker that counts its wakes.
+//! Wakers for futures polled by hand (one that does nothing, one that counts its wakes, one
+//! whose wake panics), and such a future with a waker that counts its wakes.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,6 +17,20 @@ impl Wake for Noop {
 /// supports older ones).
 pub fn noop_waker() -> Waker {
     Arc::new(Noop).into()
+}
+
+struct Bomb;
+
+impl Wake for Bomb {
+    fn wake(self: Arc<Self>) {
+        panic!("waker bomb on purpose");
+    }
+}
+
+/// A waker whose `wake` panics ("on purpose"): user code that panics while the pool wakes a
+/// waiter. Clones and drops are fine.
+pub fn bomb_waker() -> Waker {
+    Arc::new(Bomb).into()
 }
 
 /// A waker that counts its wakes.
